@@ -1,0 +1,1 @@
+//! Interactive sessions: long-lived interpreter processes fed through stdin.
