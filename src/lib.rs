@@ -17,4 +17,10 @@
 //! | running interpreters | [`session`] |
 //! | captures -> result blocks spliced into the text | [`writeback`] |
 
+pub mod cli;
+pub mod document;
+pub mod error;
+pub mod files;
+pub mod markdown;
+pub mod options;
 pub mod session;

@@ -1,0 +1,137 @@
+//! File system edges: finding Markdown files, reading them as UTF-8, and
+//! writing files atomically.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::document::{Document, Project};
+use crate::error::{Diagnostic, Diagnostics};
+
+/// Is `path` a Markdown file by its extension?
+fn is_markdown(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("md" | "markdown")
+    )
+}
+
+/// Strip a leading `./` so paths print as users write them.
+fn tidy(path: PathBuf) -> PathBuf {
+    match path.strip_prefix(".") {
+        Ok(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => path,
+    }
+}
+
+/// The Markdown files under `paths` (files are taken as given; directories
+/// are searched recursively, skipping hidden directories and `target/`),
+/// sorted by path. No paths means the current directory.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    let default = [PathBuf::from(".")];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        match fs::metadata(path) {
+            Ok(m) if m.is_dir() => {
+                let before = found.len();
+                if let Err(e) = walk(path, &mut found) {
+                    errors.push(Diagnostic::new(
+                        path,
+                        0,
+                        format!("cannot read directory: {e}"),
+                    ));
+                } else if found.len() == before {
+                    errors.push(Diagnostic::new(
+                        path,
+                        0,
+                        "no Markdown files (.md, .markdown) here",
+                    ));
+                }
+            }
+            Ok(_) => found.push(tidy(path.clone())),
+            Err(e) => errors.push(Diagnostic::new(path, 0, format!("cannot read: {e}"))),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = tidy(entry.path());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                walk(&path, found)?;
+            }
+        } else if is_markdown(&path) && (kind.is_file() || path.is_file()) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Read a document as UTF-8; anything else is an error naming the file.
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let bytes =
+        fs::read(path).map_err(|e| Diagnostic::new(path, 0, format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        Diagnostic::new(path, line, format!("not valid UTF-8 (byte {at})"))
+    })
+}
+
+/// Discover, read and parse every document under `paths`, and group them.
+pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
+    let files = discover(paths)?;
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
+    for path in files {
+        match read_text(&path)
+            .map_err(Diagnostics::from)
+            .and_then(|t| Document::parse(&path, t))
+        {
+            Ok(doc) => documents.push(doc),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    Project::new(documents)
+}
+
+/// Write `contents` to `path` atomically: a temporary file in the same
+/// directory, then a rename, so readers see the old or the new file, never
+/// half of one. An existing file's permissions are kept.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".litprog-")
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(contents)?;
+    tmp.as_file().sync_all()?;
+    if let Ok(meta) = fs::metadata(path) {
+        fs::set_permissions(tmp.path(), meta.permissions())?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,769 @@
+//! Block options: the only user of serde_yaml, toml and serde_json.
+//!
+//! Options come from three places, all turned into [`RawOption`]s here:
+//! option blocks (a `yaml`, `toml` or `json` block with an `lptype` or
+//! `filepath` key), comment lines at the top of a code block
+//! (`# lpid = demo`), and attributes in the info string
+//! (`python lpid=demo`). [`crate::document`] merges them per group and
+//! [`typed`] checks them into [`Spec`]s.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// One option as written: key, value and the 0-based line offset of the
+/// line that wrote it, relative to the block's first content line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawOption {
+    /// The option's name.
+    pub key: String,
+    /// Its value, parsed.
+    pub value: Value,
+    /// Line offset from the block's first content line.
+    pub line_offset: usize,
+}
+
+/// The format of an option block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderFormat {
+    /// YAML.
+    Yaml,
+    /// TOML.
+    Toml,
+    /// JSON.
+    Json,
+}
+
+impl HeaderFormat {
+    /// The format for a block language, if it can be an option block.
+    pub fn for_lang(lang: &str) -> Option<Self> {
+        match lang.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Some(HeaderFormat::Yaml),
+            "toml" => Some(HeaderFormat::Toml),
+            "json" => Some(HeaderFormat::Json),
+            _ => None,
+        }
+    }
+}
+
+/// An option block's parse failure: message and 0-based line offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// The parser's message.
+    pub message: String,
+    /// Line offset from the block's first content line.
+    pub line_offset: usize,
+}
+
+/// Does `content` look like it declares litprog options (an `lptype` or
+/// `filepath` key at the start of a line), whether or not it parses?
+fn mentions_option_keys(content: &str) -> bool {
+    content.lines().any(|line| {
+        let l = line.trim_start().trim_start_matches(['"', '\'', '{', ',']);
+        ["lptype", "filepath"].iter().any(|k| {
+            l.strip_prefix(k).is_some_and(|rest| {
+                let rest = rest.trim_start_matches(['"', '\'']).trim_start();
+                rest.starts_with(':') || rest.starts_with('=')
+            })
+        })
+    })
+}
+
+/// Parse an option block. `Ok(None)` means the block is an ordinary example
+/// (no `lptype`/`filepath` key, parsed or not); `Err` means it declares
+/// options but does not parse.
+pub fn parse_option_block(
+    format: HeaderFormat,
+    content: &str,
+) -> Result<Option<Vec<RawOption>>, ParseError> {
+    let parsed: Result<Value, ParseError> = match format {
+        HeaderFormat::Yaml => serde_yaml::from_str::<Value>(content).map_err(|e| ParseError {
+            line_offset: e.location().map_or(0, |l| l.line().saturating_sub(1)),
+            message: e.to_string(),
+        }),
+        HeaderFormat::Toml => toml::from_str::<toml::Table>(content)
+            .map_err(|e| ParseError {
+                line_offset: e.span().map_or(0, |s| {
+                    content[..s.start.min(content.len())].matches('\n').count()
+                }),
+                message: e.message().to_string(),
+            })
+            .and_then(|t| {
+                serde_json::to_value(t).map_err(|e| ParseError {
+                    line_offset: 0,
+                    message: e.to_string(),
+                })
+            }),
+        HeaderFormat::Json => serde_json::from_str::<Value>(content).map_err(|e| ParseError {
+            line_offset: e.line().saturating_sub(1),
+            message: e.to_string(),
+        }),
+    };
+    match parsed {
+        Ok(Value::Object(map)) if map.contains_key("lptype") || map.contains_key("filepath") => {
+            Ok(Some(
+                map.into_iter()
+                    .map(|(key, value)| RawOption {
+                        line_offset: key_line(content, &key),
+                        key,
+                        value,
+                    })
+                    .collect(),
+            ))
+        }
+        Ok(_) => Ok(None),
+        Err(e) if mentions_option_keys(content) => Err(e),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The line offset where `key` is written in an option block (0 if the
+/// parser's structure hides it).
+fn key_line(content: &str, key: &str) -> usize {
+    content
+        .lines()
+        .position(|line| {
+            let l = line
+                .trim_start()
+                .trim_start_matches(['"', '\'', '{', ',', ' ']);
+            l.strip_prefix(key).is_some_and(|rest| {
+                let rest = rest.trim_start_matches(['"', '\'']).trim_start();
+                rest.starts_with(':') || rest.starts_with('=')
+            })
+        })
+        .unwrap_or(0)
+}
+
+/// Comment delimiters (open, close) for a block language.
+pub fn comment_syntax(lang: &str) -> Option<(&'static str, &'static str)> {
+    let lang = lang.to_ascii_lowercase();
+    let syntax = match lang.as_str() {
+        "python" | "python3" | "py" | "bash" | "sh" | "shell" | "zsh" | "ksh" | "dash" | "fish"
+        | "ruby" | "rb" | "perl" | "pl" | "yaml" | "yml" | "toml" | "make" | "makefile"
+        | "cmake" | "r" | "julia" | "jl" | "elixir" | "ex" | "exs" | "nim" | "tcl"
+        | "powershell" | "ps1" | "dockerfile" | "coffee" | "coffeescript" | "crystal" | "awk"
+        | "nix" | "conf" | "ini" | "raku" | "gnuplot" | "graphql" => ("#", ""),
+        "rust" | "rs" | "c" | "h" | "cpp" | "c++" | "cc" | "cxx" | "hpp" | "go" | "java"
+        | "javascript" | "js" | "mjs" | "typescript" | "ts" | "jsx" | "tsx" | "kotlin" | "kt"
+        | "swift" | "scala" | "dart" | "csharp" | "cs" | "c#" | "php" | "groovy" | "zig" | "d"
+        | "objc" | "objective-c" | "proto" | "protobuf" | "jsonc" | "json5" | "glsl"
+        | "solidity" | "v" | "verilog" => ("//", ""),
+        "sql" | "sqlite" | "sqlite3" | "psql" | "postgresql" | "mysql" | "plsql" | "haskell"
+        | "hs" | "lua" | "elm" | "ada" | "vhdl" => ("--", ""),
+        "lisp" | "scheme" | "clojure" | "clj" | "cljs" | "racket" | "elisp" | "emacs-lisp"
+        | "common-lisp" | "asm" | "nasm" | "ini-semicolon" => (";", ""),
+        "erlang" | "erl" | "prolog" | "tex" | "latex" | "matlab" | "octave" => ("%", ""),
+        "html" | "xml" | "svg" | "markdown" | "md" | "vue" | "xhtml" => ("<!--", "-->"),
+        "css" | "scss" | "less" => ("/*", "*/"),
+        "vim" | "viml" => ("\"", ""),
+        "ocaml" | "ml" | "fsharp" | "f#" => ("(*", "*)"),
+        _ => return None,
+    };
+    Some(syntax)
+}
+
+/// The comment option lines (`# lpid = X`, `# lptype = X`) at the top of a
+/// code block: the options they set and the byte length of those lines,
+/// which are not part of the block's code.
+pub fn comment_options(lang: &str, content: &str) -> (Vec<RawOption>, usize) {
+    let Some((open, close)) = comment_syntax(lang) else {
+        return (Vec::new(), 0);
+    };
+    let mut options = Vec::new();
+    let mut consumed = 0;
+    for (i, line) in content.split_inclusive('\n').enumerate() {
+        match comment_option(line, open, close) {
+            Some((key, value)) => {
+                options.push(RawOption {
+                    key: key.to_string(),
+                    value: scalar_value(value),
+                    line_offset: i,
+                });
+                consumed += line.len();
+            }
+            None => break,
+        }
+    }
+    (options, consumed)
+}
+
+fn comment_option<'a>(line: &'a str, open: &str, close: &str) -> Option<(&'a str, &'a str)> {
+    let body = line.trim().strip_prefix(open)?;
+    let body = if close.is_empty() {
+        body
+    } else {
+        body.trim_end().strip_suffix(close)?
+    };
+    let (key, value) = body.split_once('=')?;
+    let key = key.trim();
+    let value = value.trim();
+    if !matches!(key, "lpid" | "lptype") || value.is_empty() {
+        return None;
+    }
+    Some((key, unquote(value)))
+}
+
+fn unquote(s: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = s.strip_prefix(q).and_then(|s| s.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    s
+}
+
+/// A value written as text (comment or info string option): a YAML scalar,
+/// so `timeout=5` is a number and `term=true` a boolean.
+fn scalar_value(text: &str) -> Value {
+    match serde_yaml::from_str::<Value>(text) {
+        Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::String(_))) => v,
+        _ => Value::String(text.to_string()),
+    }
+}
+
+/// Attributes of an info string after the language: `key=value` options
+/// and bare flags (such as `lpignore`). `Err` names a word that is neither.
+pub fn info_attributes(info: &str) -> (Vec<RawOption>, Vec<String>) {
+    let words =
+        shlex::split(info).unwrap_or_else(|| info.split_whitespace().map(str::to_string).collect());
+    let mut options = Vec::new();
+    let mut flags = Vec::new();
+    for word in words.into_iter().skip(1) {
+        match word.split_once('=') {
+            Some((key, value)) if !key.is_empty() => options.push(RawOption {
+                key: key.to_string(),
+                value: scalar_value(value),
+                line_offset: 0,
+            }),
+            _ => flags.push(word),
+        }
+    }
+    (options, flags)
+}
+
+/// What a group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LpType {
+    /// Run through one long-lived interpreter.
+    Session,
+    /// Tangled into a file.
+    OutFile,
+    /// Plain code, usable as an input of out_files (the default).
+    RawBlock,
+    /// Document metadata: kept, never run.
+    Meta,
+}
+
+impl LpType {
+    /// Parse an lptype name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "session" => LpType::Session,
+            "out_file" => LpType::OutFile,
+            "raw_block" => LpType::RawBlock,
+            "meta" => LpType::Meta,
+            _ => return None,
+        })
+    }
+
+    /// The name as written in documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LpType::Session => "session",
+            LpType::OutFile => "out_file",
+            LpType::RawBlock => "raw_block",
+            LpType::Meta => "meta",
+        }
+    }
+
+    /// The option keys this lptype knows (besides `lpid` and `lptype`).
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            LpType::Session => SESSION_KEYS,
+            LpType::OutFile => OUT_FILE_KEYS,
+            LpType::RawBlock | LpType::Meta => &[],
+        }
+    }
+}
+
+/// Session option keys.
+pub const SESSION_KEYS: &[&str] = &[
+    "command",
+    "requires",
+    "timeout",
+    "expected_exit_code",
+    "echo",
+    "term",
+    "env",
+    "cwd",
+    "output",
+    "marker",
+    "input_delay",
+    "encoding",
+];
+
+/// out_file option keys.
+pub const OUT_FILE_KEYS: &[&str] = &["filepath", "inputs", "encoding", "is_executable"];
+
+/// Where a session's output goes in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// A result block after each block that printed something (default).
+    Block,
+    /// One result block after the group's last block.
+    Session,
+    /// No result block.
+    None,
+}
+
+/// A command: a string split with shell rules, or a list of arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandLine(pub Vec<String>);
+
+/// Checked options of a session group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSpec {
+    /// The interpreter (default `bash`).
+    pub command: CommandLine,
+    /// lpids (or globs over lpids) that must be complete first.
+    pub requires: Vec<String>,
+    /// Time limit; `None` means the build's default.
+    pub timeout: Option<Duration>,
+    /// The exit status that counts as success (default 0).
+    pub expected_exit_code: i32,
+    /// Include input lines in the transcript.
+    pub echo: bool,
+    /// Run with stdout and stderr on pseudo-terminals.
+    pub term: bool,
+    /// Environment additions.
+    pub env: BTreeMap<String, String>,
+    /// Working directory, relative to the current directory.
+    pub cwd: Option<String>,
+    /// Result block placement.
+    pub output: OutputMode,
+    /// Marker statement template with `{marker}`.
+    pub marker: Option<String>,
+    /// Per-line input delay.
+    pub input_delay: Option<Duration>,
+    /// The interpreter's encoding.
+    pub encoding: Option<String>,
+}
+
+/// Checked options of an out_file group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutFileSpec {
+    /// Target path, relative to the current directory.
+    pub filepath: String,
+    /// lpids (or globs) whose content is concatenated.
+    pub inputs: Vec<String>,
+    /// Encoding of the written file (default UTF-8).
+    pub encoding: Option<String>,
+    /// Set the executable bits.
+    pub is_executable: bool,
+}
+
+/// The checked options of a group, by lptype.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spec {
+    /// A session.
+    Session(SessionSpec),
+    /// An out_file.
+    OutFile(OutFileSpec),
+    /// Raw code.
+    RawBlock,
+    /// Metadata.
+    Meta,
+}
+
+/// A problem with one option: its key and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionError {
+    /// The offending key.
+    pub key: String,
+    /// What is wrong with its value.
+    pub message: String,
+}
+
+fn err(key: &str, message: impl Into<String>) -> OptionError {
+    OptionError {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn expected(key: &str, what: &str, v: &Value) -> OptionError {
+    err(
+        key,
+        format!("option '{key}' must be {what}, not {} ({v})", type_name(v)),
+    )
+}
+
+fn as_string(key: &str, v: &Value) -> Result<String, OptionError> {
+    match v {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(expected(key, "a string", v)),
+    }
+}
+
+fn as_bool(key: &str, v: &Value) -> Result<bool, OptionError> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => Err(expected(key, "true or false", v)),
+    }
+}
+
+fn as_string_list(key: &str, v: &Value) -> Result<Vec<String>, OptionError> {
+    match v {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) => Ok(s.clone()),
+                _ => Err(expected(key, "a list of strings", v)),
+            })
+            .collect(),
+        _ => Err(expected(key, "a list of strings", v)),
+    }
+}
+
+fn as_seconds(key: &str, v: &Value, allow_zero: bool) -> Result<Duration, OptionError> {
+    let secs = v
+        .as_f64()
+        .ok_or_else(|| expected(key, "a number of seconds", v))?;
+    if !secs.is_finite() || secs < 0.0 || (secs == 0.0 && !allow_zero) || secs > 1e9 {
+        let what = if allow_zero {
+            "zero or more"
+        } else {
+            "more than zero"
+        };
+        return Err(err(
+            key,
+            format!("option '{key}' must be {what} seconds, not {v}"),
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn as_encoding(key: &str, v: &Value) -> Result<String, OptionError> {
+    let label = as_string(key, v)?;
+    if encoding_rs::Encoding::for_label(label.as_bytes()).is_none() {
+        return Err(err(
+            key,
+            format!("unknown encoding '{label}' in option '{key}'"),
+        ));
+    }
+    Ok(label)
+}
+
+/// Options as merged for one group: key to value (lpid and lptype excluded).
+pub type OptionMap = BTreeMap<String, Value>;
+
+/// Check a group's merged options into a [`Spec`].
+pub fn typed(lptype: LpType, lpid: &str, options: &OptionMap) -> Result<Spec, OptionError> {
+    match lptype {
+        LpType::Session => session_spec(options).map(Spec::Session),
+        LpType::OutFile => out_file_spec(lpid, options).map(Spec::OutFile),
+        LpType::RawBlock => Ok(Spec::RawBlock),
+        LpType::Meta => Ok(Spec::Meta),
+    }
+}
+
+fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
+    let mut spec = SessionSpec {
+        command: CommandLine(vec!["bash".to_string()]),
+        requires: Vec::new(),
+        timeout: None,
+        expected_exit_code: 0,
+        echo: false,
+        term: false,
+        env: BTreeMap::new(),
+        cwd: None,
+        output: OutputMode::Block,
+        marker: None,
+        input_delay: None,
+        encoding: None,
+    };
+    for (key, v) in options {
+        match key.as_str() {
+            "command" => {
+                let argv = match v {
+                    Value::String(s) => shlex::split(s).ok_or_else(|| {
+                        err(key, format!("option 'command' has unbalanced quotes: {s}"))
+                    })?,
+                    Value::Array(_) => as_string_list(key, v)?,
+                    _ => return Err(expected(key, "a string or a list of strings", v)),
+                };
+                if argv.is_empty() {
+                    return Err(err(key, "option 'command' is empty"));
+                }
+                spec.command = CommandLine(argv);
+            }
+            "requires" => spec.requires = as_string_list(key, v)?,
+            "timeout" => spec.timeout = Some(as_seconds(key, v, false)?),
+            "expected_exit_code" => {
+                spec.expected_exit_code = v
+                    .as_i64()
+                    .and_then(|n| i32::try_from(n).ok())
+                    .ok_or_else(|| expected(key, "an integer", v))?
+            }
+            "echo" => spec.echo = as_bool(key, v)?,
+            "term" => spec.term = as_bool(key, v)?,
+            "env" => {
+                let Value::Object(map) = v else {
+                    return Err(expected(key, "a mapping of names to values", v));
+                };
+                for (name, value) in map {
+                    let value = match value {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        _ => return Err(expected(&format!("env.{name}"), "a string", value)),
+                    };
+                    spec.env.insert(name.clone(), value);
+                }
+            }
+            "cwd" => spec.cwd = Some(as_string(key, v)?),
+            "output" => {
+                spec.output = match v.as_str() {
+                    Some("block") => OutputMode::Block,
+                    Some("session") => OutputMode::Session,
+                    Some("none") => OutputMode::None,
+                    _ => {
+                        return Err(err(
+                            key,
+                            format!("option 'output' must be block, session or none, not {v}"),
+                        ));
+                    }
+                }
+            }
+            "marker" => {
+                let m = as_string(key, v)?;
+                if !m.contains("{marker}") {
+                    return Err(err(
+                        key,
+                        format!("option 'marker' must contain {{marker}}: {m}"),
+                    ));
+                }
+                spec.marker = Some(m);
+            }
+            "input_delay" => spec.input_delay = Some(as_seconds(key, v, true)?),
+            "encoding" => spec.encoding = Some(as_encoding(key, v)?),
+            _ => {}
+        }
+    }
+    Ok(spec)
+}
+
+fn out_file_spec(lpid: &str, options: &OptionMap) -> Result<OutFileSpec, OptionError> {
+    let filepath = match options.get("filepath") {
+        Some(v) => as_string("filepath", v)?,
+        None => lpid.to_string(),
+    };
+    if filepath.trim().is_empty() {
+        return Err(err("filepath", "option 'filepath' is empty"));
+    }
+    let mut spec = OutFileSpec {
+        filepath,
+        inputs: Vec::new(),
+        encoding: None,
+        is_executable: false,
+    };
+    for (key, v) in options {
+        match key.as_str() {
+            "inputs" => spec.inputs = as_string_list(key, v)?,
+            "encoding" => spec.encoding = Some(as_encoding(key, v)?),
+            "is_executable" => spec.is_executable = as_bool(key, v)?,
+            _ => {}
+        }
+    }
+    Ok(spec)
+}
+
+/// The known key closest to an unknown one, for "did you mean" hints.
+pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
+    ["lpid", "lptype"]
+        .iter()
+        .chain(lptype.keys())
+        .chain(SESSION_KEYS)
+        .chain(OUT_FILE_KEYS)
+        .map(|k| (strsim::jaro_winkler(unknown, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn keys(opts: &[RawOption]) -> Vec<(&str, &Value, usize)> {
+        opts.iter()
+            .map(|o| (o.key.as_str(), &o.value, o.line_offset))
+            .collect()
+    }
+
+    #[test]
+    fn yaml_option_block() {
+        let content = "filepath     : \"src/x.py\"\ninputs       : [\n    \"a\",\n    \"b\",\n]\n";
+        let opts = parse_option_block(HeaderFormat::Yaml, content)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            keys(&opts),
+            vec![
+                ("filepath", &json!("src/x.py"), 0),
+                ("inputs", &json!(["a", "b"]), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn toml_and_json_option_blocks() {
+        let t = parse_option_block(HeaderFormat::Toml, "lpid = \"a\"\nlptype = \"session\"\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[1].line_offset, 1);
+        let j = parse_option_block(
+            HeaderFormat::Json,
+            "{\"lptype\": \"session\", \"lpid\": \"x\"}",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(j.len(), 2);
+    }
+
+    #[test]
+    fn ordinary_yaml_is_left_alone_even_if_broken() {
+        assert_eq!(
+            parse_option_block(HeaderFormat::Yaml, "a: 1\n").unwrap(),
+            None
+        );
+        assert_eq!(
+            parse_option_block(HeaderFormat::Yaml, "a: [\n").unwrap(),
+            None
+        );
+        assert_eq!(
+            parse_option_block(HeaderFormat::Json, "{oops").unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn broken_option_block_is_an_error_with_its_line() {
+        let e =
+            parse_option_block(HeaderFormat::Yaml, "lptype: session\ncommand: [a\n").unwrap_err();
+        assert!(e.line_offset >= 1, "{e:?}");
+        let e = parse_option_block(HeaderFormat::Toml, "lptype = \"session\"\ntimeout = \n")
+            .unwrap_err();
+        assert_eq!(e.line_offset, 1, "{e:?}");
+    }
+
+    #[test]
+    fn comment_options_in_many_syntaxes() {
+        let (o, n) = comment_options("python", "# lpid = demo\n# lptype=session\nprint(1)\n");
+        assert_eq!(
+            keys(&o),
+            vec![
+                ("lpid", &json!("demo"), 0),
+                ("lptype", &json!("session"), 1)
+            ]
+        );
+        assert_eq!(n, "# lpid = demo\n# lptype=session\n".len());
+        let (o, _) = comment_options("rust", "// lpid = r\nfn main() {}\n");
+        assert_eq!(o[0].value, json!("r"));
+        let (o, _) = comment_options("sql", "-- lpid = q\nselect 1;\n");
+        assert_eq!(o[0].value, json!("q"));
+        let (o, _) = comment_options("html", "<!-- lpid = page -->\n<p>\n");
+        assert_eq!(o[0].value, json!("page"));
+        let (o, _) = comment_options("css", "/* lpid = style */\nbody {}\n");
+        assert_eq!(o[0].value, json!("style"));
+        let (o, _) = comment_options("clojure", "; lpid = c\n");
+        assert_eq!(o[0].value, json!("c"));
+        let (o, _) = comment_options("erlang", "% lpid = e\n");
+        assert_eq!(o[0].value, json!("e"));
+    }
+
+    #[test]
+    fn comment_options_stop_at_first_other_line() {
+        let (o, n) = comment_options("python", "import x\n# lpid = late\n");
+        assert!(o.is_empty());
+        assert_eq!(n, 0);
+        let (o, _) = comment_options("python", "# x = 5\n");
+        assert!(o.is_empty(), "only lpid and lptype are comment options");
+        let (o, _) = comment_options("unknownlang", "# lpid = x\n");
+        assert!(o.is_empty());
+    }
+
+    #[test]
+    fn info_attributes_are_typed() {
+        let (o, flags) = info_attributes("bash lpid=demo timeout=5 term=true lpignore");
+        assert_eq!(
+            keys(&o),
+            vec![
+                ("lpid", &json!("demo"), 0),
+                ("timeout", &json!(5), 0),
+                ("term", &json!(true), 0)
+            ]
+        );
+        assert_eq!(flags, vec!["lpignore"]);
+    }
+
+    #[test]
+    fn typed_session_defaults_and_errors() {
+        let Spec::Session(s) = typed(LpType::Session, "x", &OptionMap::new()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.command.0, vec!["bash"]);
+        assert_eq!(s.output, OutputMode::Block);
+        let mut m = OptionMap::new();
+        m.insert("timeout".into(), json!("soon"));
+        let e = typed(LpType::Session, "x", &m).unwrap_err();
+        assert_eq!(e.key, "timeout");
+        assert!(e.message.contains("\"soon\""), "{}", e.message);
+        m.insert("timeout".into(), json!(0));
+        assert!(typed(LpType::Session, "x", &m).is_err());
+        m.insert("timeout".into(), json!(1.5));
+        m.insert("command".into(), json!("/usr/bin/env python3 -u"));
+        let Spec::Session(s) = typed(LpType::Session, "x", &m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(s.command.0, vec!["/usr/bin/env", "python3", "-u"]);
+        m.insert("requires".into(), json!(5));
+        assert_eq!(typed(LpType::Session, "x", &m).unwrap_err().key, "requires");
+    }
+
+    #[test]
+    fn typed_out_file() {
+        let mut m = OptionMap::new();
+        m.insert("inputs".into(), json!({}));
+        assert_eq!(typed(LpType::OutFile, "f", &m).unwrap_err().key, "inputs");
+        m.insert("inputs".into(), json!(["a", "b*"]));
+        let Spec::OutFile(f) = typed(LpType::OutFile, "f.txt", &m).unwrap() else {
+            panic!()
+        };
+        assert_eq!(f.filepath, "f.txt");
+        assert_eq!(f.inputs, vec!["a", "b*"]);
+    }
+
+    #[test]
+    fn did_you_mean() {
+        assert_eq!(closest_key("timout", LpType::Session), Some("timeout"));
+        assert_eq!(closest_key("requirez", LpType::Session), Some("requires"));
+        assert_eq!(closest_key("zzzzzz", LpType::Session), None);
+    }
+}
