@@ -23,4 +23,6 @@ pub mod error;
 pub mod files;
 pub mod markdown;
 pub mod options;
+pub mod plan;
 pub mod session;
+pub mod tangle;

@@ -1,0 +1,192 @@
+//! The dependency plan: which sessions run, and what each waits for.
+//!
+//! `requires` names lpids (or globs over lpids) that must be complete before
+//! a session starts. out_files and raw blocks are complete once tangling is
+//! done, so only session-to-session edges remain. The planner decides; the
+//! runner ([`crate::build`]) executes.
+
+use std::collections::HashMap;
+
+use crate::document::Project;
+use crate::error::{Diagnostic, Diagnostics, location};
+use crate::options::{SessionSpec, Spec};
+use crate::tangle::{expand, is_glob};
+
+/// One session to run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Index into [`Project::groups`].
+    pub group: usize,
+    /// Indices into [`Plan::steps`] that must finish first.
+    pub after: Vec<usize>,
+}
+
+/// The sessions of a project with their direct dependencies; acyclic.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Sessions, in order of first appearance.
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// Resolve every session's `requires`. Unknown lpids and cycles are
+    /// errors naming the chain and each member's file:line.
+    pub fn new(project: &Project) -> Result<Plan, Diagnostics> {
+        let mut errors = Vec::new();
+        let sessions: Vec<(usize, &SessionSpec)> = project
+            .groups
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| match &g.spec {
+                Spec::Session(s) => Some((i, s)),
+                _ => None,
+            })
+            .collect();
+        let step_of: HashMap<usize, usize> =
+            sessions.iter().enumerate().map(|(s, (g, _))| (*g, s)).collect();
+        let mut steps = Vec::new();
+        for &(gi, spec) in &sessions {
+            let group = &project.groups[gi];
+            let mut after = Vec::new();
+            for req in &spec.requires {
+                let matched = expand(project, req);
+                if matched.is_empty() {
+                    errors.push(Diagnostic::new(
+                        &group.path,
+                        group.line,
+                        format!(
+                            "session '{}' requires unknown lpid '{req}'{}",
+                            group.lpid,
+                            if is_glob(req) { " (the glob matches nothing)" } else { "" }
+                        ),
+                    ));
+                }
+                for m in matched {
+                    let mi = project.groups.iter().position(|g| g.lpid == m.lpid).unwrap_or(0);
+                    if let Some(&s) = step_of.get(&mi)
+                        && !after.contains(&s)
+                    {
+                        after.push(s);
+                    }
+                }
+            }
+            steps.push(Step { group: gi, after });
+        }
+        let plan = Plan { steps };
+        if let Some(cycle) = plan.find_cycle() {
+            let names: Vec<&str> = cycle
+                .iter()
+                .map(|&s| project.groups[plan.steps[s].group].lpid.as_str())
+                .collect();
+            let first = &project.groups[plan.steps[cycle[0]].group];
+            let members: Vec<String> = cycle[..cycle.len() - 1]
+                .iter()
+                .map(|&s| {
+                    let g = &project.groups[plan.steps[s].group];
+                    format!("'{}' at {}", g.lpid, location(&g.path, g.line))
+                })
+                .collect();
+            errors.push(Diagnostic::new(
+                &first.path,
+                first.line,
+                format!(
+                    "requires form a cycle: {} ({})",
+                    names.join(" -> "),
+                    members.join(", ")
+                ),
+            ));
+        }
+        if errors.is_empty() {
+            Ok(plan)
+        } else {
+            Err(Diagnostics(errors))
+        }
+    }
+
+    /// A cycle as a path of step indices whose last equals its first.
+    fn find_cycle(&self) -> Option<Vec<usize>> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            Active,
+            Done,
+        }
+        let mut marks = vec![Mark::New; self.steps.len()];
+        for start in 0..self.steps.len() {
+            if marks[start] != Mark::New {
+                continue;
+            }
+            // Iterative depth-first search: (step, next edge to follow).
+            let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+            marks[start] = Mark::Active;
+            while let Some(&mut (node, ref mut edge)) = path.last_mut() {
+                if let Some(&next) = self.steps[node].after.get(*edge) {
+                    *edge += 1;
+                    match marks[next] {
+                        Mark::Active => {
+                            let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
+                            let mut cycle: Vec<usize> = path[from..].iter().map(|&(n, _)| n).collect();
+                            cycle.push(next);
+                            // Show the chain in "requires" direction.
+                            return Some(cycle);
+                        }
+                        Mark::New => {
+                            marks[next] = Mark::Active;
+                            path.push((next, 0));
+                        }
+                        Mark::Done => {}
+                    }
+                } else {
+                    marks[node] = Mark::Done;
+                    path.pop();
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::document::Document;
+    use std::path::Path;
+
+    fn plan(text: &str) -> Result<Plan, Diagnostics> {
+        let p = Project::new(vec![Document::parse(Path::new("t.md"), text.to_string()).unwrap()])
+            .unwrap();
+        Plan::new(&p)
+    }
+
+    fn session(lpid: &str, requires: &str) -> String {
+        format!("```yaml\nlpid: {lpid}\nlptype: session\nrequires: {requires}\n```\n\n")
+    }
+
+    #[test]
+    fn direct_dependencies_and_globs() {
+        let text = session("a", "[]") + &session("b", "[a]") + &session("c", "['[ab]']");
+        let p = plan(&text).unwrap();
+        assert_eq!(p.steps[1].after, vec![0]);
+        assert_eq!(p.steps[2].after, vec![0, 1]);
+    }
+
+    #[test]
+    fn cycles_of_length_one_two_three() {
+        let e = plan(&session("a", "[a]")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.md:1: requires form a cycle: a -> a ('a' at t.md:1)"
+        );
+        let e = plan(&(session("a", "[b]") + &session("b", "[a]"))).unwrap_err();
+        assert!(e.to_string().contains("a -> b -> a ('a' at t.md:1, 'b' at t.md:7)"), "{e}");
+        let e = plan(&(session("a", "[b]") + &session("b", "[c]") + &session("c", "[a]")))
+            .unwrap_err();
+        assert!(e.to_string().contains("a -> b -> c -> a"), "{e}");
+    }
+
+    #[test]
+    fn unknown_requirement() {
+        let e = plan(&session("a", "[nope]")).unwrap_err();
+        assert_eq!(e.to_string(), "t.md:1: session 'a' requires unknown lpid 'nope'");
+    }
+}
