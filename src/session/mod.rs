@@ -1,1 +1,82 @@
 //! Interactive sessions: long-lived interpreter processes fed through stdin.
+//!
+//! This module is litprog's process engine. It takes a command and strings,
+//! and returns a [`Capture`]; it knows nothing about Markdown. [`run`] starts
+//! a [`Session`], sends the blocks and waits; the steps are also available
+//! one by one.
+//!
+//! # Processes and threads
+//!
+//! Each session runs in its own process group. Its stdout and stderr are read
+//! on their own threads from the moment it starts (in big, timestamped
+//! chunks), and its stdin is written from another thread, so no mix of a
+//! chatty child and a child that never reads can deadlock the session. With
+//! `term` the child's stdout and stderr are two pseudo-terminals (output
+//! processing off, so bytes stay exact) while stdin stays a pipe.
+//!
+//! # Marker protocol
+//!
+//! [`Session::send_blocks`] writes, between consecutive blocks, a statement
+//! that prints a marker line to stdout and then to stderr. The marker is
+//! `__litprog_<16 random hex digits>_<index of the block just finished>__`,
+//! random per session. Each block is made to end with a newline before the
+//! statement. Built-in statements exist for bash, sh, dash, zsh (and ksh),
+//! python (any `pythonX.Y`), node, ruby and perl, recognised from the basename
+//! of `argv[0]`, also behind `env`; [`SessionOptions::marker`] gives a
+//! template for any other interpreter, `{marker}` standing for the marker
+//! (sqlite3: `.print {marker}`).
+//!
+//! Both streams are split at the markers, searched as substrings: the bytes
+//! before marker `i` (after marker `i - 1`) are block `i`'s, and the newline
+//! after a marker goes with it, so a block printing `ok2` without newline has
+//! output `ok2`. Block 0 and every block whose preceding marker shows in
+//! either stream ran; what follows a stream's last marker belongs to the
+//! block that was running (after `sys.exit()` or an uncaught exception);
+//! blocks that never ran have `ran: false` and no output. A stream that shows
+//! no marker at all while the other does (sqlite3's `.print` writes only
+//! stdout) is given wholly to the last block that ran. Without a marker
+//! statement and with more than one block, [`Capture::blocks`] is `None`:
+//! the whole output is one unit. For Python, `PYTHONUNBUFFERED=1` is set
+//! unless [`SessionOptions::env`] sets it.
+//!
+//! # Termination policy
+//!
+//! The timeout counts from [`Session::start`]. When it expires the whole
+//! process group gets SIGTERM, then SIGKILL after [`TERMINATION_GRACE`]
+//! (both waited on channels, never polled); the outcome is
+//! [`Outcome::TimedOut`]. After the leader exits on its own, what is left of
+//! its group (`sleep 300 &` in a shell) gets the same treatment, so nothing
+//! the session started survives and the readers see the end of the pipes. A
+//! process that left the group (`setsid`) and keeps a pipe open is not waited
+//! for longer than a couple of seconds. [`terminate_all`] does the same to
+//! every running session, for the CLI's Ctrl-C handler. A [`Session`] dropped
+//! without [`Session::wait`] has its group killed.
+//!
+//! # Output limit
+//!
+//! At most [`SessionOptions::output_limit`] bytes ([`MAX_STREAM_BYTES`],
+//! 16 MiB, by default) are kept per stream; the rest is still read, so the
+//! child never blocks, but dropped, and [`Capture::truncated`] and
+//! [`Capture::dropped_bytes`] say so. Markers in the dropped part are lost,
+//! so that output goes to the block that was running at the limit.
+//!
+//! Output is decoded lossily with [`SessionOptions::encoding`] (an
+//! ASCII-compatible encoding: lines are split at `\n` bytes) and input is
+//! encoded with it.
+
+mod capture;
+mod engine;
+mod error;
+mod marker;
+mod options;
+mod reader;
+mod registry;
+mod sys;
+mod writer;
+
+pub use capture::{BlockCapture, Capture, CapturedLine, Outcome, Stream};
+pub use engine::{Session, run};
+pub use error::SessionError;
+pub use options::SessionOptions;
+pub use reader::MAX_STREAM_BYTES;
+pub use registry::{TERMINATION_GRACE, terminate_all};

@@ -1,0 +1,281 @@
+//! What a finished session returns: [`Capture`], and how it is put together
+//! from the raw streams, the input log and the markers.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use encoding_rs::Encoding;
+
+use super::marker::Markers;
+use super::reader::{StreamBuf, decode};
+
+/// How the session's process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The process exited with this status.
+    Exited(i32),
+    /// The process was killed by a signal it did not get from the timeout.
+    Signaled {
+        /// The signal number.
+        signal: i32,
+        /// The signal's name, such as `SIGSEGV`.
+        name: String,
+    },
+    /// The session ran longer than this timeout and its group was terminated.
+    TimedOut(Duration),
+}
+
+impl Outcome {
+    /// True for `Exited(0)`.
+    pub fn success(&self) -> bool {
+        *self == Outcome::Exited(0)
+    }
+}
+
+/// Which stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// Input written to the process.
+    Stdin,
+    /// The process's standard output.
+    Stdout,
+    /// The process's standard error.
+    Stderr,
+}
+
+/// One line of input or output with the time it was written or read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CapturedLine {
+    /// Time since the session started.
+    pub time: Duration,
+    /// Where the line came from.
+    pub stream: Stream,
+    /// The decoded text, including its `\n` if it had one.
+    pub text: String,
+}
+
+/// The output of one block sent with [`Session::send_blocks`](super::Session::send_blocks).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockCapture {
+    /// False when the process ended before the block started.
+    pub ran: bool,
+    /// The block's standard output, markers removed.
+    pub stdout: String,
+    /// The block's standard error, markers removed.
+    pub stderr: String,
+    /// The block's echoed input lines (if `echo`), then its output lines in
+    /// the order they were read.
+    pub lines: Vec<CapturedLine>,
+}
+
+/// Everything a session produced.
+#[derive(Clone, Debug)]
+pub struct Capture {
+    /// How the process ended.
+    pub outcome: Outcome,
+    /// The whole standard output, markers removed.
+    pub stdout: String,
+    /// The whole standard error, markers removed.
+    pub stderr: String,
+    /// Input (if `echo`), stdout and stderr lines in chronological order.
+    /// With blocks, each block's input lines come first in the block, since
+    /// an interpreter reads ahead and only the output's order is observable.
+    pub transcript: Vec<CapturedLine>,
+    /// From the start of the session to the end of its process.
+    pub runtime: Duration,
+    /// One entry per block sent with `send_blocks`, when the output could be
+    /// attributed to blocks; `None` when the whole session is one unit.
+    pub blocks: Option<Vec<BlockCapture>>,
+    /// True when output beyond the output limit was dropped.
+    pub truncated: bool,
+    /// How many output bytes were dropped (both streams).
+    pub dropped_bytes: u64,
+}
+
+/// An input line and the block it belongs to.
+#[derive(Clone, Debug)]
+pub(crate) struct InputLine {
+    pub(crate) line: CapturedLine,
+    pub(crate) block: Option<usize>,
+}
+
+/// How output is to be divided.
+pub(crate) enum Split<'a> {
+    /// The whole session is one unit.
+    Whole,
+    /// `count` blocks were sent, separated by `markers` (None for one block).
+    Blocks {
+        count: usize,
+        markers: Option<&'a Markers>,
+    },
+}
+
+/// The raw material of a capture.
+pub(crate) struct Parts<'a> {
+    pub(crate) stdout: &'a StreamBuf,
+    pub(crate) stderr: &'a StreamBuf,
+    pub(crate) inputs: Vec<InputLine>,
+    pub(crate) split: Split<'a>,
+    pub(crate) encoding: &'static Encoding,
+    pub(crate) outcome: Outcome,
+    pub(crate) runtime: Duration,
+}
+
+impl Parts<'_> {
+    pub(crate) fn into_capture(self) -> Capture {
+        let dropped_bytes = self.stdout.dropped + self.stderr.dropped;
+        let mut ran = 1;
+        let (out_segs, err_segs) = match self.split {
+            Split::Whole => (
+                std::iter::once(0..self.stdout.data.len()).collect(),
+                std::iter::once(0..self.stderr.data.len()).collect(),
+            ),
+            Split::Blocks { count, markers } => {
+                let a = attribute(&self.stdout.data, &self.stderr.data, markers, count);
+                ran = a.ran;
+                (a.stdout, a.stderr)
+            }
+        };
+        let enc = self.encoding;
+        let join = |buf: &StreamBuf, segs: &[Range<usize>]| -> String {
+            segs.iter()
+                .map(|r| decode(enc, &buf.data[r.clone()]))
+                .collect()
+        };
+        let stdout = join(self.stdout, &out_segs);
+        let stderr = join(self.stderr, &err_segs);
+
+        let (blocks, transcript) = match self.split {
+            Split::Whole => {
+                let mut lines: Vec<CapturedLine> =
+                    self.inputs.into_iter().map(|i| i.line).collect();
+                lines.extend(self.stdout.lines(out_segs[0].clone(), Stream::Stdout, enc));
+                lines.extend(self.stderr.lines(err_segs[0].clone(), Stream::Stderr, enc));
+                lines.sort_by_key(|l| l.time);
+                (None, lines)
+            }
+            Split::Blocks { .. } => {
+                let mut transcript = Vec::new();
+                let mut blocks = Vec::new();
+                for (i, (out, err)) in out_segs.iter().zip(&err_segs).enumerate() {
+                    let mut outputs = self.stdout.lines(out.clone(), Stream::Stdout, enc);
+                    outputs.extend(self.stderr.lines(err.clone(), Stream::Stderr, enc));
+                    outputs.sort_by_key(|l| l.time);
+                    let mut lines: Vec<CapturedLine> = self
+                        .inputs
+                        .iter()
+                        .filter(|input| input.block == Some(i))
+                        .map(|input| input.line.clone())
+                        .collect();
+                    lines.extend(outputs);
+                    blocks.push(BlockCapture {
+                        ran: i < ran,
+                        stdout: decode(enc, &self.stdout.data[out.clone()]),
+                        stderr: decode(enc, &self.stderr.data[err.clone()]),
+                        lines,
+                    });
+                }
+                let unblocked = self.inputs.iter().filter(|i| i.block.is_none());
+                transcript.extend(unblocked.map(|i| i.line.clone()));
+                for block in &blocks {
+                    transcript.extend(block.lines.iter().cloned());
+                }
+                (Some(blocks), transcript)
+            }
+        };
+        Capture {
+            outcome: self.outcome,
+            stdout,
+            stderr,
+            transcript,
+            runtime: self.runtime,
+            blocks,
+            truncated: dropped_bytes > 0,
+            dropped_bytes,
+        }
+    }
+}
+
+/// How the streams are divided among the blocks.
+#[derive(Debug, PartialEq, Eq)]
+struct Attribution {
+    /// Blocks `0..ran` started; the others never did.
+    ran: usize,
+    /// One stdout range per block (empty for blocks that never ran).
+    stdout: Vec<Range<usize>>,
+    /// One stderr range per block.
+    stderr: Vec<Range<usize>>,
+}
+
+/// Divides both streams among `count` blocks.
+///
+/// The rule: the blocks that ran are block 0 and every block whose preceding
+/// marker shows in either stream. A stream is split at the markers it shows;
+/// what follows its last marker belongs to the next block, the one that was
+/// running when the stream ended. A stream that shows no marker at all while
+/// the other does (sqlite3's `.print` writes only to stdout) goes wholly to
+/// the last block that ran.
+fn attribute(out: &[u8], err: &[u8], markers: Option<&Markers>, count: usize) -> Attribution {
+    let count = count.max(1);
+    let find = |data: &[u8]| markers.map_or_else(Vec::new, |m| m.find(data, count - 1));
+    let (out_found, err_found) = (find(out), find(err));
+    let last_ran = out_found.len().max(err_found.len());
+    let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Range<usize>> {
+        let mut segs = vec![0..0; count];
+        if found.is_empty() {
+            segs[last_ran] = 0..data.len();
+        } else {
+            let mut prev = 0;
+            for (seg, m) in segs.iter_mut().zip(found) {
+                *seg = prev..m.start;
+                prev = m.end;
+            }
+            segs[found.len()] = prev..data.len();
+        }
+        segs
+    };
+    Attribution {
+        ran: last_ran + 1,
+        stdout: segments(out, &out_found),
+        stderr: segments(err, &err_found),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(data: &str, ranges: &[Range<usize>]) -> Vec<String> {
+        ranges.iter().map(|r| data[r.clone()].to_string()).collect()
+    }
+
+    #[test]
+    fn output_after_the_last_marker_belongs_to_the_running_block() {
+        let m = Markers::new(String::new());
+        let out = format!("ok1\nok2{}\nok3", m.marker(0));
+        let err = format!("moep\n{}\n", m.marker(0));
+        let a = attribute(out.as_bytes(), err.as_bytes(), Some(&m), 3);
+        assert_eq!(a.ran, 2);
+        assert_eq!(texts(&out, &a.stdout), ["ok1\nok2", "ok3", ""]);
+        assert_eq!(texts(&err, &a.stderr), ["moep\n", "", ""]);
+    }
+
+    #[test]
+    fn a_stream_without_markers_goes_to_the_last_block_that_ran() {
+        let m = Markers::new(String::new());
+        let out = format!("a\n{}\nb\n{}\nc\n", m.marker(0), m.marker(1));
+        let err = "oops\n";
+        let a = attribute(out.as_bytes(), err.as_bytes(), Some(&m), 3);
+        assert_eq!(a.ran, 3);
+        assert_eq!(texts(&out, &a.stdout), ["a\n", "b\n", "c\n"]);
+        assert_eq!(texts(err, &a.stderr), ["", "", "oops\n"]);
+    }
+
+    #[test]
+    fn without_markers_everything_is_the_first_block() {
+        let a = attribute(b"x", b"y", None, 1);
+        assert_eq!(a.ran, 1);
+        assert_eq!(texts("x", &a.stdout), ["x"]);
+        assert_eq!(texts("y", &a.stderr), ["y"]);
+    }
+}

@@ -1,0 +1,384 @@
+//! [`Session`]: one running process, its threads, and the end of it all.
+//!
+//! Threads per session, and why:
+//! - two readers (stdout, stderr), started with the process, so the child
+//!   never blocks on a full pipe;
+//! - one stdin writer, so the caller never blocks on the child's stdin;
+//! - one waiter, blocked in `waitpid`, which reports the exit on a channel
+//!   so that `wait` can use `recv_timeout` instead of polling.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use encoding_rs::Encoding;
+
+use super::capture::{Capture, InputLine, Outcome, Parts, Split, Stream};
+use super::marker::{Interpreter, Markers};
+use super::reader::{self, StreamBuf};
+use super::registry::{self, TERMINATION_GRACE};
+use super::sys::{self, GroupSignal};
+use super::writer::{self, Input, WriterConfig};
+use super::{SessionError, SessionOptions};
+
+/// How long to wait, after the group is gone, for the readers to see the end
+/// of their streams. Only a process that left the group (`setsid`) can hold a
+/// pipe open longer; its output is then cut off rather than waited for.
+const READER_LINGER: Duration = Duration::from_secs(2);
+
+/// How long to wait for the leader's exit after SIGKILL; only a process stuck
+/// in the kernel takes longer.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// A running interpreter process fed through its stdin.
+///
+/// ```
+/// use std::time::Duration;
+/// use litprog::session::{Outcome, Session, SessionOptions};
+///
+/// let mut session = Session::start(SessionOptions::from_command("sh").unwrap()).unwrap();
+/// session.send_blocks(&["echo one\n".to_string(), "echo two".to_string()]);
+/// let capture = session.wait(Duration::from_secs(10));
+/// assert_eq!(capture.outcome, Outcome::Exited(0));
+/// let blocks = capture.blocks.unwrap();
+/// assert_eq!((blocks[0].stdout.as_str(), blocks[1].stdout.as_str()), ("one\n", "two\n"));
+/// ```
+pub struct Session {
+    start: Instant,
+    pgid: i32,
+    registry_id: u64,
+    input: Option<Sender<Input>>,
+    inputs: Arc<Mutex<Vec<InputLine>>>,
+    exits: Receiver<(ExitStatus, Instant)>,
+    stdout: Arc<Mutex<StreamBuf>>,
+    stderr: Arc<Mutex<StreamBuf>>,
+    readers_done: Receiver<Stream>,
+    readers_left: usize,
+    markers: Option<Markers>,
+    encoding: &'static Encoding,
+    echo: bool,
+    blocks_sent: usize,
+    ends_with_newline: bool,
+    finished: bool,
+}
+
+impl Session {
+    /// Starts the process in its own process group, with its reader, writer
+    /// and waiter threads.
+    pub fn start(opts: SessionOptions) -> Result<Session, SessionError> {
+        let program = opts.argv.first().ok_or(SessionError::EmptyCommand)?.clone();
+        let encoding = match &opts.encoding {
+            None => encoding_rs::UTF_8,
+            Some(label) => Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+                SessionError::UnknownEncoding {
+                    label: label.clone(),
+                }
+            })?,
+        };
+        if let Some(cwd) = &opts.cwd
+            && !cwd.is_dir()
+        {
+            return Err(SessionError::InvalidCwd { cwd: cwd.clone() });
+        }
+        let interpreter = Interpreter::detect(&opts.argv);
+        let template = opts
+            .marker
+            .clone()
+            .or_else(|| interpreter.map(|i| i.template().to_string()));
+        let spawn_err = |source| SessionError::from_spawn(&program, source);
+
+        let mut cmd = Command::new(&program);
+        cmd.args(&opts.argv[1..])
+            .envs(opts.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            // Own process group: the timeout and terminate_all reach
+            // everything the session starts, and the terminal's Ctrl-C does
+            // not (litprog decides what to do about it).
+            .process_group(0);
+        if interpreter == Some(Interpreter::Python)
+            && !opts.env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED")
+        {
+            // Unbuffered, so stdout and stderr interleave as written.
+            cmd.env("PYTHONUNBUFFERED", "1");
+        }
+        if let Some(cwd) = &opts.cwd {
+            cmd.current_dir(cwd);
+        }
+        let masters = if opts.term {
+            let out = sys::open_pty().map_err(spawn_err)?;
+            let err = sys::open_pty().map_err(spawn_err)?;
+            cmd.stdout(Stdio::from(out.slave))
+                .stderr(Stdio::from(err.slave));
+            Some((out.master, err.master))
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+            None
+        };
+
+        let start = Instant::now();
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        // Close our copies of the pty slaves, or the masters would never
+        // report the end of the output.
+        drop(cmd);
+        let pgid = child.id() as i32;
+        let registry_id = registry::register(pgid);
+        log::info!("started {:?} as process group {pgid}", opts.argv);
+
+        let threads = || -> std::io::Result<_> {
+            let (stdout_src, stderr_src): (Box<dyn Read + Send>, Box<dyn Read + Send>) =
+                match masters {
+                    Some((out, err)) => (Box::new(out), Box::new(err)),
+                    None => (
+                        Box::new(child.stdout.take().expect("stdout is piped")),
+                        Box::new(child.stderr.take().expect("stderr is piped")),
+                    ),
+                };
+            let (done_tx, readers_done) = mpsc::channel();
+            let limit = opts.output_limit;
+            let stdout =
+                reader::spawn_reader(stdout_src, Stream::Stdout, start, limit, done_tx.clone())?;
+            let stderr = reader::spawn_reader(stderr_src, Stream::Stderr, start, limit, done_tx)?;
+
+            let inputs = Arc::new(Mutex::new(Vec::new()));
+            let (input, queue) = mpsc::channel();
+            let config = WriterConfig {
+                start,
+                encoding,
+                input_delay: opts.input_delay,
+                log: Arc::clone(&inputs),
+            };
+            let stdin = child.stdin.take().expect("stdin is piped");
+            writer::spawn_writer(stdin, queue, config)?;
+
+            let (exit_tx, exits) = mpsc::channel();
+            thread::Builder::new()
+                .name("litprog-wait".into())
+                .spawn(move || {
+                    let status = child.wait();
+                    let at = Instant::now();
+                    registry::mark_exited(registry_id);
+                    match status {
+                        Ok(status) => {
+                            let _ = exit_tx.send((status, at));
+                        }
+                        Err(err) => log::warn!("waiting for process group {pgid}: {err}"),
+                    }
+                })?;
+            Ok((stdout, stderr, readers_done, inputs, input, exits))
+        };
+        let (stdout, stderr, readers_done, inputs, input, exits) = threads().map_err(|source| {
+            sys::signal_group(pgid, GroupSignal::Kill);
+            registry::unregister(registry_id);
+            SessionError::Spawn {
+                command: program.clone(),
+                source,
+            }
+        })?;
+
+        Ok(Session {
+            start,
+            pgid,
+            registry_id,
+            input: Some(input),
+            inputs,
+            exits,
+            stdout,
+            stderr,
+            readers_done,
+            readers_left: 2,
+            markers: template.map(Markers::new),
+            encoding,
+            echo: opts.echo,
+            blocks_sent: 0,
+            ends_with_newline: true,
+            finished: false,
+        })
+    }
+
+    /// Queues `text` for the process's stdin; never blocks. Text sent after
+    /// [`send_blocks`](Session::send_blocks) counts as part of the last block.
+    pub fn send(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.ends_with_newline = text.ends_with('\n');
+        let block = self.blocks_sent.checked_sub(1);
+        self.queue(text.to_string(), block, self.echo);
+    }
+
+    /// Queues `blocks`, each ending with a newline, with a marker statement
+    /// between consecutive blocks (also between calls) when the interpreter
+    /// has one. Never blocks.
+    pub fn send_blocks(&mut self, blocks: &[String]) {
+        for block in blocks {
+            if self.blocks_sent > 0 {
+                if !self.ends_with_newline {
+                    self.queue("\n".into(), None, false);
+                }
+                if let Some(markers) = &self.markers {
+                    let statement = markers.statement(self.blocks_sent - 1);
+                    self.queue(statement, None, false);
+                }
+                self.ends_with_newline = true;
+            }
+            self.blocks_sent += 1;
+            self.send(block);
+        }
+    }
+
+    fn queue(&mut self, text: String, block: Option<usize>, echo: bool) {
+        if let Some(input) = &self.input {
+            // Fails only when the writer stopped on a broken pipe: the
+            // process no longer reads, so the text has nowhere to go.
+            let _ = input.send(Input { text, block, echo });
+        }
+    }
+
+    /// Closes stdin, waits for the process until `timeout` after the start,
+    /// terminates what is left of its process group, and returns the capture.
+    pub fn wait(mut self, timeout: Duration) -> Capture {
+        // Closing stdin (once the queue is written) lets the interpreter see
+        // the end of its script.
+        self.input = None;
+        let deadline = self.start + timeout;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (status, ended, timed_out) = match self.exits.recv_timeout(left) {
+            Ok((status, at)) => (Some(status), at, false),
+            Err(RecvTimeoutError::Timeout) => {
+                log::info!("process group {} timed out after {timeout:?}", self.pgid);
+                let (status, at) = self.terminate();
+                (status, at, true)
+            }
+            Err(RecvTimeoutError::Disconnected) => (None, Instant::now(), false),
+        };
+        self.clear_group();
+
+        let outcome = if timed_out {
+            Outcome::TimedOut(timeout)
+        } else {
+            match status {
+                Some(status) => outcome_of(status),
+                None => Outcome::Signaled {
+                    signal: 0,
+                    name: "unknown".into(),
+                },
+            }
+        };
+        let inputs =
+            std::mem::take(&mut *self.inputs.lock().unwrap_or_else(PoisonError::into_inner));
+        let stdout = std::mem::take(&mut *reader::lock(&self.stdout));
+        let stderr = std::mem::take(&mut *reader::lock(&self.stderr));
+        let split = if self.blocks_sent == 0 || (self.blocks_sent > 1 && self.markers.is_none()) {
+            Split::Whole
+        } else {
+            Split::Blocks {
+                count: self.blocks_sent,
+                markers: self.markers.as_ref(),
+            }
+        };
+        let capture = Parts {
+            stdout: &stdout,
+            stderr: &stderr,
+            inputs,
+            split,
+            encoding: self.encoding,
+            outcome,
+            runtime: ended.saturating_duration_since(self.start),
+        }
+        .into_capture();
+        registry::unregister(self.registry_id);
+        self.finished = true;
+        capture
+    }
+
+    /// SIGTERM to the group, a grace period for the leader to exit, then
+    /// SIGKILL. Returns the leader's status if it was reaped and when.
+    fn terminate(&mut self) -> (Option<ExitStatus>, Instant) {
+        sys::signal_group(self.pgid, GroupSignal::Terminate);
+        if let Ok((status, at)) = self.exits.recv_timeout(TERMINATION_GRACE) {
+            return (Some(status), at);
+        }
+        sys::signal_group(self.pgid, GroupSignal::Kill);
+        match self.exits.recv_timeout(KILL_WAIT) {
+            Ok((status, at)) => (Some(status), at),
+            Err(_) => (None, Instant::now()),
+        }
+    }
+
+    /// Ends whatever is left of the group after its leader exited (such as
+    /// `sleep 300 &` in a shell), then gives the readers a bounded time to
+    /// reach the end of their streams.
+    ///
+    /// The grace after SIGTERM is waited on the readers' channel: we cannot
+    /// wait for processes that are not our children, but once every process
+    /// holding the pipes is gone the readers report the end. The group id
+    /// cannot have been reused yet: the kernel keeps it while any member
+    /// lives, and we signal it only right after the leader's exit.
+    fn clear_group(&mut self) {
+        if sys::signal_group(self.pgid, GroupSignal::Terminate) {
+            self.wait_readers(Instant::now() + TERMINATION_GRACE);
+            sys::signal_group(self.pgid, GroupSignal::Kill);
+        }
+        if !self.wait_readers(Instant::now() + READER_LINGER) {
+            log::warn!(
+                "output of process group {} still open after its end; ignoring the rest",
+                self.pgid
+            );
+        }
+    }
+
+    /// Waits until both readers are done or `until`; true if they are done.
+    fn wait_readers(&mut self, until: Instant) -> bool {
+        while self.readers_left > 0 {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.readers_done.recv_timeout(left) {
+                Ok(_) => self.readers_left -= 1,
+                Err(RecvTimeoutError::Timeout) => return false,
+                Err(RecvTimeoutError::Disconnected) => self.readers_left = 0,
+            }
+        }
+        true
+    }
+}
+
+impl Drop for Session {
+    /// A session dropped without [`Session::wait`] kills its process group,
+    /// so nothing outlives it.
+    fn drop(&mut self) {
+        if !self.finished {
+            sys::signal_group(self.pgid, GroupSignal::Kill);
+            registry::unregister(self.registry_id);
+        }
+    }
+}
+
+fn outcome_of(status: ExitStatus) -> Outcome {
+    if let Some(code) = status.code() {
+        Outcome::Exited(code)
+    } else if let Some(signal) = status.signal() {
+        Outcome::Signaled {
+            signal,
+            name: sys::signal_name(signal),
+        }
+    } else {
+        Outcome::Signaled {
+            signal: 0,
+            name: "unknown".into(),
+        }
+    }
+}
+
+/// Starts a session, sends `blocks` and waits for it.
+pub fn run(
+    opts: SessionOptions,
+    blocks: &[String],
+    timeout: Duration,
+) -> Result<Capture, SessionError> {
+    let mut session = Session::start(opts)?;
+    session.send_blocks(blocks);
+    Ok(session.wait(timeout))
+}

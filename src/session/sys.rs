@@ -1,0 +1,114 @@
+//! Platform code for the session engine: pseudo-terminals, process-group
+//! signals and signal names. Everything that talks to the OS directly below
+//! `std` lives here, so porting the engine means porting this file.
+//!
+//! The file needs no `unsafe`: nix wraps the calls safely, and std turns an
+//! `OwnedFd` into a child's stdio.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+use nix::pty::{Winsize, openpty};
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::termios::{OutputFlags, SetArg, tcgetattr, tcsetattr};
+use nix::unistd::Pid;
+
+/// A pseudo-terminal pair: we read the master, the child writes the slave.
+pub(crate) struct Pty {
+    pub(crate) master: File,
+    pub(crate) slave: OwnedFd,
+}
+
+/// Opens a pseudo-terminal whose output processing is off, so the bytes the
+/// child writes arrive unchanged (no `\n` -> `\r\n` from ONLCR).
+pub(crate) fn open_pty() -> io::Result<Pty> {
+    let size = Winsize {
+        ws_row: 24,
+        ws_col: 80,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    let pty = openpty(&size, None).map_err(io::Error::from)?;
+    // openpty's descriptors are inherited across exec. Mark both close-on-exec
+    // right away: std dup2()s the slave onto the child's stdout/stderr (which
+    // clears the flag on the copy), but no other child spawned meanwhile may
+    // keep a copy, or our master would never see the end of the output.
+    for fd in [pty.master.as_fd(), pty.slave.as_fd()] {
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+    }
+    let mut termios = tcgetattr(&pty.slave).map_err(io::Error::from)?;
+    termios
+        .output_flags
+        .remove(OutputFlags::OPOST | OutputFlags::ONLCR);
+    tcsetattr(&pty.slave, SetArg::TCSANOW, &termios).map_err(io::Error::from)?;
+    Ok(Pty {
+        master: File::from(pty.master),
+        slave: pty.slave,
+    })
+}
+
+/// True when a read error means "no more data": reading a pty master whose
+/// slaves are all closed fails with EIO on Linux instead of returning 0.
+pub(crate) fn is_end_of_output(err: &io::Error) -> bool {
+    err.raw_os_error() == Some(Errno::EIO as i32)
+}
+
+/// The signals the engine sends to a process group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupSignal {
+    Terminate,
+    Kill,
+}
+
+/// Sends a signal to every process of the group `pgid`. Returns false when
+/// the group no longer exists (ESRCH), which is the normal end of a session.
+pub(crate) fn signal_group(pgid: i32, signal: GroupSignal) -> bool {
+    let sig = match signal {
+        GroupSignal::Terminate => Signal::SIGTERM,
+        GroupSignal::Kill => Signal::SIGKILL,
+    };
+    match killpg(Pid::from_raw(pgid), sig) {
+        Ok(()) => true,
+        Err(Errno::ESRCH) => false,
+        Err(err) => {
+            log::warn!("cannot send {sig} to process group {pgid}: {err}");
+            false
+        }
+    }
+}
+
+/// The conventional name of a signal number, such as `SIGSEGV`.
+pub(crate) fn signal_name(signal: i32) -> String {
+    match Signal::try_from(signal) {
+        Ok(sig) => sig.as_str().to_string(),
+        Err(_) => format!("signal {signal}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_are_conventional() {
+        assert_eq!(signal_name(11), "SIGSEGV");
+        assert_eq!(signal_name(9), "SIGKILL");
+        assert_eq!(signal_name(12345), "signal 12345");
+    }
+
+    #[test]
+    fn pty_output_is_not_translated() {
+        use std::io::{Read, Write};
+        let pty = open_pty().unwrap();
+        let mut slave = File::from(pty.slave);
+        slave.write_all(b"a\nb\n").unwrap();
+        drop(slave);
+        let mut master = pty.master;
+        let mut buf = [0u8; 16];
+        let n = master.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"a\nb\n");
+    }
+}
