@@ -17,6 +17,7 @@
 //! | running interpreters | [`session`] |
 //! | captures -> result blocks spliced into the text | [`writeback`] |
 
+pub mod build;
 pub mod cli;
 pub mod document;
 pub mod error;
@@ -24,5 +25,7 @@ pub mod files;
 pub mod markdown;
 pub mod options;
 pub mod plan;
+pub mod runner;
 pub mod session;
 pub mod tangle;
+pub mod writeback;

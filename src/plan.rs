@@ -42,8 +42,11 @@ impl Plan {
                 _ => None,
             })
             .collect();
-        let step_of: HashMap<usize, usize> =
-            sessions.iter().enumerate().map(|(s, (g, _))| (*g, s)).collect();
+        let step_of: HashMap<usize, usize> = sessions
+            .iter()
+            .enumerate()
+            .map(|(s, (g, _))| (*g, s))
+            .collect();
         let mut steps = Vec::new();
         for &(gi, spec) in &sessions {
             let group = &project.groups[gi];
@@ -57,12 +60,20 @@ impl Plan {
                         format!(
                             "session '{}' requires unknown lpid '{req}'{}",
                             group.lpid,
-                            if is_glob(req) { " (the glob matches nothing)" } else { "" }
+                            if is_glob(req) {
+                                " (the glob matches nothing)"
+                            } else {
+                                ""
+                            }
                         ),
                     ));
                 }
                 for m in matched {
-                    let mi = project.groups.iter().position(|g| g.lpid == m.lpid).unwrap_or(0);
+                    let mi = project
+                        .groups
+                        .iter()
+                        .position(|g| g.lpid == m.lpid)
+                        .unwrap_or(0);
                     if let Some(&s) = step_of.get(&mi)
                         && !after.contains(&s)
                     {
@@ -125,7 +136,8 @@ impl Plan {
                     match marks[next] {
                         Mark::Active => {
                             let from = path.iter().position(|&(n, _)| n == next).unwrap_or(0);
-                            let mut cycle: Vec<usize> = path[from..].iter().map(|&(n, _)| n).collect();
+                            let mut cycle: Vec<usize> =
+                                path[from..].iter().map(|&(n, _)| n).collect();
                             cycle.push(next);
                             // Show the chain in "requires" direction.
                             return Some(cycle);
@@ -153,8 +165,10 @@ mod tests {
     use std::path::Path;
 
     fn plan(text: &str) -> Result<Plan, Diagnostics> {
-        let p = Project::new(vec![Document::parse(Path::new("t.md"), text.to_string()).unwrap()])
-            .unwrap();
+        let p = Project::new(vec![
+            Document::parse(Path::new("t.md"), text.to_string()).unwrap(),
+        ])
+        .unwrap();
         Plan::new(&p)
     }
 
@@ -178,15 +192,22 @@ mod tests {
             "t.md:1: requires form a cycle: a -> a ('a' at t.md:1)"
         );
         let e = plan(&(session("a", "[b]") + &session("b", "[a]"))).unwrap_err();
-        assert!(e.to_string().contains("a -> b -> a ('a' at t.md:1, 'b' at t.md:7)"), "{e}");
-        let e = plan(&(session("a", "[b]") + &session("b", "[c]") + &session("c", "[a]")))
-            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("a -> b -> a ('a' at t.md:1, 'b' at t.md:7)"),
+            "{e}"
+        );
+        let e =
+            plan(&(session("a", "[b]") + &session("b", "[c]") + &session("c", "[a]"))).unwrap_err();
         assert!(e.to_string().contains("a -> b -> c -> a"), "{e}");
     }
 
     #[test]
     fn unknown_requirement() {
         let e = plan(&session("a", "[nope]")).unwrap_err();
-        assert_eq!(e.to_string(), "t.md:1: session 'a' requires unknown lpid 'nope'");
+        assert_eq!(
+            e.to_string(),
+            "t.md:1: session 'a' requires unknown lpid 'nope'"
+        );
     }
 }

@@ -37,7 +37,11 @@ pub fn expand<'p>(project: &'p Project, pattern: &str) -> Vec<&'p Group> {
         return project.group(pattern).into_iter().collect();
     }
     match glob::Pattern::new(pattern) {
-        Ok(p) => project.groups.iter().filter(|g| p.matches(&g.lpid)).collect(),
+        Ok(p) => project
+            .groups
+            .iter()
+            .filter(|g| p.matches(&g.lpid))
+            .collect(),
         Err(_) => project.group(pattern).into_iter().collect(),
     }
 }
@@ -123,7 +127,11 @@ fn collect<'p>(
                 format!(
                     "unknown input '{input}' of out_file '{}'{}",
                     spec.filepath,
-                    if is_glob(input) { " (the glob matches no lpid)" } else { "" }
+                    if is_glob(input) {
+                        " (the glob matches no lpid)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
             continue;
@@ -134,7 +142,11 @@ fn collect<'p>(
                     errors.push(Diagnostic::new(
                         &group.path,
                         group.line,
-                        format!("out_file inputs form a cycle: {} -> {}", stack.join(" -> "), g.lpid),
+                        format!(
+                            "out_file inputs form a cycle: {} -> {}",
+                            stack.join(" -> "),
+                            g.lpid
+                        ),
                     ));
                     continue;
                 }
@@ -146,7 +158,11 @@ fn collect<'p>(
             }
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
 }
 
 /// Encode `text` in the encoding named by `label` (UTF-8 when `None`).
@@ -175,7 +191,10 @@ mod tests {
     use crate::document::Document;
 
     fn project(text: &str) -> Project {
-        Project::new(vec![Document::parse(Path::new("t.md"), text.to_string()).unwrap()]).unwrap()
+        Project::new(vec![
+            Document::parse(Path::new("t.md"), text.to_string()).unwrap(),
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -199,7 +218,10 @@ mod tests {
         let p = project("```yaml\nfilepath: out.py\ninputs: [nope, 'x*']\n```\n");
         let e = tangle(&p, false).unwrap_err();
         assert_eq!(e.0.len(), 2);
-        assert_eq!(e.0[0].to_string(), "t.md:1: unknown input 'nope' of out_file 'out.py'");
+        assert_eq!(
+            e.0[0].to_string(),
+            "t.md:1: unknown input 'nope' of out_file 'out.py'"
+        );
     }
 
     #[test]

@@ -1,0 +1,421 @@
+//! The runner: executes a [`Plan`]'s sessions, in parallel where their
+//! dependencies allow, and turns each capture into result block lines.
+//!
+//! The planner decides what waits for what; the runner only executes. Each
+//! session runs on its own thread (the engine's own threads do the I/O),
+//! and a channel reports completions back to the scheduling loop, which
+//! never polls.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::document::{BlockRef, Group, Project};
+use crate::options::{OutputMode, SessionSpec, Spec};
+use crate::plan::Plan;
+use crate::session::{self, Capture, CapturedLine, Outcome, SessionOptions, Stream};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Stop the build: start no new session and terminate the running ones.
+/// Safe to call from a signal-handling thread.
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    session::terminate_all();
+}
+
+/// Has [`interrupt`] been called?
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// How the runner schedules.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Sessions running at once (at least 1).
+    pub jobs: usize,
+    /// Timeout of sessions that set none.
+    pub default_timeout: Duration,
+    /// Run everything possible after a failure instead of stopping.
+    pub keep_going: bool,
+}
+
+/// How one session went.
+#[derive(Debug)]
+pub enum Run {
+    /// The process ran; see the capture.
+    Finished(Capture),
+    /// The process could not be started.
+    StartFailed(String),
+    /// Not run: a requirement failed, or the build stopped.
+    Skipped(String),
+}
+
+/// One session's result.
+#[derive(Debug)]
+pub struct SessionReport {
+    /// Index into [`Project::groups`].
+    pub group: usize,
+    /// What happened.
+    pub run: Run,
+    /// Whether it counts as success.
+    pub ok: bool,
+    /// The exit status it had to have.
+    pub expected_exit_code: i32,
+}
+
+impl SessionReport {
+    /// A one-line description of the outcome: `exit 0`, `timed out after
+    /// 2 s`, `killed by SIGSEGV`, ...
+    pub fn outcome(&self) -> String {
+        match &self.run {
+            Run::Finished(c) => match &c.outcome {
+                Outcome::Exited(n) if *n == self.expected_exit_code => format!("exit {n}"),
+                Outcome::Exited(n) => {
+                    format!("exit {n} (expected {})", self.expected_exit_code)
+                }
+                other => outcome_text(other),
+            },
+            Run::StartFailed(e) => format!("could not start: {e}"),
+            Run::Skipped(why) => format!("skipped: {why}"),
+        }
+    }
+
+    /// Wall time of the session's process, if it ran.
+    pub fn runtime(&self) -> Option<Duration> {
+        match &self.run {
+            Run::Finished(c) => Some(c.runtime),
+            _ => None,
+        }
+    }
+}
+
+/// `timed out after 2 s`, `killed by SIGKILL`, `exit 3`.
+fn outcome_text(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Exited(n) => format!("exit {n}"),
+        Outcome::TimedOut(d) => format!("timed out after {} s", seconds(*d)),
+        Outcome::Signaled { name, .. } => format!("killed by {name}"),
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
+    }
+}
+
+/// The engine's options for a session group.
+pub fn session_options(spec: &SessionSpec) -> SessionOptions {
+    let mut opts = SessionOptions::new(spec.command.0.clone());
+    opts.env = spec
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    opts.cwd = spec.cwd.as_ref().map(PathBuf::from);
+    opts.term = spec.term;
+    opts.echo = spec.echo;
+    opts.input_delay = spec.input_delay;
+    opts.encoding = spec.encoding.clone();
+    opts.marker = spec.marker.clone();
+    opts
+}
+
+fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunOptions) -> Run {
+    let blocks: Vec<String> = group
+        .blocks
+        .iter()
+        .map(|&r| project.block(r).code.clone())
+        .collect();
+    let timeout = spec.timeout.unwrap_or(defaults.default_timeout);
+    match session::run(session_options(spec), &blocks, timeout) {
+        Ok(capture) => Run::Finished(capture),
+        Err(e) => Run::StartFailed(e.to_string()),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    Waiting,
+    Running,
+    Done(bool),
+}
+
+/// Run the plan's sessions. `on_done` is called on the calling thread as
+/// each session finishes (or is skipped), in completion order.
+pub fn run(
+    project: &Project,
+    plan: &Plan,
+    options: &RunOptions,
+    mut on_done: impl FnMut(&SessionReport),
+) -> Vec<SessionReport> {
+    let n = plan.steps.len();
+    let mut state = vec![State::Waiting; n];
+    let mut reports: Vec<Option<SessionReport>> = (0..n).map(|_| None).collect();
+    let mut running = 0;
+    let mut stop = false;
+    let jobs = options.jobs.max(1);
+    std::thread::scope(|scope| {
+        let (tx, rx) = mpsc::channel::<(usize, Run)>();
+        loop {
+            stop |= interrupted();
+            // Skip what can no longer run: a requirement failed, or the build stops.
+            let mut changed = true;
+            while changed {
+                changed = false;
+                for s in 0..n {
+                    if state[s] != State::Waiting {
+                        continue;
+                    }
+                    let failed_dep = plan.steps[s]
+                        .after
+                        .iter()
+                        .find(|&&d| state[d] == State::Done(false));
+                    let why = match failed_dep {
+                        Some(&d) => Some(format!(
+                            "requires '{}', which failed",
+                            project.groups[plan.steps[d].group].lpid
+                        )),
+                        None if stop => Some(if interrupted() {
+                            "the build was interrupted".to_string()
+                        } else {
+                            "the build stopped after a failure (use --keep-going to run it)"
+                                .to_string()
+                        }),
+                        None => None,
+                    };
+                    if let Some(why) = why {
+                        state[s] = State::Done(false);
+                        let report = finish(project, plan, s, Run::Skipped(why));
+                        on_done(&report);
+                        reports[s] = Some(report);
+                        changed = true;
+                    }
+                }
+            }
+            // Start what is ready, in document order.
+            for s in 0..n {
+                if running >= jobs || stop {
+                    break;
+                }
+                let ready = state[s] == State::Waiting
+                    && plan.steps[s]
+                        .after
+                        .iter()
+                        .all(|&d| state[d] == State::Done(true));
+                if !ready {
+                    continue;
+                }
+                let group = &project.groups[plan.steps[s].group];
+                let Spec::Session(spec) = &group.spec else {
+                    continue;
+                };
+                state[s] = State::Running;
+                running += 1;
+                let tx = tx.clone();
+                scope.spawn(move || {
+                    let run = run_one(project, group, spec, options);
+                    let _ = tx.send((s, run));
+                });
+            }
+            if running == 0 {
+                break;
+            }
+            let Ok((s, run)) = rx.recv() else { break };
+            running -= 1;
+            let report = finish(project, plan, s, run);
+            state[s] = State::Done(report.ok);
+            if !report.ok && !options.keep_going {
+                stop = true;
+            }
+            on_done(&report);
+            reports[s] = Some(report);
+        }
+    });
+    reports.into_iter().flatten().collect()
+}
+
+fn finish(project: &Project, plan: &Plan, step: usize, run: Run) -> SessionReport {
+    let group = plan.steps[step].group;
+    let expected = match &project.groups[group].spec {
+        Spec::Session(s) => s.expected_exit_code,
+        _ => 0,
+    };
+    let ok = matches!(&run, Run::Finished(c) if c.outcome == Outcome::Exited(expected));
+    SessionReport {
+        group,
+        run,
+        ok,
+        expected_exit_code: expected,
+    }
+}
+
+/// Remove ANSI escape sequences (CSI, OSC and two-byte escapes).
+pub fn strip_ansi(s: &str) -> String {
+    if !s.contains('\u{1b}') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                // CSI: parameters and intermediates, then one final byte.
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                // OSC: ends with BEL or ESC \.
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Captured lines as result block lines: stdout (and echoed input) as
+/// printed, stderr prefixed with `! `, ANSI escapes and a trailing carriage
+/// return removed.
+pub fn result_lines(lines: &[CapturedLine]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let text = l.text.strip_suffix('\n').unwrap_or(&l.text);
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            let text = strip_ansi(text);
+            match l.stream {
+                Stream::Stderr => format!("! {text}"),
+                Stream::Stdout | Stream::Stdin => text,
+            }
+        })
+        .collect()
+}
+
+/// The last line of a session's result: `# exit: 0`, `# timed out after
+/// 10 s`, `# killed by SIGSEGV`.
+pub fn status_line(run: &Run) -> String {
+    match run {
+        Run::Finished(c) => match &c.outcome {
+            Outcome::Exited(n) => format!("# exit: {n}"),
+            other => format!("# {}", outcome_text(other)),
+        },
+        Run::StartFailed(e) => format!("# could not start: {e}"),
+        Run::Skipped(why) => format!("# not run: {why}"),
+    }
+}
+
+/// Where the result blocks of a session go: for each of its code blocks,
+/// the lines of its result block (`None`: no result block).
+pub fn placements(
+    group: &Group,
+    spec: &SessionSpec,
+    run: &Run,
+) -> Vec<(BlockRef, Option<Vec<String>>)> {
+    let n = group.blocks.len();
+    let mut per_block: Vec<Option<Vec<String>>> = vec![None; n];
+    if n == 0 || spec.output == OutputMode::None {
+        return group.blocks.iter().map(|&r| (r, None)).collect();
+    }
+    let mut tail = Vec::new();
+    if let Run::Finished(c) = run {
+        if c.truncated {
+            tail.push(format!(
+                "# output truncated: {} bytes dropped",
+                c.dropped_bytes
+            ));
+        }
+        match (&c.blocks, spec.output) {
+            (Some(blocks), OutputMode::Block) => {
+                for (i, b) in blocks.iter().enumerate().take(n) {
+                    let lines = result_lines(&b.lines);
+                    if !lines.is_empty() {
+                        per_block[i] = Some(lines);
+                    }
+                }
+            }
+            _ => per_block[n - 1] = Some(result_lines(&c.transcript)),
+        }
+    }
+    tail.push(status_line(run));
+    per_block[n - 1].get_or_insert_with(Vec::new).extend(tail);
+    group.blocks.iter().copied().zip(per_block).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ansi_sequences_are_removed() {
+        assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m plain"), "red plain");
+        assert_eq!(strip_ansi("\u{1b}]0;title\u{7}x"), "x");
+        assert_eq!(strip_ansi("no escapes"), "no escapes");
+    }
+
+    #[test]
+    fn lines_are_prefixed_by_stream() {
+        let l = |stream, text: &str| CapturedLine {
+            time: Duration::ZERO,
+            stream,
+            text: text.to_string(),
+        };
+        let lines = [
+            l(Stream::Stdout, "out\r\n"),
+            l(Stream::Stderr, "err\n"),
+            l(Stream::Stdout, "last"),
+        ];
+        assert_eq!(result_lines(&lines), vec!["out", "! err", "last"]);
+    }
+
+    #[test]
+    fn status_lines() {
+        let cap = |outcome| Capture {
+            outcome,
+            stdout: String::new(),
+            stderr: String::new(),
+            transcript: Vec::new(),
+            runtime: Duration::ZERO,
+            blocks: None,
+            truncated: false,
+            dropped_bytes: 0,
+        };
+        assert_eq!(
+            status_line(&Run::Finished(cap(Outcome::Exited(3)))),
+            "# exit: 3"
+        );
+        assert_eq!(
+            status_line(&Run::Finished(cap(Outcome::TimedOut(Duration::from_secs(
+                2
+            ))))),
+            "# timed out after 2 s"
+        );
+        assert_eq!(
+            status_line(&Run::Finished(cap(Outcome::Signaled {
+                signal: 11,
+                name: "SIGSEGV".into()
+            }))),
+            "# killed by SIGSEGV"
+        );
+    }
+}

@@ -1,0 +1,197 @@
+//! Write-back: result blocks spliced into a document's original text.
+//!
+//! Markdown is never re-rendered. Each result block is inserted, replaced or
+//! removed by byte range, and every other byte of the document is kept: line
+//! endings, trailing spaces, other blocks and prose.
+
+use std::collections::BTreeMap;
+
+use crate::document::{Document, Role};
+
+/// What a code block should be followed by.
+pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
+
+/// The fence for a result block: backticks, longer than any backtick run
+/// that starts a line of the content, so no line can close it.
+fn fence_for(lines: &[String]) -> String {
+    let longest = lines
+        .iter()
+        .map(|l| l.trim_start().bytes().take_while(|&b| b == b'`').count())
+        .max()
+        .unwrap_or(0);
+    "`".repeat((longest + 1).max(3))
+}
+
+/// Render a result block: `indent` starts every line, `eol` ends it.
+pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
+    let fence = fence_for(lines);
+    let bare = indent.trim_end();
+    let mut out = format!("{indent}{fence}text lpout={}{eol}", quote_lpid(lpid));
+    for line in lines {
+        if line.is_empty() {
+            out.push_str(bare);
+        } else {
+            out.push_str(indent);
+            out.push_str(line);
+        }
+        out.push_str(eol);
+    }
+    out.push_str(&format!("{indent}{fence}{eol}"));
+    out
+}
+
+/// lpids with spaces or quotes are quoted so the info string splits back.
+fn quote_lpid(lpid: &str) -> String {
+    if lpid.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
+        shlex::try_quote(lpid).map_or_else(|_| lpid.to_string(), |q| q.into_owned())
+    } else {
+        lpid.to_string()
+    }
+}
+
+/// Is the text between a code block and a result block only blank lines
+/// (in a block quote, lines holding nothing but `>`)?
+fn is_gap(text: &str) -> bool {
+    text.chars().all(|c| c.is_whitespace() || c == '>')
+}
+
+/// The line ending of the line that ends at `end` (CRLF or LF).
+fn eol_before(text: &str, end: usize) -> &'static str {
+    if text[..end].ends_with("\r\n") {
+        "\r\n"
+    } else if text[..end].ends_with('\n') {
+        "\n"
+    } else if text.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
+/// The index of the result block owned by code block `b`, if there is one
+/// directly after it (only blank lines between).
+pub fn existing_result(doc: &Document, b: usize) -> Option<usize> {
+    let code = &doc.blocks[b];
+    let next = doc.blocks.get(b + 1)?;
+    match &next.role {
+        Role::Result { lpid }
+            if Some(lpid) == code.lpid.as_ref()
+                && is_gap(&doc.text[code.fence.span.end..next.fence.span.start]) =>
+        {
+            Some(b + 1)
+        }
+        _ => None,
+    }
+}
+
+/// The document's text with result blocks as `wanted` says: for each code
+/// block index, `Some(lines)` puts a result block after it (replacing the
+/// existing one), `None` removes an existing one. Blocks not in `wanted` are
+/// left alone.
+pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
+    let text = doc.text.as_str();
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut copied = 0;
+    for (&b, lines) in wanted {
+        let code = &doc.blocks[b];
+        let lpid = code.lpid.as_deref().unwrap_or_default();
+        let end = code.fence.span.end;
+        let eol = eol_before(text, end);
+        let existing = existing_result(doc, b).map(|r| &doc.blocks[r].fence);
+        match (lines, existing) {
+            (Some(lines), Some(old)) => {
+                out.push_str(&text[copied..old.span.start]);
+                out.push_str(&render(lpid, lines, &code.fence.indent, eol));
+                copied = old.span.end;
+            }
+            (Some(lines), None) => {
+                out.push_str(&text[copied..end]);
+                if !text[..end].ends_with('\n') {
+                    out.push_str(eol);
+                }
+                out.push_str(code.fence.indent.trim_end());
+                out.push_str(eol);
+                out.push_str(&render(lpid, lines, &code.fence.indent, eol));
+                copied = end;
+            }
+            (None, Some(old)) => {
+                out.push_str(&text[copied..end]);
+                copied = old.span.end;
+            }
+            (None, None) => {}
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn doc(text: &str) -> Document {
+        Document::parse(Path::new("t.md"), text.to_string()).unwrap()
+    }
+
+    fn lines(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn insert_then_replace_then_remove_round_trips() {
+        let original = "# T\n\n```bash lpid=a\necho hi\n```\n\nprose  \n";
+        let d = doc(original);
+        let mut wanted = Wanted::new();
+        wanted.insert(0, lines(&["hi", "# exit: 0"]));
+        let inserted = rewrite(&d, &wanted);
+        assert_eq!(
+            inserted,
+            "# T\n\n```bash lpid=a\necho hi\n```\n\n```text lpout=a\nhi\n# exit: 0\n```\n\nprose  \n"
+        );
+        let d2 = doc(&inserted);
+        assert_eq!(
+            rewrite(&d2, &wanted),
+            inserted,
+            "replacing with the same is a no-op"
+        );
+        wanted.insert(0, lines(&["bye"]));
+        let replaced = rewrite(&d2, &wanted);
+        assert!(replaced.contains("```text lpout=a\nbye\n```\n\nprose  \n"));
+        wanted.insert(0, None);
+        assert_eq!(rewrite(&doc(&replaced), &wanted), original);
+    }
+
+    #[test]
+    fn crlf_block_quote_and_eof_without_newline() {
+        let d = doc("> ```sh lpid=a\r\n> echo\r\n> ```\r\n");
+        let mut wanted = Wanted::new();
+        wanted.insert(0, lines(&["x", ""]));
+        assert_eq!(
+            rewrite(&d, &wanted),
+            "> ```sh lpid=a\r\n> echo\r\n> ```\r\n>\r\n> ```text lpout=a\r\n> x\r\n>\r\n> ```\r\n"
+        );
+        let d = doc("```sh lpid=a\necho\n```");
+        assert_eq!(
+            rewrite(&d, &wanted),
+            "```sh lpid=a\necho\n```\n\n```text lpout=a\nx\n\n```\n"
+        );
+    }
+
+    #[test]
+    fn fences_in_output_get_a_longer_fence() {
+        let out = render("a", &["```".into(), " ````x".into()], "", "\n");
+        assert!(out.starts_with("`````text lpout=a\n"), "{out}");
+        assert!(out.ends_with("\n`````\n"));
+    }
+
+    #[test]
+    fn result_of_another_lpid_is_not_replaced() {
+        let text = "```sh lpid=a\necho\n```\n\n```text lpout=b\nold\n```\n";
+        let d = doc(text);
+        assert_eq!(existing_result(&d, 0), None);
+        let mut wanted = Wanted::new();
+        wanted.insert(0, None);
+        assert_eq!(rewrite(&d, &wanted), text);
+    }
+}
