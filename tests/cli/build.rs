@@ -1,0 +1,3 @@
+//! Tests of `litprog build`.
+
+use crate::util::*;

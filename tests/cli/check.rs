@@ -1,0 +1,3 @@
+//! Tests of `litprog check`.
+
+use crate::util::*;

@@ -1,0 +1,3 @@
+//! Tests of `litprog list`.
+
+use crate::util::*;

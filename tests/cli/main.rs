@@ -1,0 +1,8 @@
+//! Integration tests: the real `litprog` binary on fixture documents with
+//! real interpreters.
+
+mod util;
+
+mod build;
+mod check;
+mod list;

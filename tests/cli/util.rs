@@ -1,0 +1,162 @@
+//! Test harness: a temporary project directory, fixture documents, and the
+//! real `litprog` binary run inside it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A temporary directory holding fixture files.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+}
+
+impl TestDir {
+    /// An empty directory.
+    pub fn new() -> Self {
+        TestDir {
+            dir: tempfile::Builder::new()
+                .prefix("litprog-test-")
+                .tempdir()
+                .expect("temp dir"),
+        }
+    }
+
+    /// The directory's path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `contents` to `rel` (parents created).
+    pub fn write(&self, rel: &str, contents: impl AsRef<[u8]>) -> &Self {
+        let p = self.dir.path().join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(p, contents).unwrap();
+        self
+    }
+
+    /// Read `rel` as text.
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.dir.path().join(rel))
+            .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+    }
+
+    /// Read `rel` as bytes.
+    pub fn read_bytes(&self, rel: &str) -> Vec<u8> {
+        fs::read(self.dir.path().join(rel)).unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
+    }
+
+    /// Does `rel` exist?
+    pub fn exists(&self, rel: &str) -> bool {
+        self.dir.path().join(rel).exists()
+    }
+
+    /// Every file under the directory with its bytes, for "nothing changed"
+    /// assertions.
+    pub fn snapshot(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        fn walk(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+            let mut entries: Vec<_> = fs::read_dir(dir).unwrap().flatten().collect();
+            entries.sort_by_key(|e| e.path());
+            for e in entries {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push((p.clone(), fs::read(&p).unwrap_or_default()));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out
+    }
+
+    /// `litprog ARGS` run in the directory.
+    pub fn litprog(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_litprog"));
+        cmd.args(args).current_dir(self.dir.path());
+        cmd.env_remove("LITPROG_LOG");
+        Run::new(cmd)
+    }
+}
+
+/// A finished `litprog` run.
+#[derive(Debug)]
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(mut cmd: Command) -> Run {
+        let out = cmd.output().expect("run litprog");
+        Run {
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Assert the exit status.
+    #[track_caller]
+    pub fn status(self, expected: i32) -> Run {
+        assert_eq!(
+            self.status, expected,
+            "exit status {} (expected {expected})\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// Assert exit status 0.
+    #[track_caller]
+    pub fn success(self) -> Run {
+        self.status(0)
+    }
+
+    /// Assert that stderr contains `needle`.
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}\n--- stderr\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    /// Assert that stdout contains `needle`.
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}\n--- stdout\n{}",
+            self.stdout
+        );
+        self
+    }
+}
+
+/// Is `name` on PATH? Tests for absent interpreters skip and say so.
+pub fn has_command(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name} >/dev/null 2>&1")])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// The seed document (`../shared/seed/session.md`, beside the project in
+/// development and CI checkouts), if present.
+pub fn seed_document() -> Option<String> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/session.md");
+    match fs::read_to_string(&p) {
+        Ok(text) => Some(text),
+        Err(_) => {
+            eprintln!("skipped: {} is absent", p.display());
+            None
+        }
+    }
+}
