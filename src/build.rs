@@ -87,8 +87,15 @@ pub fn build(
     mut on_session: impl FnMut(&Project, &SessionReport),
 ) -> Result<BuildReport, Diagnostics> {
     let project = files::load(&options.paths)?;
-    let outputs = tangle::tangle(&project, options.allow_outside)?;
-    let plan = Plan::new(&project)?;
+    // Report tangling and planning problems together.
+    let (outputs, plan) = match (
+        tangle::tangle(&project, options.allow_outside),
+        Plan::new(&project),
+    ) {
+        (Ok(outputs), Ok(plan)) => (outputs, plan),
+        (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     check_targets(&project, &outputs, options.allow_outside)?;
     let tangled = write_tangled(&project, &outputs)?;
     let sessions = runner::run(&project, &plan, &options.run, |r| on_session(&project, r));

@@ -354,7 +354,16 @@ pub fn placements(
                     }
                 }
             }
-            _ => per_block[n - 1] = Some(result_lines(&c.transcript)),
+            // Blocks keep their exact order; only lines within a block are
+            // ordered by the time they were read.
+            (Some(blocks), _) => {
+                let lines: Vec<CapturedLine> = blocks
+                    .iter()
+                    .flat_map(|b| b.lines.iter().cloned())
+                    .collect();
+                per_block[n - 1] = Some(result_lines(&lines));
+            }
+            (None, _) => per_block[n - 1] = Some(result_lines(&c.transcript)),
         }
     }
     tail.push(status_line(run));
