@@ -47,18 +47,13 @@ fn seed_document_lists_its_three_groups() {
     let Some(seed) = seed_document() else { return };
     let dir = TestDir::new();
     dir.write("session.md", &seed);
-    let run = dir.litprog(&["list"]).success();
+    let run = dir.litprog(&["list"]).success().stdout_has(
+        "-> src/litprog/session.py <- license_header_boilerplate, generated_preamble, \
+         common.imports, module_logger, session.code",
+    );
     let out = row(&run.stdout, "src/litprog/session.py");
     assert_eq!(out[1..4], ["out_file", "0", "blocks"], "{out:?}");
     assert_eq!(out[4], "session.md:9");
-    assert!(
-        run.stdout.contains(
-            "-> src/litprog/session.py <- license_header_boilerplate, generated_preamble, \
-             common.imports, module_logger, session.code"
-        ),
-        "{}",
-        run.stdout
-    );
     let code = row(&run.stdout, "session.code");
     assert_eq!(code[1..5], ["raw_block", "12", "blocks", "session.md:20"]);
     let tests = row(&run.stdout, "session.tests");
@@ -181,7 +176,7 @@ inputs: [quoted, listed, nested]
 "#,
     );
     let groups = list_json(&dir, &[]);
-    assert_eq!(group(&groups, "quoted")["line"], 7);
+    assert_eq!(group(&groups, "quoted")["line"], 8);
     assert_eq!(group(&groups, "listed")["line"], 14);
     assert_eq!(group(&groups, "nested")["line"], 21);
     dir.litprog(&["build"]).success();
@@ -218,13 +213,18 @@ fn crlf_documents_work() {
     assert_eq!(a["line"], 8);
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read_bytes("out.txt"), b"echo one\r\necho two\r\n");
-    assert_eq!(dir.read_bytes("a.md"), text.as_bytes(), "document rewritten");
+    assert_eq!(
+        dir.read_bytes("a.md"),
+        text.as_bytes(),
+        "document rewritten"
+    );
 }
 
 #[test]
 fn a_utf8_bom_is_tolerated() {
     let dir = TestDir::new();
-    let text = "\u{feff}```yaml\nfilepath: out.txt\ninputs: [a]\n```\n\n```sh lpid=a\necho bom\n```\n";
+    let text =
+        "\u{feff}```yaml\nfilepath: out.txt\ninputs: [a]\n```\n\n```sh lpid=a\necho bom\n```\n";
     dir.write("a.md", text);
     let groups = list_json(&dir, &[]);
     assert_eq!(group(&groups, "out.txt")["line"], 1);
@@ -264,10 +264,12 @@ fn yaml_option_block_with_filepath_is_an_out_file_named_by_its_path() {
     assert_eq!(g["blocks"], 0, "an option block is not code");
     assert_eq!(g["file"], "a.md");
     assert_eq!(g["line"], 3);
-    let run = dir.litprog(&["list"]).success();
+    let run = dir
+        .litprog(&["list"])
+        .success()
+        .stdout_has("-> src/x.py <- a, b");
     let cells = row(&run.stdout, "src/x.py");
     assert_eq!(cells[1..5], ["out_file", "0", "blocks", "a.md:3"]);
-    assert!(run.stdout.contains("-> src/x.py <- a, b"), "{}", run.stdout);
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read("src/x.py"), "A = 1\nB = 2\n");
 }
@@ -413,8 +415,13 @@ fn comment_options_end_at_the_first_other_line() {
     );
     let groups = list_json(&dir, &[]);
     assert_eq!(lpids(&groups), ["out.txt", "a"], "later lines are code");
+    // The shebang block sets no lpid of its own: it continues `a`.
+    assert_eq!(group(&groups, "a")["blocks"], 2);
     dir.litprog(&["build"]).success();
-    assert_eq!(dir.read("out.txt"), "x = 1\n# lpid = late\n");
+    assert_eq!(
+        dir.read("out.txt"),
+        "x = 1\n# lpid = late\n#!/usr/bin/env python3\n# lpid = shebang_first\n"
+    );
 }
 
 #[test]
@@ -476,7 +483,10 @@ fn lptypes_session_out_file_raw_block_and_meta() {
     );
     let groups = list_json(&dir, &[]);
     assert_eq!(lpids(&groups), ["info", "run", "out", "raw"]);
-    let kinds: Vec<_> = groups.iter().map(|g| g["lptype"].as_str().unwrap()).collect();
+    let kinds: Vec<_> = groups
+        .iter()
+        .map(|g| g["lptype"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["meta", "session", "out_file", "raw_block"]);
     assert_eq!(group(&groups, "run")["blocks"], 1);
     assert_eq!(group(&groups, "out")["filepath"], "o.txt");
@@ -487,7 +497,7 @@ fn lptypes_session_out_file_raw_block_and_meta() {
         run.stderr
     );
     let meta = row(&run.stdout, "info");
-    assert_eq!(meta[1..5], ["meta", "0", "blocks", "a.md:6"]);
+    assert_eq!(meta[1..5], ["meta", "0", "blocks", "a.md:7"]);
 }
 
 #[test]
@@ -573,7 +583,11 @@ fn carry_forward_skips_result_blocks() {
          ```python lpid=a\n1\n```\n\n```python lpout=a\nresult\n```\n\n```python\n2\n```\n",
     );
     let groups = list_json(&dir, &[]);
-    assert_eq!(lpids(&groups), ["out.txt", "a"], "a result block is no group");
+    assert_eq!(
+        lpids(&groups),
+        ["out.txt", "a"],
+        "a result block is no group"
+    );
     assert_eq!(group(&groups, "a")["blocks"], 2);
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read("out.txt"), "1\n2\n");
