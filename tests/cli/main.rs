@@ -6,3 +6,4 @@ mod util;
 mod build;
 mod check;
 mod list;
+mod parse_errors;
