@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::document::Project;
 use crate::error::{Diagnostic, Diagnostics};
-use crate::files;
+use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
 use crate::runner::{self, RunOptions, SessionReport};
@@ -122,18 +122,19 @@ pub fn build(
                 diff: unified_diff(&doc.path, &doc.text, &new_text),
             }),
             Mode::Write => {
-                // The author may have edited the file while sessions ran:
-                // never overwrite that with text computed from the old one.
-                match fs::read(&doc.path) {
-                    Ok(now) if now == doc.text.as_bytes() => {}
-                    _ => {
-                        report.conflicts.push(doc.path.clone());
-                        continue;
-                    }
+                // The author (or another litprog) may have changed the file
+                // while sessions ran: never overwrite that with text
+                // computed from the old one.
+                let replaced = files::replace_if_unchanged(
+                    &doc.path,
+                    doc.text.as_bytes(),
+                    new_text.as_bytes(),
+                )
+                .map_err(|e| Diagnostic::new(&doc.path, 0, format!("cannot write: {e}")))?;
+                match replaced {
+                    Replaced::Written => report.rewritten.push(doc.path.clone()),
+                    Replaced::Changed => report.conflicts.push(doc.path.clone()),
                 }
-                files::write_atomic(&doc.path, new_text.as_bytes())
-                    .map_err(|e| Diagnostic::new(&doc.path, 0, format!("cannot write: {e}")))?;
-                report.rewritten.push(doc.path.clone());
             }
         }
     }

@@ -115,6 +115,33 @@ pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
     Project::new(documents)
 }
 
+/// What [`replace_if_unchanged`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replaced {
+    /// The file held the expected bytes and now holds the new ones.
+    Written,
+    /// The file no longer held the expected bytes; it was left alone.
+    Changed,
+}
+
+/// Replace `path` by `new` only if it still holds `expected`.
+///
+/// The comparison and the rename happen under an exclusive `flock` on the
+/// file, so two litprog processes rewriting the same document serialise:
+/// the second sees the first one's text, reports [`Replaced::Changed`], and
+/// never overwrites it. (Editors do not take the lock; for them the window
+/// is the few microseconds between the comparison and the rename.)
+pub fn replace_if_unchanged(path: &Path, expected: &[u8], new: &[u8]) -> io::Result<Replaced> {
+    use nix::fcntl::{Flock, FlockArg};
+    let file = fs::File::open(path)?;
+    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+    if fs::read(path)? != expected {
+        return Ok(Replaced::Changed);
+    }
+    write_atomic(path, new)?;
+    Ok(Replaced::Written)
+}
+
 /// Write `contents` to `path` atomically: a temporary file in the same
 /// directory, then a rename, so readers see the old or the new file, never
 /// half of one. An existing file's permissions are kept.

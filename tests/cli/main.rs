@@ -7,3 +7,4 @@ mod build;
 mod check;
 mod list;
 mod parse_errors;
+mod reliability;

@@ -160,3 +160,45 @@ pub fn seed_document() -> Option<String> {
         }
     }
 }
+
+impl TestDir {
+    /// Start `litprog ARGS` in the directory without waiting for it.
+    pub fn spawn_litprog(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_litprog"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("LITPROG_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn litprog")
+    }
+
+    /// Wait until `cond` holds for the directory, failing after 30 s.
+    #[track_caller]
+    pub fn wait_until(&self, what: &str, cond: impl Fn(&Path) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !cond(self.dir.path()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+/// Wait for a spawned litprog and collect its output.
+pub fn finish(child: std::process::Child) -> Run {
+    let out = child.wait_with_output().expect("wait for litprog");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Is process `pid` gone (not even a zombie waiting for its parent)?
+pub fn process_gone(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+}
