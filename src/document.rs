@@ -220,7 +220,20 @@ impl Document {
                 let lptype = options.iter().find(|o| o.key == "lptype");
                 let filepath = options.iter().find(|o| o.key == "filepath");
                 match (lptype.and_then(|o| o.value.as_str()), filepath) {
-                    (None | Some("out_file"), Some(fp)) => lpid = scalar_text(&fp.value),
+                    (None | Some("out_file"), Some(fp)) => match fp.value.as_str() {
+                        Some(s) if !s.trim().is_empty() => lpid = Some(s.to_string()),
+                        _ => {
+                            errors.push(Diagnostic::new(
+                                path,
+                                fp.line,
+                                format!(
+                                    "option 'filepath' must be a non-empty string, not {}",
+                                    fp.value
+                                ),
+                            ));
+                            continue;
+                        }
+                    },
                     (Some("meta"), _) => {}
                     _ => errors.push(Diagnostic::new(
                         path,
@@ -578,6 +591,19 @@ mod tests {
             &d.text[d.blocks[0].fence.span.clone()],
             "```sh lpid=a\nx\n```\n"
         );
+    }
+
+    #[test]
+    fn option_block_with_a_non_string_filepath_is_an_error() {
+        for value in ["", " []", " [a, b]", " 5", " \"\"", " {a: 1}"] {
+            let text = format!("x\n```yaml\nfilepath:{value}\n```\n");
+            let e = Document::parse(Path::new("t.md"), text).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("t.md:3: option 'filepath' must be a non-empty string"),
+                "{value:?}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -344,3 +344,19 @@ fn odd_documents_never_panic() {
         assert!(dir.snapshot() == before);
     }
 }
+
+/// Regression: an option block whose `filepath` was null or a list was
+/// dropped without a word (no group, exit 0).
+#[test]
+fn option_block_with_a_non_string_filepath_is_an_error() {
+    for value in ["", " [a]", " 5", " \"\""] {
+        let dir = TestDir::new();
+        dir.write(
+            "a.md",
+            format!("# T\n\n```yaml\nfilepath:{value}\ninputs: [x]\n```\n"),
+        );
+        fails(&dir, &["list"])
+            .stderr_has("a.md:4:")
+            .stderr_has("'filepath'");
+    }
+}
