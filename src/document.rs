@@ -135,6 +135,13 @@ impl Document {
             return Err(Diagnostics(errors));
         }
         let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        if text[bom..].trim().is_empty() {
+            return Err(Diagnostics(vec![Diagnostic::new(
+                path,
+                0,
+                "the document is empty",
+            )]));
+        }
         let mut blocks = Vec::new();
         // (language, lpid) of the nearest preceding code block, for carry-forward.
         let mut previous: Option<(String, Option<String>)> = None;
@@ -209,7 +216,10 @@ impl Document {
                         errors.push(Diagnostic::new(
                             path,
                             o.line,
-                            format!("lpid must be a non-empty string, not {}", o.value),
+                            format!(
+                                "lpid must be a non-empty string, not {}",
+                                options::show(&o.value)
+                            ),
                         ));
                         continue;
                     }
@@ -341,8 +351,8 @@ impl Project {
                             format!(
                                 "option '{}' of '{lpid}' is redeclared as {} here, but {} at {}",
                                 opt.key,
-                                opt.value,
-                                o.value,
+                                options::show(&opt.value),
+                                options::show(&o.value),
                                 location(&documents[*od].path, o.line)
                             ),
                         )),
@@ -411,7 +421,8 @@ fn check_group(
                     line,
                     format!(
                         "unknown lptype {} for '{}' (expected session, out_file, raw_block or meta)",
-                        entry.0.value, p.lpid
+                        options::show(&entry.0.value),
+                        p.lpid
                     ),
                 )
             })?
@@ -427,18 +438,29 @@ fn check_group(
         }
         if lptype != LpType::Meta && !lptype.keys().contains(&key) {
             let (path, line) = at(entry);
-            let hint = options::closest_key(key, lptype)
-                .map(|k| format!(" (did you mean '{k}'?)"))
-                .unwrap_or_default();
-            warnings.push(Diagnostic::new(
-                &path,
-                line,
+            let owners: Vec<&str> = [LpType::Session, LpType::OutFile]
+                .into_iter()
+                .filter(|t| t.keys().contains(&key))
+                .map(LpType::as_str)
+                .collect();
+            let message = if owners.is_empty() {
+                let hint = options::closest_key(key, lptype)
+                    .map(|k| format!(" (did you mean '{k}'?)"))
+                    .unwrap_or_default();
                 format!(
                     "unknown option '{key}' for {} '{}'{hint}",
                     lptype.as_str(),
                     p.lpid
-                ),
-            ));
+                )
+            } else {
+                format!(
+                    "option '{key}' does not apply to {} '{}' (it is an option of {})",
+                    lptype.as_str(),
+                    p.lpid,
+                    owners.join(" and ")
+                )
+            };
+            warnings.push(Diagnostic::new(&path, line, message));
             continue;
         }
         map.insert(key.to_string(), entry.0.value.clone());
@@ -580,6 +602,24 @@ mod tests {
         assert_eq!(
             p.warnings[0].to_string(),
             "a.md:4: unknown option 'timout' for session 's' (did you mean 'timeout'?)"
+        );
+    }
+
+    #[test]
+    fn option_of_another_lptype_is_not_suggested_as_itself() {
+        let p = project(&[("a.md", "```python lpid=demo timeout=5\nx\n```\n")]).unwrap();
+        assert_eq!(
+            p.warnings[0].to_string(),
+            "a.md:1: option 'timeout' does not apply to raw_block 'demo' (it is an option of session)"
+        );
+        let p = project(&[(
+            "a.md",
+            "```yaml\nlpid: s\nlptype: session\ninputs: [a]\n```\n",
+        )])
+        .unwrap();
+        assert_eq!(
+            p.warnings[0].to_string(),
+            "a.md:4: option 'inputs' does not apply to session 's' (it is an option of out_file)"
         );
     }
 

@@ -403,10 +403,28 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// A value as shown in messages: JSON syntax, cut to a readable length.
+pub fn show(v: &Value) -> String {
+    show_text(&v.to_string())
+}
+
+/// Text as shown in messages, cut to a readable length.
+pub fn show_text(text: &str) -> String {
+    const MAX: usize = 60;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], text.len()),
+        None => text.to_string(),
+    }
+}
+
 fn expected(key: &str, what: &str, v: &Value) -> OptionError {
     err(
         key,
-        format!("option '{key}' must be {what}, not {} ({v})", type_name(v)),
+        format!(
+            "option '{key}' must be {what}, not {} ({})",
+            type_name(v),
+            show(v)
+        ),
     )
 }
 
@@ -450,7 +468,7 @@ fn as_seconds(key: &str, v: &Value, allow_zero: bool) -> Result<Duration, Option
         };
         return Err(err(
             key,
-            format!("option '{key}' must be {what} seconds, not {v}"),
+            format!("option '{key}' must be {what} seconds, not {}", show(v)),
         ));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -461,7 +479,7 @@ fn as_encoding(key: &str, v: &Value) -> Result<String, OptionError> {
     if encoding_rs::Encoding::for_label(label.as_bytes()).is_none() {
         return Err(err(
             key,
-            format!("unknown encoding '{label}' in option '{key}'"),
+            format!("unknown encoding '{}' in option '{key}'", show_text(&label)),
         ));
     }
     Ok(label)
@@ -500,7 +518,10 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
             "command" => {
                 let argv = match v {
                     Value::String(s) => shlex::split(s).ok_or_else(|| {
-                        err(key, format!("option 'command' has unbalanced quotes: {s}"))
+                        err(
+                            key,
+                            format!("option 'command' has unbalanced quotes: {}", show_text(s)),
+                        )
                     })?,
                     Value::Array(_) => as_string_list(key, v)?,
                     _ => return Err(expected(key, "a string or a list of strings", v)),
@@ -543,7 +564,10 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
                     _ => {
                         return Err(err(
                             key,
-                            format!("option 'output' must be block, session or none, not {v}"),
+                            format!(
+                                "option 'output' must be block, session or none, not {}",
+                                show(v)
+                            ),
                         ));
                     }
                 }
@@ -553,7 +577,7 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
                 if !m.contains("{marker}") {
                     return Err(err(
                         key,
-                        format!("option 'marker' must contain {{marker}}: {m}"),
+                        format!("option 'marker' must contain {{marker}}: {}", show_text(&m)),
                     ));
                 }
                 spec.marker = Some(m);
@@ -598,6 +622,7 @@ pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
         .chain(lptype.keys())
         .chain(SESSION_KEYS)
         .chain(OUT_FILE_KEYS)
+        .filter(|k| **k != unknown)
         .map(|k| (strsim::jaro_winkler(unknown, k), *k))
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
@@ -765,5 +790,6 @@ mod tests {
         assert_eq!(closest_key("timout", LpType::Session), Some("timeout"));
         assert_eq!(closest_key("requirez", LpType::Session), Some("requires"));
         assert_eq!(closest_key("zzzzzz", LpType::Session), None);
+        assert_ne!(closest_key("timeout", LpType::RawBlock), Some("timeout"));
     }
 }
