@@ -587,3 +587,61 @@ fn missing_cwd_is_an_error_naming_it() {
     let err = Session::start(o).err().unwrap();
     assert!(err.to_string().contains("no/such/dir"), "{err}");
 }
+
+#[test]
+fn process_that_escaped_the_group_does_not_hang_the_session() {
+    if skip_unless("setsid") {
+        return;
+    }
+    // The escaped sleep keeps stdout open; the session gives up on it after a
+    // bounded wait and keeps what was read.
+    let started = Instant::now();
+    let capture = run_blocks(opts("bash"), &["setsid sleep 300 &\necho $!\n"]);
+    let pid: i32 = capture.stdout.trim().parse().expect("escaped pid");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// Figures, not assertions: `cargo test --release --test session -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_figures() {
+    let lines_per_block = 10;
+    for (cmd, line) in [
+        ("bash", "echo x"),
+        ("python3", "print('x')"),
+        ("node", "console.log('x')"),
+    ] {
+        if skip_unless(cmd) {
+            continue;
+        }
+        let block = format!("{line}\n").repeat(lines_per_block);
+        let texts = vec![block; 1000];
+        let started = Instant::now();
+        let capture = run(opts(cmd), &texts, TIMEOUT).unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(capture.outcome, Outcome::Exited(0));
+        let blocks = capture.blocks.unwrap();
+        assert!(
+            blocks
+                .iter()
+                .all(|b| b.stdout == "x\n".repeat(lines_per_block))
+        );
+        eprintln!(
+            "{cmd}: 1000 blocks x {lines_per_block} lines in {elapsed:?} ({:.0} lines/s)",
+            10_000.0 / elapsed.as_secs_f64()
+        );
+    }
+    let started = Instant::now();
+    let capture = run_blocks(opts("bash"), &["head -c 104857600 /dev/zero"]);
+    eprintln!(
+        "bash: 100 MiB of output drained in {:?}, kept {} bytes, dropped {}",
+        started.elapsed(),
+        capture.stdout.len(),
+        capture.dropped_bytes
+    );
+}
