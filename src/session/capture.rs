@@ -103,11 +103,8 @@ pub(crate) struct InputLine {
 pub(crate) enum Split<'a> {
     /// The whole session is one unit.
     Whole,
-    /// `count` blocks were sent, separated by `markers` (None for one block).
-    Blocks {
-        count: usize,
-        markers: Option<&'a Markers>,
-    },
+    /// `count` blocks were sent, separated by `markers`.
+    Blocks { count: usize, markers: &'a Markers },
 }
 
 /// The raw material of a capture.
@@ -124,67 +121,12 @@ pub(crate) struct Parts<'a> {
 impl Parts<'_> {
     pub(crate) fn into_capture(self) -> Capture {
         let dropped_bytes = self.stdout.dropped + self.stderr.dropped;
-        let mut ran = 1;
-        let (out_segs, err_segs) = match self.split {
-            Split::Whole => (
-                std::iter::once(0..self.stdout.data.len()).collect(),
-                std::iter::once(0..self.stderr.data.len()).collect(),
-            ),
-            Split::Blocks { count, markers } => {
-                let a = attribute(&self.stdout.data, &self.stderr.data, markers, count);
-                ran = a.ran;
-                (a.stdout, a.stderr)
-            }
-        };
-        let enc = self.encoding;
-        let join = |buf: &StreamBuf, segs: &[Range<usize>]| -> String {
-            segs.iter()
-                .map(|r| decode(enc, &buf.data[r.clone()]))
-                .collect()
-        };
-        let stdout = join(self.stdout, &out_segs);
-        let stderr = join(self.stderr, &err_segs);
-
-        let (blocks, transcript) = match self.split {
-            Split::Whole => {
-                let mut lines: Vec<CapturedLine> =
-                    self.inputs.into_iter().map(|i| i.line).collect();
-                lines.extend(self.stdout.lines(out_segs[0].clone(), Stream::Stdout, enc));
-                lines.extend(self.stderr.lines(err_segs[0].clone(), Stream::Stderr, enc));
-                lines.sort_by_key(|l| l.time);
-                (None, lines)
-            }
-            Split::Blocks { .. } => {
-                let mut transcript = Vec::new();
-                let mut blocks = Vec::new();
-                for (i, (out, err)) in out_segs.iter().zip(&err_segs).enumerate() {
-                    let mut outputs = self.stdout.lines(out.clone(), Stream::Stdout, enc);
-                    outputs.extend(self.stderr.lines(err.clone(), Stream::Stderr, enc));
-                    outputs.sort_by_key(|l| l.time);
-                    let mut lines: Vec<CapturedLine> = self
-                        .inputs
-                        .iter()
-                        .filter(|input| input.block == Some(i))
-                        .map(|input| input.line.clone())
-                        .collect();
-                    lines.extend(outputs);
-                    blocks.push(BlockCapture {
-                        ran: i < ran,
-                        stdout: decode(enc, &self.stdout.data[out.clone()]),
-                        stderr: decode(enc, &self.stderr.data[err.clone()]),
-                        lines,
-                    });
-                }
-                let unblocked = self.inputs.iter().filter(|i| i.block.is_none());
-                transcript.extend(unblocked.map(|i| i.line.clone()));
-                for block in &blocks {
-                    transcript.extend(block.lines.iter().cloned());
-                }
-                (Some(blocks), transcript)
-            }
+        let (stdout, stderr, transcript, blocks) = match self.split {
+            Split::Whole => self.whole(),
+            Split::Blocks { count, markers } => self.per_block(count, markers),
         };
         Capture {
-            outcome: self.outcome,
+            outcome: self.outcome.clone(),
             stdout,
             stderr,
             transcript,
@@ -193,6 +135,57 @@ impl Parts<'_> {
             truncated: dropped_bytes > 0,
             dropped_bytes,
         }
+    }
+
+    /// The session as one unit: all lines sorted by time (inputs first on
+    /// ties, since they were stamped before being written).
+    fn whole(&self) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
+        let enc = self.encoding;
+        let (out, err) = (self.stdout, self.stderr);
+        let mut lines: Vec<CapturedLine> = self.inputs.iter().map(|i| i.line.clone()).collect();
+        lines.extend(out.lines(0..out.data.len(), Stream::Stdout, enc));
+        lines.extend(err.lines(0..err.data.len(), Stream::Stderr, enc));
+        lines.sort_by_key(|l| l.time);
+        (decode(enc, &out.data), decode(enc, &err.data), lines, None)
+    }
+
+    /// One capture per block; the transcript is the blocks' lines in order,
+    /// after any input sent before the first block.
+    fn per_block(
+        &self,
+        count: usize,
+        markers: &Markers,
+    ) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
+        let enc = self.encoding;
+        let (out, err) = (self.stdout, self.stderr);
+        let a = attribute(&out.data, &err.data, markers, count);
+        let mut transcript = Vec::new();
+        let mut block_inputs: Vec<Vec<CapturedLine>> = vec![Vec::new(); a.stdout.len()];
+        for input in &self.inputs {
+            match input.block.and_then(|b| block_inputs.get_mut(b)) {
+                Some(lines) => lines.push(input.line.clone()),
+                None => transcript.push(input.line.clone()),
+            }
+        }
+        let mut blocks = Vec::with_capacity(a.stdout.len());
+        let parts = a.stdout.iter().zip(&a.stderr).zip(block_inputs);
+        for (i, ((out_range, err_range), mut lines)) in parts.enumerate() {
+            let mut outputs = out.lines(out_range.clone(), Stream::Stdout, enc);
+            outputs.extend(err.lines(err_range.clone(), Stream::Stderr, enc));
+            // Stable: on equal times stdout stays before stderr.
+            outputs.sort_by_key(|l| l.time);
+            lines.extend(outputs);
+            transcript.extend(lines.iter().cloned());
+            blocks.push(BlockCapture {
+                ran: i < a.ran,
+                stdout: decode(enc, &out.data[out_range.clone()]),
+                stderr: decode(enc, &err.data[err_range.clone()]),
+                lines,
+            });
+        }
+        let stdout = blocks.iter().map(|b| b.stdout.as_str()).collect();
+        let stderr = blocks.iter().map(|b| b.stderr.as_str()).collect();
+        (stdout, stderr, transcript, Some(blocks))
     }
 }
 
@@ -215,9 +208,9 @@ struct Attribution {
 /// running when the stream ended. A stream that shows no marker at all while
 /// the other does (sqlite3's `.print` writes only to stdout) goes wholly to
 /// the last block that ran.
-fn attribute(out: &[u8], err: &[u8], markers: Option<&Markers>, count: usize) -> Attribution {
+fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribution {
     let count = count.max(1);
-    let find = |data: &[u8]| markers.map_or_else(Vec::new, |m| m.find(data, count - 1));
+    let find = |data: &[u8]| markers.find(data, count - 1);
     let (out_found, err_found) = (find(out), find(err));
     let last_ran = out_found.len().max(err_found.len());
     let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Range<usize>> {
@@ -254,7 +247,7 @@ mod tests {
         let m = Markers::new(String::new());
         let out = format!("ok1\nok2{}\nok3", m.marker(0));
         let err = format!("moep\n{}\n", m.marker(0));
-        let a = attribute(out.as_bytes(), err.as_bytes(), Some(&m), 3);
+        let a = attribute(out.as_bytes(), err.as_bytes(), &m, 3);
         assert_eq!(a.ran, 2);
         assert_eq!(texts(&out, &a.stdout), ["ok1\nok2", "ok3", ""]);
         assert_eq!(texts(&err, &a.stderr), ["moep\n", "", ""]);
@@ -265,15 +258,16 @@ mod tests {
         let m = Markers::new(String::new());
         let out = format!("a\n{}\nb\n{}\nc\n", m.marker(0), m.marker(1));
         let err = "oops\n";
-        let a = attribute(out.as_bytes(), err.as_bytes(), Some(&m), 3);
+        let a = attribute(out.as_bytes(), err.as_bytes(), &m, 3);
         assert_eq!(a.ran, 3);
         assert_eq!(texts(&out, &a.stdout), ["a\n", "b\n", "c\n"]);
         assert_eq!(texts(err, &a.stderr), ["", "", "oops\n"]);
     }
 
     #[test]
-    fn without_markers_everything_is_the_first_block() {
-        let a = attribute(b"x", b"y", None, 1);
+    fn a_single_block_gets_everything() {
+        let m = Markers::new(String::new());
+        let a = attribute(b"x", b"y", &m, 1);
         assert_eq!(a.ran, 1);
         assert_eq!(texts("x", &a.stdout), ["x"]);
         assert_eq!(texts("y", &a.stderr), ["y"]);

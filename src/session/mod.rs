@@ -35,8 +35,8 @@
 //! blocks that never ran have `ran: false` and no output. A stream that shows
 //! no marker at all while the other does (sqlite3's `.print` writes only
 //! stdout) is given wholly to the last block that ran. Without a marker
-//! statement and with more than one block, [`Capture::blocks`] is `None`:
-//! the whole output is one unit. For Python, `PYTHONUNBUFFERED=1` is set
+//! statement for the interpreter (or without `send_blocks`),
+//! [`Capture::blocks`] is `None`: the whole output is one unit. For Python, `PYTHONUNBUFFERED=1` is set
 //! unless [`SessionOptions::env`] sets it.
 //!
 //! # Termination policy
