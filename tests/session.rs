@@ -645,3 +645,17 @@ fn throughput_figures() {
         capture.dropped_bytes
     );
 }
+
+#[test]
+fn tracing_shells_do_not_leak_marker_statements() {
+    let capture = run_blocks(opts("bash"), &["set -x\necho a", "echo b"]);
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("a\n", "+ echo a\n"), ran("b\n", "+ echo b\n")]
+    );
+    let capture = run_blocks(opts("bash -v"), &["echo a", "echo b"]);
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("a\n", "echo a\n"), ran("b\n", "echo b\n")]
+    );
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use encoding_rs::Encoding;
 
 use super::marker::Markers;
-use super::reader::{StreamBuf, decode};
+use super::reader::{StreamBuf, decode, split_lines};
 
 /// How the session's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,17 +169,28 @@ impl Parts<'_> {
         }
         let mut blocks = Vec::with_capacity(a.stdout.len());
         let parts = a.stdout.iter().zip(&a.stderr).zip(block_inputs);
-        for (i, ((out_range, err_range), mut lines)) in parts.enumerate() {
-            let mut outputs = out.lines(out_range.clone(), Stream::Stdout, enc);
-            outputs.extend(err.lines(err_range.clone(), Stream::Stderr, enc));
+        for (i, ((out_pieces, err_pieces), mut lines)) in parts.enumerate() {
+            let mut outputs = Vec::new();
+            for piece in out_pieces {
+                outputs.extend(out.lines(piece.clone(), Stream::Stdout, enc));
+            }
+            for piece in err_pieces {
+                outputs.extend(err.lines(piece.clone(), Stream::Stderr, enc));
+            }
             // Stable: on equal times stdout stays before stderr.
             outputs.sort_by_key(|l| l.time);
             lines.extend(outputs);
             transcript.extend(lines.iter().cloned());
+            let text = |buf: &StreamBuf, pieces: &Pieces| -> String {
+                pieces
+                    .iter()
+                    .map(|p| decode(enc, &buf.data[p.clone()]))
+                    .collect()
+            };
             blocks.push(BlockCapture {
                 ran: i < a.ran,
-                stdout: decode(enc, &out.data[out_range.clone()]),
-                stderr: decode(enc, &err.data[err_range.clone()]),
+                stdout: text(out, out_pieces),
+                stderr: text(err, err_pieces),
                 lines,
             });
         }
@@ -189,15 +200,18 @@ impl Parts<'_> {
     }
 }
 
+/// The byte ranges of one block's output in one stream.
+type Pieces = Vec<Range<usize>>;
+
 /// How the streams are divided among the blocks.
 #[derive(Debug, PartialEq, Eq)]
 struct Attribution {
     /// Blocks `0..ran` started; the others never did.
     ran: usize,
-    /// One stdout range per block (empty for blocks that never ran).
-    stdout: Vec<Range<usize>>,
-    /// One stderr range per block.
-    stderr: Vec<Range<usize>>,
+    /// The stdout pieces of each block (none for blocks that never ran).
+    stdout: Vec<Pieces>,
+    /// The stderr pieces of each block.
+    stderr: Vec<Pieces>,
 }
 
 /// Divides both streams among `count` blocks.
@@ -207,13 +221,15 @@ struct Attribution {
 /// what follows its last marker belongs to the next block, the one that was
 /// running when the stream ended. A stream that shows no marker at all while
 /// the other does (sqlite3's `.print` writes only to stdout) goes wholly to
-/// the last block that ran.
+/// the last block that ran. Lines that contain the session's marker prefix
+/// without being markers (an interpreter tracing or echoing the marker
+/// statement) are dropped.
 fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribution {
     let count = count.max(1);
     let find = |data: &[u8]| markers.find(data, count - 1);
     let (out_found, err_found) = (find(out), find(err));
     let last_ran = out_found.len().max(err_found.len());
-    let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Range<usize>> {
+    let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Pieces> {
         let mut segs = vec![0..0; count];
         if found.is_empty() {
             segs[last_ran] = 0..data.len();
@@ -225,7 +241,10 @@ fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribu
             }
             segs[found.len()] = prev..data.len();
         }
-        segs
+        let noise = markers.prefix().as_bytes();
+        segs.into_iter()
+            .map(|seg| without_lines_containing(data, seg, noise))
+            .collect()
     };
     Attribution {
         ran: last_ran + 1,
@@ -234,12 +253,35 @@ fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribu
     }
 }
 
+/// `range` of `data` minus the lines that contain `needle`.
+fn without_lines_containing(data: &[u8], range: Range<usize>, needle: &[u8]) -> Pieces {
+    let seg = &data[range.clone()];
+    if range.is_empty() || !seg.windows(needle.len()).any(|w| w == needle) {
+        return vec![range];
+    }
+    let mut pieces: Pieces = Vec::new();
+    for line in split_lines(seg) {
+        if seg[line.clone()].windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        let line = range.start + line.start..range.start + line.end;
+        match pieces.last_mut() {
+            Some(last) if last.end == line.start => last.end = line.end,
+            _ => pieces.push(line),
+        }
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn texts(data: &str, ranges: &[Range<usize>]) -> Vec<String> {
-        ranges.iter().map(|r| data[r.clone()].to_string()).collect()
+    fn texts(data: &str, blocks: &[Pieces]) -> Vec<String> {
+        blocks
+            .iter()
+            .map(|pieces| pieces.iter().map(|r| &data[r.clone()]).collect())
+            .collect()
     }
 
     #[test]
@@ -262,6 +304,15 @@ mod tests {
         assert_eq!(a.ran, 3);
         assert_eq!(texts(&out, &a.stdout), ["a\n", "b\n", "c\n"]);
         assert_eq!(texts(err, &a.stderr), ["", "", "oops\n"]);
+    }
+
+    #[test]
+    fn traced_marker_statements_are_dropped() {
+        let m = Markers::new(String::new());
+        let trace = format!("+ printf '%s%s\\n' {} 0__\n", m.prefix());
+        let err = format!("a\n{trace}{trace}{}\nb\n", m.marker(0));
+        let a = attribute(b"", err.as_bytes(), &m, 2);
+        assert_eq!(texts(&err, &a.stderr), ["a\n", "b\n"]);
     }
 
     #[test]

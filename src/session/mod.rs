@@ -24,7 +24,11 @@
 //! python (any `pythonX.Y`), node, ruby and perl, recognised from the basename
 //! of `argv[0]`, also behind `env`; [`SessionOptions::marker`] gives a
 //! template for any other interpreter, `{marker}` standing for the marker
-//! (sqlite3: `.print {marker}`).
+//! (sqlite3: `.print {marker}`). A template may instead join `{head}` and
+//! `{tail}`, the marker's two halves, as the built-in ones do, so that an
+//! interpreter that traces or echoes its input (`set -x`, `bash -v`) shows
+//! the statement without showing a marker; lines containing the marker's
+//! random part that are not markers are dropped from the output.
 //!
 //! Both streams are split at the markers, searched as substrings: the bytes
 //! before marker `i` (after marker `i - 1`) are block `i`'s, and the newline
