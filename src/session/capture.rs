@@ -7,7 +7,7 @@ use std::time::Duration;
 use encoding_rs::Encoding;
 
 use super::marker::Markers;
-use super::reader::{StreamBuf, decode};
+use super::reader::{StreamBuf, decode, split_lines};
 
 /// How the session's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,11 +103,8 @@ pub(crate) struct InputLine {
 pub(crate) enum Split<'a> {
     /// The whole session is one unit.
     Whole,
-    /// `count` blocks were sent, separated by `markers` (None for one block).
-    Blocks {
-        count: usize,
-        markers: Option<&'a Markers>,
-    },
+    /// `count` blocks were sent, separated by `markers`.
+    Blocks { count: usize, markers: &'a Markers },
 }
 
 /// The raw material of a capture.
@@ -124,67 +121,12 @@ pub(crate) struct Parts<'a> {
 impl Parts<'_> {
     pub(crate) fn into_capture(self) -> Capture {
         let dropped_bytes = self.stdout.dropped + self.stderr.dropped;
-        let mut ran = 1;
-        let (out_segs, err_segs) = match self.split {
-            Split::Whole => (
-                std::iter::once(0..self.stdout.data.len()).collect(),
-                std::iter::once(0..self.stderr.data.len()).collect(),
-            ),
-            Split::Blocks { count, markers } => {
-                let a = attribute(&self.stdout.data, &self.stderr.data, markers, count);
-                ran = a.ran;
-                (a.stdout, a.stderr)
-            }
-        };
-        let enc = self.encoding;
-        let join = |buf: &StreamBuf, segs: &[Range<usize>]| -> String {
-            segs.iter()
-                .map(|r| decode(enc, &buf.data[r.clone()]))
-                .collect()
-        };
-        let stdout = join(self.stdout, &out_segs);
-        let stderr = join(self.stderr, &err_segs);
-
-        let (blocks, transcript) = match self.split {
-            Split::Whole => {
-                let mut lines: Vec<CapturedLine> =
-                    self.inputs.into_iter().map(|i| i.line).collect();
-                lines.extend(self.stdout.lines(out_segs[0].clone(), Stream::Stdout, enc));
-                lines.extend(self.stderr.lines(err_segs[0].clone(), Stream::Stderr, enc));
-                lines.sort_by_key(|l| l.time);
-                (None, lines)
-            }
-            Split::Blocks { .. } => {
-                let mut transcript = Vec::new();
-                let mut blocks = Vec::new();
-                for (i, (out, err)) in out_segs.iter().zip(&err_segs).enumerate() {
-                    let mut outputs = self.stdout.lines(out.clone(), Stream::Stdout, enc);
-                    outputs.extend(self.stderr.lines(err.clone(), Stream::Stderr, enc));
-                    outputs.sort_by_key(|l| l.time);
-                    let mut lines: Vec<CapturedLine> = self
-                        .inputs
-                        .iter()
-                        .filter(|input| input.block == Some(i))
-                        .map(|input| input.line.clone())
-                        .collect();
-                    lines.extend(outputs);
-                    blocks.push(BlockCapture {
-                        ran: i < ran,
-                        stdout: decode(enc, &self.stdout.data[out.clone()]),
-                        stderr: decode(enc, &self.stderr.data[err.clone()]),
-                        lines,
-                    });
-                }
-                let unblocked = self.inputs.iter().filter(|i| i.block.is_none());
-                transcript.extend(unblocked.map(|i| i.line.clone()));
-                for block in &blocks {
-                    transcript.extend(block.lines.iter().cloned());
-                }
-                (Some(blocks), transcript)
-            }
+        let (stdout, stderr, transcript, blocks) = match self.split {
+            Split::Whole => self.whole(),
+            Split::Blocks { count, markers } => self.per_block(count, markers),
         };
         Capture {
-            outcome: self.outcome,
+            outcome: self.outcome.clone(),
             stdout,
             stderr,
             transcript,
@@ -194,17 +136,82 @@ impl Parts<'_> {
             dropped_bytes,
         }
     }
+
+    /// The session as one unit: all lines sorted by time (inputs first on
+    /// ties, since they were stamped before being written).
+    fn whole(&self) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
+        let enc = self.encoding;
+        let (out, err) = (self.stdout, self.stderr);
+        let mut lines: Vec<CapturedLine> = self.inputs.iter().map(|i| i.line.clone()).collect();
+        lines.extend(out.lines(0..out.data.len(), Stream::Stdout, enc));
+        lines.extend(err.lines(0..err.data.len(), Stream::Stderr, enc));
+        lines.sort_by_key(|l| l.time);
+        (decode(enc, &out.data), decode(enc, &err.data), lines, None)
+    }
+
+    /// One capture per block; the transcript is the blocks' lines in order,
+    /// after any input sent before the first block.
+    fn per_block(
+        &self,
+        count: usize,
+        markers: &Markers,
+    ) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
+        let enc = self.encoding;
+        let (out, err) = (self.stdout, self.stderr);
+        let a = attribute(&out.data, &err.data, markers, count);
+        let mut transcript = Vec::new();
+        let mut block_inputs: Vec<Vec<CapturedLine>> = vec![Vec::new(); a.stdout.len()];
+        for input in &self.inputs {
+            match input.block.and_then(|b| block_inputs.get_mut(b)) {
+                Some(lines) => lines.push(input.line.clone()),
+                None => transcript.push(input.line.clone()),
+            }
+        }
+        let mut blocks = Vec::with_capacity(a.stdout.len());
+        let parts = a.stdout.iter().zip(&a.stderr).zip(block_inputs);
+        for (i, ((out_pieces, err_pieces), mut lines)) in parts.enumerate() {
+            let mut outputs = Vec::new();
+            for piece in out_pieces {
+                outputs.extend(out.lines(piece.clone(), Stream::Stdout, enc));
+            }
+            for piece in err_pieces {
+                outputs.extend(err.lines(piece.clone(), Stream::Stderr, enc));
+            }
+            // Stable: on equal times stdout stays before stderr.
+            outputs.sort_by_key(|l| l.time);
+            lines.extend(outputs);
+            transcript.extend(lines.iter().cloned());
+            let text = |buf: &StreamBuf, pieces: &Pieces| -> String {
+                pieces
+                    .iter()
+                    .map(|p| decode(enc, &buf.data[p.clone()]))
+                    .collect()
+            };
+            blocks.push(BlockCapture {
+                ran: i < a.ran,
+                stdout: text(out, out_pieces),
+                stderr: text(err, err_pieces),
+                lines,
+            });
+        }
+        let stdout = blocks.iter().map(|b| b.stdout.as_str()).collect();
+        let stderr = blocks.iter().map(|b| b.stderr.as_str()).collect();
+        (stdout, stderr, transcript, Some(blocks))
+    }
 }
+
+/// The byte ranges of one block's output in one stream.
+type Pieces = Vec<Range<usize>>;
 
 /// How the streams are divided among the blocks.
 #[derive(Debug, PartialEq, Eq)]
 struct Attribution {
     /// Blocks `0..ran` started; the others never did.
     ran: usize,
-    /// One stdout range per block (empty for blocks that never ran).
-    stdout: Vec<Range<usize>>,
-    /// One stderr range per block.
-    stderr: Vec<Range<usize>>,
+    /// The stdout pieces of each block (none for blocks that never ran).
+    stdout: Vec<Pieces>,
+    /// The stderr pieces of each block.
+    stderr: Vec<Pieces>,
 }
 
 /// Divides both streams among `count` blocks.
@@ -214,13 +221,15 @@ struct Attribution {
 /// what follows its last marker belongs to the next block, the one that was
 /// running when the stream ended. A stream that shows no marker at all while
 /// the other does (sqlite3's `.print` writes only to stdout) goes wholly to
-/// the last block that ran.
-fn attribute(out: &[u8], err: &[u8], markers: Option<&Markers>, count: usize) -> Attribution {
+/// the last block that ran. Lines that contain the session's marker prefix
+/// without being markers (an interpreter tracing or echoing the marker
+/// statement) are dropped.
+fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribution {
     let count = count.max(1);
-    let find = |data: &[u8]| markers.map_or_else(Vec::new, |m| m.find(data, count - 1));
+    let find = |data: &[u8]| markers.find(data, count - 1);
     let (out_found, err_found) = (find(out), find(err));
     let last_ran = out_found.len().max(err_found.len());
-    let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Range<usize>> {
+    let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Pieces> {
         let mut segs = vec![0..0; count];
         if found.is_empty() {
             segs[last_ran] = 0..data.len();
@@ -232,7 +241,10 @@ fn attribute(out: &[u8], err: &[u8], markers: Option<&Markers>, count: usize) ->
             }
             segs[found.len()] = prev..data.len();
         }
-        segs
+        let noise = markers.prefix().as_bytes();
+        segs.into_iter()
+            .map(|seg| without_lines_containing(data, seg, noise))
+            .collect()
     };
     Attribution {
         ran: last_ran + 1,
@@ -241,12 +253,35 @@ fn attribute(out: &[u8], err: &[u8], markers: Option<&Markers>, count: usize) ->
     }
 }
 
+/// `range` of `data` minus the lines that contain `needle`.
+fn without_lines_containing(data: &[u8], range: Range<usize>, needle: &[u8]) -> Pieces {
+    let seg = &data[range.clone()];
+    if range.is_empty() || !seg.windows(needle.len()).any(|w| w == needle) {
+        return vec![range];
+    }
+    let mut pieces: Pieces = Vec::new();
+    for line in split_lines(seg) {
+        if seg[line.clone()].windows(needle.len()).any(|w| w == needle) {
+            continue;
+        }
+        let line = range.start + line.start..range.start + line.end;
+        match pieces.last_mut() {
+            Some(last) if last.end == line.start => last.end = line.end,
+            _ => pieces.push(line),
+        }
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn texts(data: &str, ranges: &[Range<usize>]) -> Vec<String> {
-        ranges.iter().map(|r| data[r.clone()].to_string()).collect()
+    fn texts(data: &str, blocks: &[Pieces]) -> Vec<String> {
+        blocks
+            .iter()
+            .map(|pieces| pieces.iter().map(|r| &data[r.clone()]).collect())
+            .collect()
     }
 
     #[test]
@@ -254,7 +289,7 @@ mod tests {
         let m = Markers::new(String::new());
         let out = format!("ok1\nok2{}\nok3", m.marker(0));
         let err = format!("moep\n{}\n", m.marker(0));
-        let a = attribute(out.as_bytes(), err.as_bytes(), Some(&m), 3);
+        let a = attribute(out.as_bytes(), err.as_bytes(), &m, 3);
         assert_eq!(a.ran, 2);
         assert_eq!(texts(&out, &a.stdout), ["ok1\nok2", "ok3", ""]);
         assert_eq!(texts(&err, &a.stderr), ["moep\n", "", ""]);
@@ -265,15 +300,25 @@ mod tests {
         let m = Markers::new(String::new());
         let out = format!("a\n{}\nb\n{}\nc\n", m.marker(0), m.marker(1));
         let err = "oops\n";
-        let a = attribute(out.as_bytes(), err.as_bytes(), Some(&m), 3);
+        let a = attribute(out.as_bytes(), err.as_bytes(), &m, 3);
         assert_eq!(a.ran, 3);
         assert_eq!(texts(&out, &a.stdout), ["a\n", "b\n", "c\n"]);
         assert_eq!(texts(err, &a.stderr), ["", "", "oops\n"]);
     }
 
     #[test]
-    fn without_markers_everything_is_the_first_block() {
-        let a = attribute(b"x", b"y", None, 1);
+    fn traced_marker_statements_are_dropped() {
+        let m = Markers::new(String::new());
+        let trace = format!("+ printf '%s%s\\n' {} 0__\n", m.prefix());
+        let err = format!("a\n{trace}{trace}{}\nb\n", m.marker(0));
+        let a = attribute(b"", err.as_bytes(), &m, 2);
+        assert_eq!(texts(&err, &a.stderr), ["a\n", "b\n"]);
+    }
+
+    #[test]
+    fn a_single_block_gets_everything() {
+        let m = Markers::new(String::new());
+        let a = attribute(b"x", b"y", &m, 1);
         assert_eq!(a.ran, 1);
         assert_eq!(texts("x", &a.stdout), ["x"]);
         assert_eq!(texts("y", &a.stderr), ["y"]);

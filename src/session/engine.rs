@@ -199,6 +199,16 @@ impl Session {
         })
     }
 
+    /// The process id, which is also the id of the session's process group.
+    pub fn id(&self) -> u32 {
+        self.pgid as u32
+    }
+
+    /// Time since the session started.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// Queues `text` for the process's stdin; never blocks. Text sent after
     /// [`send_blocks`](Session::send_blocks) counts as part of the last block.
     pub fn send(&mut self, text: &str) {
@@ -272,13 +282,12 @@ impl Session {
             std::mem::take(&mut *self.inputs.lock().unwrap_or_else(PoisonError::into_inner));
         let stdout = std::mem::take(&mut *reader::lock(&self.stdout));
         let stderr = std::mem::take(&mut *reader::lock(&self.stderr));
-        let split = if self.blocks_sent == 0 || (self.blocks_sent > 1 && self.markers.is_none()) {
-            Split::Whole
-        } else {
-            Split::Blocks {
+        let split = match &self.markers {
+            Some(markers) if self.blocks_sent > 0 => Split::Blocks {
                 count: self.blocks_sent,
-                markers: self.markers.as_ref(),
-            }
+                markers,
+            },
+            _ => Split::Whole,
         };
         let capture = Parts {
             stdout: &stdout,

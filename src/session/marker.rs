@@ -43,9 +43,23 @@ impl Markers {
         format!("{}{index}__", self.prefix)
     }
 
+    /// The random part every marker of this session starts with.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The statement (with its final newline) that prints marker `index`.
+    ///
+    /// Besides `{marker}`, a template may use `{head}` and `{tail}`, the two
+    /// halves of the marker, so that the statement's own text never contains
+    /// the marker: an interpreter that traces or echoes its input (`set -x`,
+    /// `bash -v`) then cannot fake a marker. The built-in statements do.
     pub(crate) fn statement(&self, index: usize) -> String {
-        let mut stmt = self.template.replace("{marker}", &self.marker(index));
+        let mut stmt = self
+            .template
+            .replace("{marker}", &self.marker(index))
+            .replace("{head}", &self.prefix)
+            .replace("{tail}", &format!("{index}__"));
         stmt.push('\n');
         stmt
     }
@@ -108,26 +122,30 @@ impl Interpreter {
         }
     }
 
-    /// The built-in marker statement template.
+    /// The built-in marker statement template; it joins `{head}` and
+    /// `{tail}` at run time (see [`Markers::statement`]).
     pub(crate) fn template(self) -> &'static str {
         match self {
-            Interpreter::Shell => "printf '%s\\n' '{marker}'; printf '%s\\n' '{marker}' >&2",
-            // One line at column 0 ends any indented suite of the block.
+            Interpreter::Shell => {
+                "printf '%s%s\\n' '{head}' '{tail}'; printf '%s%s\\n' '{head}' '{tail}' >&2"
+            }
+            // One line at column 0 ends any indented suite of the block;
+            // adjacent string literals are joined by the compiler.
             Interpreter::Python => {
-                "__import__('sys').stdout.write('{marker}\\n'); __import__('sys').stdout.flush(); \
-                 __import__('sys').stderr.write('{marker}\\n'); __import__('sys').stderr.flush()"
+                "__import__('sys').stdout.write('{head}' '{tail}\\n'); __import__('sys').stdout.flush(); \
+                 __import__('sys').stderr.write('{head}' '{tail}\\n'); __import__('sys').stderr.flush()"
             }
             // The leading `;` ends a last statement written without one.
             Interpreter::Node => {
-                ";process.stdout.write('{marker}\\n'); process.stderr.write('{marker}\\n');"
+                ";process.stdout.write('{head}' + '{tail}\\n'); process.stderr.write('{head}' + '{tail}\\n');"
             }
             Interpreter::Ruby => {
-                ";$stdout.write(\"{marker}\\n\"); $stdout.flush; $stderr.write(\"{marker}\\n\"); $stderr.flush"
+                ";$stdout.write(\"{head}\" \"{tail}\\n\"); $stdout.flush; $stderr.write(\"{head}\" \"{tail}\\n\"); $stderr.flush"
             }
             // Setting `$|` flushes STDOUT now and keeps it unbuffered, so the
             // following blocks' stdout and stderr interleave as written.
             Interpreter::Perl => {
-                ";{ my $o = select(STDOUT); $| = 1; select($o); print STDOUT \"{marker}\\n\"; print STDERR \"{marker}\\n\"; }"
+                ";{ my $o = select(STDOUT); $| = 1; select($o); print STDOUT \"{head}\", \"{tail}\\n\"; print STDERR \"{head}\", \"{tail}\\n\"; }"
             }
         }
     }
@@ -180,6 +198,22 @@ mod tests {
         let stmt = m.statement(3);
         assert!(stmt.starts_with(".print __litprog_"), "{stmt}");
         assert!(stmt.ends_with("_3__\n"), "{stmt}");
+    }
+
+    #[test]
+    fn builtin_statements_never_contain_the_marker() {
+        for interpreter in [
+            Interpreter::Shell,
+            Interpreter::Python,
+            Interpreter::Node,
+            Interpreter::Ruby,
+            Interpreter::Perl,
+        ] {
+            let m = Markers::new(interpreter.template().into());
+            let stmt = m.statement(7);
+            assert!(!stmt.contains(&m.marker(7)), "{stmt}");
+            assert!(stmt.contains("7__") && stmt.contains(m.prefix()), "{stmt}");
+        }
     }
 
     #[test]

@@ -24,7 +24,11 @@
 //! python (any `pythonX.Y`), node, ruby and perl, recognised from the basename
 //! of `argv[0]`, also behind `env`; [`SessionOptions::marker`] gives a
 //! template for any other interpreter, `{marker}` standing for the marker
-//! (sqlite3: `.print {marker}`).
+//! (sqlite3: `.print {marker}`). A template may instead join `{head}` and
+//! `{tail}`, the marker's two halves, as the built-in ones do, so that an
+//! interpreter that traces or echoes its input (`set -x`, `bash -v`) shows
+//! the statement without showing a marker; lines containing the marker's
+//! random part that are not markers are dropped from the output.
 //!
 //! Both streams are split at the markers, searched as substrings: the bytes
 //! before marker `i` (after marker `i - 1`) are block `i`'s, and the newline
@@ -35,8 +39,8 @@
 //! blocks that never ran have `ran: false` and no output. A stream that shows
 //! no marker at all while the other does (sqlite3's `.print` writes only
 //! stdout) is given wholly to the last block that ran. Without a marker
-//! statement and with more than one block, [`Capture::blocks`] is `None`:
-//! the whole output is one unit. For Python, `PYTHONUNBUFFERED=1` is set
+//! statement for the interpreter (or without `send_blocks`),
+//! [`Capture::blocks`] is `None`: the whole output is one unit. For Python, `PYTHONUNBUFFERED=1` is set
 //! unless [`SessionOptions::env`] sets it.
 //!
 //! # Termination policy

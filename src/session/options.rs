@@ -24,7 +24,8 @@ pub struct SessionOptions {
     pub input_delay: Option<Duration>,
     /// Encoding label for encoding_rs (`None` = UTF-8); decoding is lossy.
     pub encoding: Option<String>,
-    /// Marker statement template with `{marker}`, overriding the built-in one.
+    /// Marker statement template with `{marker}` (or `{head}` and `{tail}`,
+    /// its two halves), overriding the built-in one.
     pub marker: Option<String>,
     /// Bytes kept per output stream; the rest is read and dropped.
     pub output_limit: usize,

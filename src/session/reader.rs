@@ -26,6 +26,9 @@ pub const MAX_STREAM_BYTES: usize = 16 << 20;
 
 const CHUNK_SIZE: usize = 64 << 10;
 
+/// Chunks read within this time of each other are stamped alike.
+const TIME_RESOLUTION: Duration = Duration::from_millis(1);
+
 /// The bytes read from one stream so far, with the time each chunk arrived.
 #[derive(Debug, Default)]
 pub(crate) struct StreamBuf {
@@ -50,7 +53,14 @@ impl StreamBuf {
         let kept = bytes.len().min(room);
         if kept > 0 {
             self.data.extend_from_slice(&bytes[..kept]);
-            self.chunks.push((self.data.len(), time));
+            // A child writing byte by byte would otherwise cost an entry per
+            // byte; chunks closer than the resolution share the first's time.
+            match self.chunks.last_mut() {
+                Some((end, first)) if time.saturating_sub(*first) < TIME_RESOLUTION => {
+                    *end = self.data.len();
+                }
+                _ => self.chunks.push((self.data.len(), time)),
+            }
         }
         self.dropped += (bytes.len() - kept) as u64;
     }
@@ -208,6 +218,19 @@ mod tests {
         let lines = buf.lines(0..6, Stream::Stderr, encoding_rs::UTF_8);
         assert_eq!(texts(&lines), ["abc\n", "d\n"]);
         assert_eq!(lines[0].time, Duration::from_millis(2));
+    }
+
+    #[test]
+    fn chunks_within_the_resolution_share_one_entry() {
+        let mut buf = StreamBuf::new(MAX_STREAM_BYTES);
+        for i in 0..100 {
+            buf.push(b"x", Duration::from_micros(i));
+        }
+        buf.push(b"\n", Duration::from_millis(5));
+        assert_eq!(
+            buf.chunks,
+            [(100, Duration::ZERO), (101, Duration::from_millis(5))]
+        );
     }
 
     #[test]

@@ -1,0 +1,661 @@
+//! Integration tests of the session engine against real interpreters.
+//!
+//! Tests whose interpreter is absent are skipped with a note on stderr. No
+//! test sleeps to synchronise; timing assertions are generous bounds only.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use litprog::session::{Capture, Outcome, Session, SessionError, SessionOptions, Stream, run};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn opts(cmd: &str) -> SessionOptions {
+    SessionOptions::from_command(cmd).unwrap()
+}
+
+fn blocks(texts: &[&str]) -> Vec<String> {
+    texts.iter().map(|t| t.to_string()).collect()
+}
+
+fn run_blocks(options: SessionOptions, texts: &[&str]) -> Capture {
+    run(options, &blocks(texts), TIMEOUT).unwrap()
+}
+
+/// True if `name` is an executable on PATH (ripgrep's `cmd_exists`).
+fn cmd_exists(name: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+fn skip_unless(name: &str) -> bool {
+    if cmd_exists(name) {
+        return false;
+    }
+    eprintln!("skipped: '{name}' is not installed");
+    true
+}
+
+fn block_outputs(capture: &Capture) -> Vec<(bool, String, String)> {
+    capture
+        .blocks
+        .as_ref()
+        .expect("per-block capture")
+        .iter()
+        .map(|b| (b.ran, b.stdout.clone(), b.stderr.clone()))
+        .collect()
+}
+
+fn ran(stdout: &str, stderr: &str) -> (bool, String, String) {
+    (true, stdout.to_string(), stderr.to_string())
+}
+
+fn not_ran() -> (bool, String, String) {
+    (false, String::new(), String::new())
+}
+
+/// Whether `pid` is a live process. On Linux, a process counts as gone when
+/// it is a zombie (killed processes whose parent died are reparented and may
+/// stay zombies until reaped) or already exiting: `FDSize: 0` means the kernel
+/// released its files, which happens only in exit, and is what lets the
+/// session's readers see the end of the pipes before the process is reaped.
+fn process_alive(pid: i32) -> bool {
+    if cfg!(target_os = "linux") {
+        match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            Err(_) => false,
+            Ok(status) => {
+                let field = |name: &str| {
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_string())
+                        .unwrap_or_default()
+                };
+                let state = field("State:");
+                !(state.starts_with('Z') || state.starts_with('X') || field("FDSize:") == "0")
+            }
+        }
+    } else {
+        std::process::Command::new("kill")
+            .args(["-0", &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+// The seed's integration test: BLOCK_0..BLOCK_2 through python.
+const BLOCK_0: &str = r#"
+import sys
+
+def out(s: str):
+    sys.stdout.write(s)
+    sys.stdout.flush()
+
+def err(s: str):
+    sys.stderr.write(s)
+    sys.stderr.flush()
+"#;
+
+const BLOCK_1: &str = r#"
+out("ok1\n")
+err("moep\n")
+assert True
+out("ok2")
+"#;
+
+const BLOCK_2: &str = r#"
+out("ok3")
+sys.exit(0)
+import time
+time.sleep(2)
+assert False
+out("ok4")
+"#;
+
+#[test]
+fn seed_python_blocks_are_attributed_and_sys_exit_stops_the_rest() {
+    if skip_unless("python3") {
+        return;
+    }
+    let capture = run_blocks(
+        opts("python3"),
+        &[BLOCK_0, BLOCK_1, BLOCK_2, "out('never')\n"],
+    );
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(capture.stdout, "ok1\nok2ok3");
+    assert_eq!(capture.stderr, "moep\n");
+    assert_eq!(
+        block_outputs(&capture),
+        [
+            ran("", ""),
+            ran("ok1\nok2", "moep\n"),
+            ran("ok3", ""),
+            not_ran()
+        ]
+    );
+    assert!(
+        capture.runtime < Duration::from_secs(2),
+        "{:?}",
+        capture.runtime
+    );
+}
+
+#[test]
+fn python_exception_ends_the_session_in_the_failing_block() {
+    if skip_unless("python3") {
+        return;
+    }
+    let capture = run_blocks(
+        opts("/usr/bin/env python3"),
+        &["print('a')", "raise ValueError('boom')", "print('b')"],
+    );
+    assert_eq!(capture.outcome, Outcome::Exited(1));
+    let blocks = capture.blocks.unwrap();
+    assert_eq!(blocks[0].stdout, "a\n");
+    assert!(blocks[1].ran && blocks[1].stderr.contains("ValueError: boom"));
+    assert!(!blocks[2].ran && blocks[2].stdout.is_empty());
+}
+
+#[test]
+fn python_runs_unbuffered_unless_the_author_says_otherwise() {
+    if skip_unless("python3") {
+        return;
+    }
+    let code = "import os; print(os.environ.get('PYTHONUNBUFFERED'))\n";
+    assert_eq!(run_blocks(opts("python3"), &[code]).stdout, "1\n");
+    let mut o = opts("python3");
+    o.env.push(("PYTHONUNBUFFERED".into(), "".into()));
+    assert_eq!(run_blocks(o, &[code]).stdout, "\n");
+}
+
+/// One interpreter's version of: block 0 prints a line to each stream,
+/// block 1 prints without newline, block 2 prints a line.
+fn check_interpreter(cmd: &str, program: &str, code: [&str; 3]) {
+    if skip_unless(program) {
+        return;
+    }
+    let capture = run_blocks(opts(cmd), &code);
+    assert_eq!(capture.outcome, Outcome::Exited(0), "{cmd}: {capture:?}");
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("a1\n", "e1\n"), ran("b2", ""), ran("c3\n", "")],
+        "{cmd}"
+    );
+    assert_eq!(capture.stdout, "a1\nb2c3\n", "{cmd}");
+    assert_eq!(capture.stderr, "e1\n", "{cmd}");
+}
+
+const SHELL_CODE: [&str; 3] = ["echo a1; echo e1 >&2", "printf b2", "echo c3"];
+
+#[test]
+fn blocks_through_bash() {
+    check_interpreter("bash", "bash", SHELL_CODE);
+}
+
+#[test]
+fn blocks_through_sh() {
+    check_interpreter("/bin/sh", "sh", SHELL_CODE);
+}
+
+#[test]
+fn blocks_through_dash() {
+    check_interpreter("dash", "dash", SHELL_CODE);
+}
+
+#[test]
+fn blocks_through_zsh() {
+    check_interpreter("zsh", "zsh", SHELL_CODE);
+}
+
+#[test]
+fn blocks_through_python3() {
+    check_interpreter(
+        "python3",
+        "python3",
+        [
+            "import sys\nprint('a1')\nprint('e1', file=sys.stderr)",
+            "if True:\n    sys.stdout.write('b2')",
+            "print('c3')",
+        ],
+    );
+}
+
+#[test]
+fn blocks_through_node() {
+    check_interpreter(
+        "/usr/bin/env node",
+        "node",
+        [
+            "console.log('a1')\nconsole.error('e1')",
+            "process.stdout.write('b2')",
+            "console.log('c3')",
+        ],
+    );
+}
+
+#[test]
+fn blocks_through_ruby() {
+    check_interpreter(
+        "ruby",
+        "ruby",
+        ["puts 'a1'\n$stderr.puts 'e1'", "print 'b2'", "puts 'c3'"],
+    );
+}
+
+#[test]
+fn blocks_through_perl() {
+    check_interpreter(
+        "perl",
+        "perl",
+        [
+            "print \"a1\\n\"; print STDERR \"e1\\n\";",
+            "print 'b2'",
+            "print \"c3\\n\";",
+        ],
+    );
+}
+
+#[test]
+fn marker_template_for_sqlite3() {
+    if skip_unless("sqlite3") {
+        return;
+    }
+    let mut o = opts("sqlite3");
+    o.marker = Some(".print {marker}".into());
+    let capture = run_blocks(
+        o,
+        &[
+            "create table t(x);\ninsert into t values (1);\nselect x from t;",
+            "select x + 1 from t;\nselect nope from t;",
+            "select 'z';",
+        ],
+    );
+    // .print writes only to stdout, so stderr goes to the last block that ran.
+    let blocks = block_outputs(&capture);
+    assert_eq!(blocks[0], ran("1\n", ""));
+    assert_eq!((blocks[1].1.as_str(), blocks[2].1.as_str()), ("2\n", "z\n"));
+    assert!(blocks[2].2.contains("nope"), "{blocks:?}");
+    assert_eq!(capture.stdout, "1\n2\nz\n");
+}
+
+#[test]
+fn without_marker_statement_the_session_is_one_unit() {
+    if skip_unless("cat") {
+        return;
+    }
+    let capture = run_blocks(opts("cat"), &["a", "b\n"]);
+    assert!(capture.blocks.is_none());
+    assert_eq!(capture.stdout, "a\nb\n");
+}
+
+#[test]
+fn markers_continue_across_send_blocks_calls() {
+    let mut session = Session::start(opts("sh")).unwrap();
+    session.send_blocks(&blocks(&["echo 1"]));
+    session.send_blocks(&blocks(&["echo 2", "echo 3"]));
+    let capture = session.wait(TIMEOUT);
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("1\n", ""), ran("2\n", ""), ran("3\n", "")]
+    );
+}
+
+#[test]
+fn output_without_trailing_newline_is_kept() {
+    let mut session = Session::start(opts("bash")).unwrap();
+    session.send("printf 'no newline'");
+    let capture = session.wait(TIMEOUT);
+    assert_eq!(capture.stdout, "no newline");
+    assert!(capture.blocks.is_none());
+    let last = capture.transcript.last().unwrap();
+    assert_eq!(
+        (last.stream, last.text.as_str()),
+        (Stream::Stdout, "no newline")
+    );
+}
+
+#[test]
+fn bytes_that_are_not_utf8_are_decoded_lossily() {
+    let capture = run_blocks(opts("bash"), &["printf 'a\\377b\\n'; printf '\\376' >&2"]);
+    assert_eq!(capture.stdout, "a\u{fffd}b\n");
+    assert_eq!(capture.stderr, "\u{fffd}");
+}
+
+#[test]
+fn encoding_applies_to_output_and_input() {
+    let mut o = opts("bash");
+    o.encoding = Some("latin1".into());
+    let capture = run_blocks(o, &["printf 'caf\\351\\n'; echo 'née'; echo ${#x}"]);
+    assert_eq!(capture.stdout, "café\nnée\n0\n");
+}
+
+#[test]
+fn one_megabyte_of_output() {
+    let capture = run_blocks(opts("bash"), &["head -c 1048576 /dev/zero | tr '\\0' x"]);
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(capture.stdout.len(), 1 << 20);
+    assert!(capture.stdout.bytes().all(|b| b == b'x'));
+    assert!(!capture.truncated);
+}
+
+#[test]
+fn output_beyond_the_limit_is_dropped_but_drained() {
+    let mut o = opts("bash");
+    o.output_limit = 1000;
+    let capture = run_blocks(o, &["head -c 1048576 /dev/zero | tr '\\0' x", "echo done"]);
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(capture.stdout.len(), 1000);
+    assert!(capture.truncated);
+    assert!(capture.dropped_bytes >= (1 << 20) - 1000);
+}
+
+#[test]
+fn heavy_stderr_while_stdin_is_still_being_written() {
+    // bash reads its script as it goes: while it writes 4 MB to stderr, 4 MB
+    // of script are still waiting in the stdin pipe. Both pipes must move.
+    let filler = ":\n".repeat(2 << 20);
+    let code = format!("head -c 4194304 /dev/zero >&2\n{filler}echo done\n");
+    let capture = run(opts("bash"), &[code], TIMEOUT).unwrap();
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(capture.stderr.len(), 4 << 20);
+    assert_eq!(capture.stdout, "done\n");
+}
+
+#[test]
+fn process_that_never_reads_stdin_gets_ten_megabytes() {
+    let input = "x".repeat(10 << 20);
+    let started = Instant::now();
+    for cmd in ["bash -c 'exec 0<&-; echo bye'", "true"] {
+        let mut session = Session::start(opts(cmd)).unwrap();
+        session.send(&input);
+        let capture = session.wait(TIMEOUT);
+        assert_eq!(capture.outcome, Outcome::Exited(0), "{cmd}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn timeout_kills_the_whole_process_group() {
+    let started = Instant::now();
+    let capture = run(
+        opts("bash"),
+        &blocks(&["sleep 300 &\necho $!\nsleep 300\n"]),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert_eq!(capture.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    let pid: i32 = capture.stdout.trim().parse().expect("background pid");
+    assert!(!process_alive(pid), "background sleep {pid} survived");
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn background_job_does_not_outlive_a_finished_session() {
+    let capture = run_blocks(opts("bash"), &["sleep 300 &\necho $!\n"]);
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    let pid: i32 = capture.stdout.trim().parse().expect("background pid");
+    assert!(!process_alive(pid), "background sleep {pid} survived");
+    assert!(capture.runtime < Duration::from_secs(20));
+}
+
+#[test]
+fn process_ignoring_sigterm_still_dies() {
+    let started = Instant::now();
+    let capture = run(
+        opts("bash"),
+        &blocks(&["trap '' TERM\necho $$\nsleep 300\n"]),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    assert_eq!(capture.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    let pid: i32 = capture.stdout.trim().parse().expect("bash pid");
+    assert!(!process_alive(pid));
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn term_makes_stdout_and_stderr_terminals() {
+    let mut o = opts("bash");
+    o.term = true;
+    let capture = run_blocks(
+        o,
+        &[
+            "[ -t 1 ] && echo out-tty; [ -t 2 ] && echo err-tty >&2; [ -t 0 ] || echo stdin-pipe",
+            "printf 'x\\ny'",
+        ],
+    );
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("out-tty\nstdin-pipe\n", "err-tty\n"), ran("x\ny", "")]
+    );
+}
+
+#[test]
+fn term_keeps_pythons_exit_status() {
+    if skip_unless("python3") {
+        return;
+    }
+    let mut o = opts("python3");
+    o.term = true;
+    let capture = run_blocks(o, &["import sys\nprint(sys.stdout.isatty())\nsys.exit(3)"]);
+    assert_eq!(capture.outcome, Outcome::Exited(3));
+    assert_eq!(capture.stdout, "True\n");
+}
+
+#[test]
+fn missing_command_is_an_error_naming_it() {
+    let err = Session::start(opts("litprog-no-such-command --flag"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, SessionError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("litprog-no-such-command"), "{err}");
+}
+
+#[test]
+fn command_that_is_not_executable_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("script.sh");
+    std::fs::write(&script, "echo hi\n").unwrap();
+    let err = Session::start(SessionOptions::new(vec![script.display().to_string()]))
+        .err()
+        .unwrap();
+    assert!(matches!(err, SessionError::NotExecutable { .. }), "{err:?}");
+    assert!(err.to_string().contains("script.sh"), "{err}");
+}
+
+#[test]
+fn signaled_outcome_names_the_signal() {
+    let capture = run_blocks(opts("bash"), &["kill -SEGV $$"]);
+    assert_eq!(
+        capture.outcome,
+        Outcome::Signaled {
+            signal: 11,
+            name: "SIGSEGV".into()
+        }
+    );
+}
+
+#[test]
+fn exit_status_is_reported() {
+    let capture = run_blocks(opts("sh"), &["echo a", "exit 7", "echo b"]);
+    assert_eq!(capture.outcome, Outcome::Exited(7));
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("a\n", ""), ran("", ""), not_ran()]
+    );
+}
+
+#[test]
+fn echo_puts_each_blocks_input_before_its_output() {
+    let mut o = opts("bash");
+    o.echo = true;
+    let capture = run_blocks(o, &["echo hi\necho oops >&2\n", "echo there"]);
+    let lines = |i: usize| -> Vec<(Stream, String)> {
+        capture.blocks.as_ref().unwrap()[i]
+            .lines
+            .iter()
+            .map(|l| (l.stream, l.text.clone()))
+            .collect()
+    };
+    let mut block0 = lines(0);
+    // Between stdout and stderr the order is that of reading, which the
+    // scheduler may swap; only the inputs' place is exact.
+    block0[2..].sort_by_key(|(stream, _)| *stream == Stream::Stderr);
+    assert_eq!(
+        block0,
+        [
+            (Stream::Stdin, "echo hi\n".into()),
+            (Stream::Stdin, "echo oops >&2\n".into()),
+            (Stream::Stdout, "hi\n".into()),
+            (Stream::Stderr, "oops\n".into()),
+        ]
+    );
+    assert_eq!(
+        lines(1),
+        [
+            (Stream::Stdin, "echo there".into()),
+            (Stream::Stdout, "there\n".into()),
+        ]
+    );
+    assert_eq!(capture.transcript.len(), 6);
+    assert!(
+        capture
+            .transcript
+            .iter()
+            .all(|l| !l.text.contains("litprog"))
+    );
+}
+
+#[test]
+fn transcript_without_blocks_is_chronological() {
+    let mut o = opts("bash");
+    o.echo = true;
+    let mut session = Session::start(o).unwrap();
+    session.send("echo one\n");
+    let capture = session.wait(TIMEOUT);
+    let texts: Vec<_> = capture.transcript.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["echo one\n", "one\n"]);
+    assert!(
+        capture
+            .transcript
+            .windows(2)
+            .all(|w| w[0].time <= w[1].time)
+    );
+}
+
+#[test]
+fn input_delay_paces_the_lines() {
+    let mut o = opts("bash");
+    o.echo = true;
+    o.input_delay = Some(Duration::from_millis(20));
+    let capture = run_blocks(o, &["echo 1\necho 2\necho 3\n"]);
+    let inputs: Vec<_> = capture
+        .transcript
+        .iter()
+        .filter(|l| l.stream == Stream::Stdin)
+        .map(|l| l.time)
+        .collect();
+    assert_eq!(inputs.len(), 3);
+    assert!(
+        inputs[2] - inputs[0] >= Duration::from_millis(40),
+        "{inputs:?}"
+    );
+    assert_eq!(capture.stdout, "1\n2\n3\n");
+}
+
+#[test]
+fn env_and_cwd_are_applied() {
+    let mut o = opts("sh");
+    o.env.push(("LITPROG_TEST_VAR".into(), "value".into()));
+    o.cwd = Some("src".into());
+    let capture = run_blocks(o, &["echo $LITPROG_TEST_VAR; pwd"]);
+    let cwd = std::env::current_dir().unwrap().join("src");
+    let want = format!("value\n{}\n", cwd.canonicalize().unwrap().display());
+    assert_eq!(capture.stdout, want);
+}
+
+#[test]
+fn missing_cwd_is_an_error_naming_it() {
+    let mut o = opts("sh");
+    o.cwd = Some(Path::new("no/such/dir").into());
+    let err = Session::start(o).err().unwrap();
+    assert!(err.to_string().contains("no/such/dir"), "{err}");
+}
+
+#[test]
+fn process_that_escaped_the_group_does_not_hang_the_session() {
+    if skip_unless("setsid") {
+        return;
+    }
+    // The escaped sleep keeps stdout open; the session gives up on it after a
+    // bounded wait and keeps what was read.
+    let started = Instant::now();
+    let capture = run_blocks(opts("bash"), &["setsid sleep 300 &\necho $!\n"]);
+    let pid: i32 = capture.stdout.trim().parse().expect("escaped pid");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// Figures, not assertions: `cargo test --release --test session -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_figures() {
+    let lines_per_block = 10;
+    for (cmd, line) in [
+        ("bash", "echo x"),
+        ("python3", "print('x')"),
+        ("node", "console.log('x')"),
+    ] {
+        if skip_unless(cmd) {
+            continue;
+        }
+        let block = format!("{line}\n").repeat(lines_per_block);
+        let texts = vec![block; 1000];
+        let started = Instant::now();
+        let capture = run(opts(cmd), &texts, TIMEOUT).unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(capture.outcome, Outcome::Exited(0));
+        let blocks = capture.blocks.unwrap();
+        assert!(
+            blocks
+                .iter()
+                .all(|b| b.stdout == "x\n".repeat(lines_per_block))
+        );
+        eprintln!(
+            "{cmd}: 1000 blocks x {lines_per_block} lines in {elapsed:?} ({:.0} lines/s)",
+            10_000.0 / elapsed.as_secs_f64()
+        );
+    }
+    let started = Instant::now();
+    let capture = run_blocks(opts("bash"), &["head -c 104857600 /dev/zero"]);
+    eprintln!(
+        "bash: 100 MiB of output drained in {:?}, kept {} bytes, dropped {}",
+        started.elapsed(),
+        capture.stdout.len(),
+        capture.dropped_bytes
+    );
+}
+
+#[test]
+fn tracing_shells_do_not_leak_marker_statements() {
+    let capture = run_blocks(opts("bash"), &["set -x\necho a", "echo b"]);
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("a\n", "+ echo a\n"), ran("b\n", "+ echo b\n")]
+    );
+    let capture = run_blocks(opts("bash -v"), &["echo a", "echo b"]);
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("a\n", "echo a\n"), ran("b\n", "echo b\n")]
+    );
+}
