@@ -719,3 +719,17 @@ fn list_changes_no_file() {
     dir.litprog(&["list", "--json"]).success();
     assert_eq!(dir.snapshot(), before);
 }
+
+/// Regression: a session key on a raw block was reported as unknown with
+/// the hint "did you mean 'timeout'?" for `timeout` itself.
+#[test]
+fn option_of_another_lptype_is_not_suggested_as_itself() {
+    let dir = TestDir::new();
+    dir.write("a.md", "# T\n\n```python lpid=demo timeout=5\nx\n```\n");
+    let run = dir
+        .litprog(&["list"])
+        .success()
+        .stderr_has("a.md:3: option 'timeout' does not apply to raw_block 'demo'")
+        .stderr_has("session");
+    assert!(!run.stderr.contains("did you mean"), "{}", run.stderr);
+}
