@@ -57,17 +57,105 @@ pub struct ParseError {
 }
 
 /// Does `content` look like it declares litprog options (an `lptype` or
-/// `filepath` key at the start of a line), whether or not it parses?
-fn mentions_option_keys(content: &str) -> bool {
-    content.lines().any(|line| {
-        let l = line.trim_start().trim_start_matches(['"', '\'', '{', ',']);
-        ["lptype", "filepath"].iter().any(|k| {
-            l.strip_prefix(k).is_some_and(|rest| {
-                let rest = rest.trim_start_matches(['"', '\'']).trim_start();
-                rest.starts_with(':') || rest.starts_with('=')
-            })
-        })
+/// `filepath` key at the start of a top-level line), whether or not it
+/// parses?
+fn mentions_option_keys(format: HeaderFormat, content: &str) -> bool {
+    ["lptype", "filepath"]
+        .iter()
+        .any(|k| key_line(format, content, k).is_some())
+}
+
+/// Does `line` start with the key `key` (quoted or not) followed by `:` or
+/// `=`?
+fn starts_with_key(line: &str, key: &str) -> bool {
+    let l = line
+        .trim_start()
+        .trim_start_matches(['"', '\'', '{', ',', ' ']);
+    l.strip_prefix(key).is_some_and(|rest| {
+        let rest = rest.trim_start_matches(['"', '\'']).trim_start();
+        rest.starts_with(':') || rest.starts_with('=')
     })
+}
+
+/// The change in bracket and brace depth over one line, outside strings
+/// (and outside `#` comments where the format has them).
+fn bracket_delta(line: &str, hash_comments: bool) -> i64 {
+    let mut delta = 0;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '#' if hash_comments => break,
+                '{' | '[' => delta += 1,
+                '}' | ']' => delta -= 1,
+                _ => {}
+            },
+        }
+    }
+    delta
+}
+
+/// The 0-based offsets of the lines of an option block that can hold its
+/// top-level keys. Lines nested in another mapping or list are skipped, so
+/// that an example block with a nested `filepath:` key is not taken for an
+/// option block.
+fn top_level_lines(format: HeaderFormat, content: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut depth: i64 = 0;
+    let mut top_indent: Option<usize> = None;
+    let mut flow = false;
+    let mut in_table = false;
+    for (i, line) in content.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let top = match format {
+            HeaderFormat::Json => depth <= 1,
+            HeaderFormat::Toml => {
+                if depth == 0 && trimmed.starts_with('[') {
+                    in_table = true;
+                }
+                depth == 0 && !in_table
+            }
+            HeaderFormat::Yaml => {
+                let significant =
+                    !trimmed.is_empty() && !trimmed.starts_with('#') && !trimmed.starts_with("---");
+                if depth == 0 && significant && top_indent.is_none() {
+                    top_indent = Some(indent);
+                    flow = trimmed.starts_with('{');
+                }
+                if flow {
+                    depth <= 1
+                } else {
+                    depth == 0 && top_indent.is_none_or(|t| indent <= t)
+                }
+            }
+        };
+        if top {
+            out.push(i);
+        }
+        depth = (depth + bracket_delta(line, format != HeaderFormat::Json)).max(0);
+    }
+    out
+}
+
+/// The line offset where the top-level `key` is written in an option
+/// block, if it can be found.
+fn key_line(format: HeaderFormat, content: &str, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = content.lines().collect();
+    top_level_lines(format, content)
+        .into_iter()
+        .find(|&i| starts_with_key(lines[i], key))
 }
 
 /// Parse an option block. `Ok(None)` means the block is an ordinary example
@@ -105,7 +193,7 @@ pub fn parse_option_block(
             Ok(Some(
                 map.into_iter()
                     .map(|(key, value)| RawOption {
-                        line_offset: key_line(content, &key),
+                        line_offset: key_line(format, content, &key).unwrap_or(0),
                         key,
                         value,
                     })
@@ -113,26 +201,9 @@ pub fn parse_option_block(
             ))
         }
         Ok(_) => Ok(None),
-        Err(e) if mentions_option_keys(content) => Err(e),
+        Err(e) if mentions_option_keys(format, content) => Err(e),
         Err(_) => Ok(None),
     }
-}
-
-/// The line offset where `key` is written in an option block (0 if the
-/// parser's structure hides it).
-fn key_line(content: &str, key: &str) -> usize {
-    content
-        .lines()
-        .position(|line| {
-            let l = line
-                .trim_start()
-                .trim_start_matches(['"', '\'', '{', ',', ' ']);
-            l.strip_prefix(key).is_some_and(|rest| {
-                let rest = rest.trim_start_matches(['"', '\'']).trim_start();
-                rest.starts_with(':') || rest.starts_with('=')
-            })
-        })
-        .unwrap_or(0)
 }
 
 /// Comment delimiters (open, close) for a block language.
@@ -695,6 +766,62 @@ mod tests {
         let e = parse_option_block(HeaderFormat::Toml, "lptype = \"session\"\ntimeout = \n")
             .unwrap_err();
         assert_eq!(e.line_offset, 1, "{e:?}");
+    }
+
+    #[test]
+    fn nested_option_keys_do_not_make_a_broken_example_an_option_block() {
+        let examples = [
+            (HeaderFormat::Yaml, "services:\n  web:\n    filepath: [\n"),
+            (HeaderFormat::Yaml, "steps:\n  - lptype: x\n    bad: [\n"),
+            (HeaderFormat::Toml, "[tool]\nfilepath = \n"),
+            (HeaderFormat::Json, "{\"a\": {\n  \"filepath\": [}\n"),
+            (HeaderFormat::Json, "{\"a\": [\n  {\"lptype\": 1,\n"),
+        ];
+        for (format, content) in examples {
+            assert_eq!(
+                parse_option_block(format, content),
+                Ok(None),
+                "{format:?}: {content}"
+            );
+        }
+        let option_blocks = [
+            (
+                HeaderFormat::Yaml,
+                "lpid: s\nlptype: session\ncommand: [a\n",
+            ),
+            (HeaderFormat::Yaml, "{\n  filepath: x,\n  inputs: [\n}\n"),
+            (
+                HeaderFormat::Yaml,
+                "# comment\n  filepath: x\n  inputs: [\n",
+            ),
+            (HeaderFormat::Toml, "filepath = \n[x]\n"),
+            (
+                HeaderFormat::Json,
+                "{\"filepath\": \"x\",\n \"inputs\": [}\n",
+            ),
+            (
+                HeaderFormat::Json,
+                "{\n  \"lptype\": \"session\",\n  \"lpid\": \n}\n",
+            ),
+        ];
+        for (format, content) in option_blocks {
+            assert!(
+                parse_option_block(format, content).is_err(),
+                "{format:?}: {content}"
+            );
+        }
+    }
+
+    #[test]
+    fn option_lines_are_found_at_the_top_level() {
+        let opts = parse_option_block(
+            HeaderFormat::Yaml,
+            "lpid: s\nlptype: session\nenv:\n  timeout: x\ntimeout: 5\n",
+        )
+        .unwrap()
+        .unwrap();
+        let timeout = opts.iter().find(|o| o.key == "timeout").unwrap();
+        assert_eq!(timeout.line_offset, 4);
     }
 
     #[test]

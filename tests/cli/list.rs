@@ -733,3 +733,23 @@ fn option_of_another_lptype_is_not_suggested_as_itself() {
         .stderr_has("session");
     assert!(!run.stderr.contains("did you mean"), "{}", run.stderr);
 }
+
+/// Regression: a broken example block with a nested `filepath:` key (as in
+/// a docker-compose file) was taken for a broken option block: exit 2.
+#[test]
+fn broken_example_with_a_nested_option_key_is_left_alone() {
+    let dir = TestDir::new();
+    dir.write(
+        "a.md",
+        "```yaml\nservices:\n  web:\n    filepath: [\n```\n\n\
+         ```toml\n[tool.x]\nlptype = \n```\n\n\
+         ```json\n{\"a\": {\n  \"filepath\": [}\n```\n\n```sh lpid=real\nx\n```\n",
+    );
+    let before = dir.snapshot();
+    assert_eq!(lpids(&list_json(&dir, &[])), ["real"]);
+    assert!(dir.snapshot() == before);
+    // The same keys at the top level are still option blocks.
+    dir.write("a.md", "```yaml\nfilepath: [\n```\n");
+    let run = dir.litprog(&["list"]).status(2);
+    assert!(run.stderr.contains("a.md:"), "{}", run.stderr);
+}
