@@ -142,7 +142,14 @@ pub fn fences(text: &str) -> Vec<Fence> {
                 } else {
                     range.end
                 };
-                let lang = info.split_whitespace().next().unwrap_or("").to_string();
+                // A first word with `=` is an attribute of a block without
+                // a language (```` ``` lpid=x ````), not a language.
+                let lang = info
+                    .split_whitespace()
+                    .next()
+                    .filter(|w| !w.contains('='))
+                    .unwrap_or("")
+                    .to_string();
                 out.push(Fence {
                     span: line_start..end,
                     line: index.line_of(start),
@@ -214,6 +221,13 @@ mod tests {
         assert_eq!(f[1].content, "ls\n");
         assert_eq!(f[1].indent, "  ");
         assert_eq!(f[1].line, 7);
+    }
+
+    #[test]
+    fn attribute_without_a_language_is_not_a_language() {
+        let f = one("``` lpid=x\ny\n```\n");
+        assert_eq!(f.lang, "");
+        assert_eq!(f.info, "lpid=x");
     }
 
     #[test]

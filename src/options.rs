@@ -300,7 +300,9 @@ pub fn info_attributes(info: &str) -> (Vec<RawOption>, Vec<String>) {
         shlex::split(info).unwrap_or_else(|| info.split_whitespace().map(str::to_string).collect());
     let mut options = Vec::new();
     let mut flags = Vec::new();
-    for word in words.into_iter().skip(1) {
+    // The first word is the language, unless it is already an attribute.
+    let skip = usize::from(words.first().is_some_and(|w| !w.contains('=')));
+    for word in words.into_iter().skip(skip) {
         match word.split_once('=') {
             Some((key, value)) if !key.is_empty() => options.push(RawOption {
                 key: key.to_string(),
@@ -871,6 +873,9 @@ mod tests {
                 ("term", &json!(true), 0)
             ]
         );
+        assert_eq!(flags, vec!["lpignore"]);
+        let (o, flags) = info_attributes("lpid=bare lpignore");
+        assert_eq!(keys(&o), vec![("lpid", &json!("bare"), 0)]);
         assert_eq!(flags, vec!["lpignore"]);
     }
 

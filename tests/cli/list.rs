@@ -753,3 +753,18 @@ fn broken_example_with_a_nested_option_key_is_left_alone() {
     let run = dir.litprog(&["list"]).status(2);
     assert!(run.stderr.contains("a.md:"), "{}", run.stderr);
 }
+
+/// Regression: in a block without a language (```` ``` lpid=x ````) the
+/// attribute was taken for the language and silently ignored.
+#[test]
+fn info_string_attribute_without_a_language() {
+    let dir = TestDir::new();
+    dir.write(
+        "a.md",
+        "```yaml\nfilepath: out.txt\ninputs: [bare]\n```\n\n``` lpid=bare\nplain text\n```\n",
+    );
+    let groups = list_json(&dir, &[]);
+    assert_eq!(group(&groups, "bare")["line"], 6);
+    dir.litprog(&["build"]).success();
+    assert_eq!(dir.read("out.txt"), "plain text\n");
+}
