@@ -11,6 +11,24 @@ use crate::document::{Document, Role};
 /// What a code block should be followed by.
 pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
 
+/// The lines of a result block as written. Markdown reads a bare carriage
+/// return as a line break (progress bars print them), so one inside a
+/// line would start a new line without the container's indent and could
+/// close the fence or the list item early: such a line is split in two. A
+/// NUL byte, which Markdown replaces anyway and litprog refuses to read, is
+/// written as U+FFFD.
+fn written_lines(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .flat_map(|l| {
+            let l = l.replace('\0', "\u{fffd}");
+            l.split(['\r', '\n'])
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// The fence for a result block: backticks, longer than any backtick run
 /// that starts a line of the content, so no line can close it.
 fn fence_for(lines: &[String]) -> String {
@@ -24,10 +42,11 @@ fn fence_for(lines: &[String]) -> String {
 
 /// Render a result block: `indent` starts every line, `eol` ends it.
 pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
-    let fence = fence_for(lines);
+    let lines = written_lines(lines);
+    let fence = fence_for(&lines);
     let bare = indent.trim_end();
     let mut out = format!("{indent}{fence}text lpout={}{eol}", quote_lpid(lpid));
-    for line in lines {
+    for line in &lines {
         if line.is_empty() {
             out.push_str(bare);
         } else {
@@ -183,6 +202,36 @@ mod tests {
         let out = render("a", &["```".into(), " ````x".into()], "", "\n");
         assert!(out.starts_with("`````text lpout=a\n"), "{out}");
         assert!(out.ends_with("\n`````\n"));
+    }
+
+    #[test]
+    fn carriage_return_in_output_cannot_close_the_result_block() {
+        // A progress bar's `\r` is a line break to Markdown: unsplit, the
+        // line after it lost the list indent, ended the list item and with
+        // it the result block, and the closing fence then opened a block
+        // that swallowed the rest of the document.
+        let text = "- item\n\n  ```sh lpid=a\n  echo\n  ```\n\n```python lpid=b\nx\n```\n";
+        let mut wanted = Wanted::new();
+        wanted.insert(0, lines(&["10%\r100%", "x\r```"]));
+        let out = rewrite(&doc(text), &wanted);
+        assert_eq!(
+            out,
+            "- item\n\n  ```sh lpid=a\n  echo\n  ```\n\n  ````text lpout=a\n  10%\n  100%\n  x\n  ```\n  ````\n\n```python lpid=b\nx\n```\n"
+        );
+        let d = doc(&out);
+        assert_eq!(existing_result(&d, 0), Some(1));
+        assert_eq!(d.blocks[1].fence.content, "10%\n100%\nx\n```\n");
+        assert_eq!(d.blocks[2].lpid.as_deref(), Some("b"));
+        assert_eq!(rewrite(&d, &BTreeMap::from([(0, None)])), text);
+    }
+
+    #[test]
+    fn nul_in_output_does_not_make_the_document_unreadable() {
+        let mut wanted = Wanted::new();
+        wanted.insert(0, lines(&["a\0b"]));
+        let out = rewrite(&doc("```sh lpid=a\necho\n```\n"), &wanted);
+        assert!(out.contains("\na\u{fffd}b\n"), "{out:?}");
+        assert!(Document::parse(Path::new("t.md"), out).is_ok());
     }
 
     #[test]
