@@ -109,9 +109,16 @@ fn seconds(d: Duration) -> String {
     }
 }
 
+/// Output kept per stream of a session for its result blocks (1 MiB).
+/// The rest is read and dropped, and the result says how much was cut:
+/// documentation is no place for megabytes of output, and litprog's memory
+/// stays bounded whatever a session prints.
+pub const OUTPUT_LIMIT: usize = 1 << 20;
+
 /// The engine's options for a session group.
 pub fn session_options(spec: &SessionSpec) -> SessionOptions {
     let mut opts = SessionOptions::new(spec.command.0.clone());
+    opts.output_limit = OUTPUT_LIMIT;
     opts.env = spec
         .env
         .iter()
