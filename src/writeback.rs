@@ -88,13 +88,19 @@ fn eol_before(text: &str, end: usize) -> &'static str {
 }
 
 /// The index of the result block owned by code block `b`, if there is one
-/// directly after it (only blank lines between).
+/// directly after it (only blank lines between) and in the same container.
+///
+/// A result block in another container is not the code block's: its span
+/// starts at its line, so replacing or removing it would also remove the
+/// list marker or quote it opens, and change what the following lines
+/// belong to.
 pub fn existing_result(doc: &Document, b: usize) -> Option<usize> {
     let code = &doc.blocks[b];
     let next = doc.blocks.get(b + 1)?;
     match &next.role {
         Role::Result { lpid }
             if Some(lpid) == code.lpid.as_ref()
+                && next.fence.indent == code.fence.indent
                 && is_gap(&doc.text[code.fence.span.end..next.fence.span.start]) =>
         {
             Some(b + 1)
@@ -232,6 +238,23 @@ mod tests {
         let out = rewrite(&doc("```sh lpid=a\necho\n```\n"), &wanted);
         assert!(out.contains("\na\u{fffd}b\n"), "{out:?}");
         assert!(Document::parse(Path::new("t.md"), out).is_ok());
+    }
+
+    #[test]
+    fn result_block_in_another_container_is_not_owned() {
+        // The result block opens a list item; removing or replacing its
+        // span removed the `1. ` marker, and the item's next block became
+        // indented code, taking the session `b` with it.
+        let text = "```sh lpid=a\necho\n```\n1. ```text lpout=a\n   old\n   ```\n\n   ```sh lpid=b\n   x\n   ```\n";
+        let d = doc(text);
+        assert_eq!(existing_result(&d, 0), None);
+        assert_eq!(rewrite(&d, &BTreeMap::from([(0, None)])), text);
+        let out = rewrite(&d, &BTreeMap::from([(0, lines(&["new"]))]));
+        assert_eq!(
+            out,
+            text.replace("```\n1. ", "```\n\n```text lpout=a\nnew\n```\n1. ")
+        );
+        assert_eq!(doc(&out).blocks[3].lpid.as_deref(), Some("b"));
     }
 
     #[test]
