@@ -119,29 +119,35 @@ out("ok4")
 
 #[test]
 fn seed_python_blocks_are_attributed_and_sys_exit_stops_the_rest() {
-    if skip_unless("python3") {
+    if skip_unless("python") {
         return;
     }
-    let capture = run_blocks(
-        opts("python3"),
-        &[BLOCK_0, BLOCK_1, BLOCK_2, "out('never')\n"],
-    );
+    let capture = run_blocks(opts("python"), &[BLOCK_0, BLOCK_1, BLOCK_2]);
     assert_eq!(capture.outcome, Outcome::Exited(0));
     assert_eq!(capture.stdout, "ok1\nok2ok3");
     assert_eq!(capture.stderr, "moep\n");
     assert_eq!(
         block_outputs(&capture),
-        [
-            ran("", ""),
-            ran("ok1\nok2", "moep\n"),
-            ran("ok3", ""),
-            not_ran()
-        ]
+        [ran("", ""), ran("ok1\nok2", "moep\n"), ran("ok3", "")]
     );
+    // sys.exit() skipped BLOCK_2's time.sleep(2).
     assert!(
         capture.runtime < Duration::from_secs(2),
         "{:?}",
         capture.runtime
+    );
+}
+
+#[test]
+fn blocks_after_sys_exit_never_run() {
+    if skip_unless("python3") {
+        return;
+    }
+    let capture = run_blocks(opts("python3"), &[BLOCK_0, BLOCK_2, "out('never')\n"]);
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("", ""), ran("ok3", ""), not_ran()]
     );
 }
 
