@@ -391,3 +391,16 @@ pub fn run(
     session.send_blocks(blocks);
     Ok(session.wait(timeout))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_and_captures_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Session>();
+        assert_send::<Capture>();
+        assert_send::<SessionError>();
+    }
+}
