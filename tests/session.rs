@@ -10,6 +10,10 @@ use litprog::session::{Capture, Outcome, Session, SessionError, SessionOptions, 
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// For tests that must time out: long enough for bash to start and print on
+/// a loaded two-core machine, short enough to keep the suite quick.
+const SHORT_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn opts(cmd: &str) -> SessionOptions {
     SessionOptions::from_command(cmd).unwrap()
 }
@@ -391,10 +395,10 @@ fn timeout_kills_the_whole_process_group() {
     let capture = run(
         opts("bash"),
         &blocks(&["sleep 300 &\necho $!\nsleep 300\n"]),
-        Duration::from_secs(1),
+        SHORT_TIMEOUT,
     )
     .unwrap();
-    assert_eq!(capture.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    assert_eq!(capture.outcome, Outcome::TimedOut(SHORT_TIMEOUT));
     let pid: i32 = capture.stdout.trim().parse().expect("background pid");
     assert!(!process_alive(pid), "background sleep {pid} survived");
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -415,10 +419,10 @@ fn process_ignoring_sigterm_still_dies() {
     let capture = run(
         opts("bash"),
         &blocks(&["trap '' TERM\necho $$\nsleep 300\n"]),
-        Duration::from_secs(1),
+        SHORT_TIMEOUT,
     )
     .unwrap();
-    assert_eq!(capture.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    assert_eq!(capture.outcome, Outcome::TimedOut(SHORT_TIMEOUT));
     let pid: i32 = capture.stdout.trim().parse().expect("bash pid");
     assert!(!process_alive(pid));
     assert!(started.elapsed() < Duration::from_secs(20));
