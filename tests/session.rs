@@ -10,6 +10,10 @@ use litprog::session::{Capture, Outcome, Session, SessionError, SessionOptions, 
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
+/// For tests that must time out: long enough for bash to start and print on
+/// a loaded two-core machine, short enough to keep the suite quick.
+const SHORT_TIMEOUT: Duration = Duration::from_secs(2);
+
 fn opts(cmd: &str) -> SessionOptions {
     SessionOptions::from_command(cmd).unwrap()
 }
@@ -119,29 +123,35 @@ out("ok4")
 
 #[test]
 fn seed_python_blocks_are_attributed_and_sys_exit_stops_the_rest() {
-    if skip_unless("python3") {
+    if skip_unless("python") {
         return;
     }
-    let capture = run_blocks(
-        opts("python3"),
-        &[BLOCK_0, BLOCK_1, BLOCK_2, "out('never')\n"],
-    );
+    let capture = run_blocks(opts("python"), &[BLOCK_0, BLOCK_1, BLOCK_2]);
     assert_eq!(capture.outcome, Outcome::Exited(0));
     assert_eq!(capture.stdout, "ok1\nok2ok3");
     assert_eq!(capture.stderr, "moep\n");
     assert_eq!(
         block_outputs(&capture),
-        [
-            ran("", ""),
-            ran("ok1\nok2", "moep\n"),
-            ran("ok3", ""),
-            not_ran()
-        ]
+        [ran("", ""), ran("ok1\nok2", "moep\n"), ran("ok3", "")]
     );
+    // sys.exit() skipped BLOCK_2's time.sleep(2).
     assert!(
         capture.runtime < Duration::from_secs(2),
         "{:?}",
         capture.runtime
+    );
+}
+
+#[test]
+fn blocks_after_sys_exit_never_run() {
+    if skip_unless("python3") {
+        return;
+    }
+    let capture = run_blocks(opts("python3"), &[BLOCK_0, BLOCK_2, "out('never')\n"]);
+    assert_eq!(capture.outcome, Outcome::Exited(0));
+    assert_eq!(
+        block_outputs(&capture),
+        [ran("", ""), ran("ok3", ""), not_ran()]
     );
 }
 
@@ -385,10 +395,10 @@ fn timeout_kills_the_whole_process_group() {
     let capture = run(
         opts("bash"),
         &blocks(&["sleep 300 &\necho $!\nsleep 300\n"]),
-        Duration::from_secs(1),
+        SHORT_TIMEOUT,
     )
     .unwrap();
-    assert_eq!(capture.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    assert_eq!(capture.outcome, Outcome::TimedOut(SHORT_TIMEOUT));
     let pid: i32 = capture.stdout.trim().parse().expect("background pid");
     assert!(!process_alive(pid), "background sleep {pid} survived");
     assert!(started.elapsed() < Duration::from_secs(20));
@@ -409,10 +419,10 @@ fn process_ignoring_sigterm_still_dies() {
     let capture = run(
         opts("bash"),
         &blocks(&["trap '' TERM\necho $$\nsleep 300\n"]),
-        Duration::from_secs(1),
+        SHORT_TIMEOUT,
     )
     .unwrap();
-    assert_eq!(capture.outcome, Outcome::TimedOut(Duration::from_secs(1)));
+    assert_eq!(capture.outcome, Outcome::TimedOut(SHORT_TIMEOUT));
     let pid: i32 = capture.stdout.trim().parse().expect("bash pid");
     assert!(!process_alive(pid));
     assert!(started.elapsed() < Duration::from_secs(20));

@@ -32,6 +32,17 @@ impl Outcome {
     }
 }
 
+impl std::fmt::Display for Outcome {
+    /// `exit status 1`, `killed by SIGSEGV`, `timed out after 2.5s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Exited(code) => write!(f, "exit status {code}"),
+            Outcome::Signaled { name, .. } => write!(f, "killed by {name}"),
+            Outcome::TimedOut(timeout) => write!(f, "timed out after {timeout:?}"),
+        }
+    }
+}
+
 /// Which stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Stream {
@@ -313,6 +324,18 @@ mod tests {
         let err = format!("a\n{trace}{trace}{}\nb\n", m.marker(0));
         let a = attribute(b"", err.as_bytes(), &m, 2);
         assert_eq!(texts(&err, &a.stderr), ["a\n", "b\n"]);
+    }
+
+    #[test]
+    fn outcomes_read_well() {
+        let signaled = Outcome::Signaled {
+            signal: 11,
+            name: "SIGSEGV".into(),
+        };
+        assert_eq!(signaled.to_string(), "killed by SIGSEGV");
+        assert_eq!(Outcome::Exited(2).to_string(), "exit status 2");
+        let timed_out = Outcome::TimedOut(Duration::from_millis(2500));
+        assert_eq!(timed_out.to_string(), "timed out after 2.5s");
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! - one waiter, blocked in `waitpid`, which reports the exit on a channel
 //!   so that `wait` can use `recv_timeout` instead of polling.
 
+use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -91,34 +92,7 @@ impl Session {
             .or_else(|| interpreter.map(|i| i.template().to_string()));
         let spawn_err = |source| SessionError::from_spawn(&program, source);
 
-        let mut cmd = Command::new(&program);
-        cmd.args(&opts.argv[1..])
-            .envs(opts.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            // Own process group: the timeout and terminate_all reach
-            // everything the session starts, and the terminal's Ctrl-C does
-            // not (litprog decides what to do about it).
-            .process_group(0);
-        if interpreter == Some(Interpreter::Python)
-            && !opts.env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED")
-        {
-            // Unbuffered, so stdout and stderr interleave as written.
-            cmd.env("PYTHONUNBUFFERED", "1");
-        }
-        if let Some(cwd) = &opts.cwd {
-            cmd.current_dir(cwd);
-        }
-        let masters = if opts.term {
-            let out = sys::open_pty().map_err(spawn_err)?;
-            let err = sys::open_pty().map_err(spawn_err)?;
-            cmd.stdout(Stdio::from(out.slave))
-                .stderr(Stdio::from(err.slave));
-            Some((out.master, err.master))
-        } else {
-            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-            None
-        };
-
+        let (mut cmd, masters) = command(&opts, interpreter).map_err(spawn_err)?;
         let start = Instant::now();
         let mut child = cmd.spawn().map_err(spawn_err)?;
         // Close our copies of the pty slaves, or the masters would never
@@ -128,49 +102,29 @@ impl Session {
         let registry_id = registry::register(pgid);
         log::info!("started {:?} as process group {pgid}", opts.argv);
 
-        let threads = || -> std::io::Result<_> {
-            let (stdout_src, stderr_src): (Box<dyn Read + Send>, Box<dyn Read + Send>) =
-                match masters {
-                    Some((out, err)) => (Box::new(out), Box::new(err)),
-                    None => (
-                        Box::new(child.stdout.take().expect("stdout is piped")),
-                        Box::new(child.stderr.take().expect("stderr is piped")),
-                    ),
-                };
-            let (done_tx, readers_done) = mpsc::channel();
-            let limit = opts.output_limit;
-            let stdout =
-                reader::spawn_reader(stdout_src, Stream::Stdout, start, limit, done_tx.clone())?;
-            let stderr = reader::spawn_reader(stderr_src, Stream::Stderr, start, limit, done_tx)?;
-
-            let inputs = Arc::new(Mutex::new(Vec::new()));
-            let (input, queue) = mpsc::channel();
-            let config = WriterConfig {
-                start,
-                encoding,
-                input_delay: opts.input_delay,
-                log: Arc::clone(&inputs),
-            };
-            let stdin = child.stdin.take().expect("stdin is piped");
-            writer::spawn_writer(stdin, queue, config)?;
-
-            let (exit_tx, exits) = mpsc::channel();
-            thread::Builder::new()
-                .name("litprog-wait".into())
-                .spawn(move || {
-                    let status = child.wait();
-                    let at = Instant::now();
-                    registry::mark_exited(registry_id);
-                    match status {
-                        Ok(status) => {
-                            let _ = exit_tx.send((status, at));
-                        }
-                        Err(err) => log::warn!("waiting for process group {pgid}: {err}"),
-                    }
-                })?;
-            Ok((stdout, stderr, readers_done, inputs, input, exits))
+        let outputs: (Box<dyn Read + Send>, Box<dyn Read + Send>) = match masters {
+            Some((out, err)) => (Box::new(out), Box::new(err)),
+            None => (
+                Box::new(child.stdout.take().expect("stdout is piped")),
+                Box::new(child.stderr.take().expect("stderr is piped")),
+            ),
         };
-        let (stdout, stderr, readers_done, inputs, input, exits) = threads().map_err(|source| {
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let writer = WriterConfig {
+            start,
+            encoding,
+            input_delay: opts.input_delay,
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        let threads = Threads::spawn(
+            child,
+            registry_id,
+            outputs,
+            stdin,
+            writer,
+            opts.output_limit,
+        )
+        .map_err(|source| {
             sys::signal_group(pgid, GroupSignal::Kill);
             registry::unregister(registry_id);
             SessionError::Spawn {
@@ -183,12 +137,12 @@ impl Session {
             start,
             pgid,
             registry_id,
-            input: Some(input),
-            inputs,
-            exits,
-            stdout,
-            stderr,
-            readers_done,
+            input: Some(threads.input),
+            inputs: threads.inputs,
+            exits: threads.exits,
+            stdout: threads.stdout,
+            stderr: threads.stderr,
+            readers_done: threads.readers_done,
             readers_left: 2,
             markers: template.map(Markers::new),
             encoding,
@@ -365,6 +319,98 @@ impl Drop for Session {
     }
 }
 
+/// The command for `opts`, and the pty masters to read when `term` is set.
+fn command(
+    opts: &SessionOptions,
+    interpreter: Option<Interpreter>,
+) -> std::io::Result<(Command, Option<(File, File)>)> {
+    let mut cmd = Command::new(&opts.argv[0]);
+    cmd.args(&opts.argv[1..])
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        // Own process group: the timeout and terminate_all reach everything
+        // the session starts, and the terminal's Ctrl-C does not (it goes to
+        // the foreground group; litprog decides what to do about it).
+        .process_group(0);
+    if interpreter == Some(Interpreter::Python)
+        && !opts.env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED")
+    {
+        // Unbuffered, so stdout and stderr interleave as written and every
+        // marker is flushed when printed.
+        cmd.env("PYTHONUNBUFFERED", "1");
+    }
+    if let Some(cwd) = &opts.cwd {
+        cmd.current_dir(cwd);
+    }
+    if opts.term {
+        let out = sys::open_pty()?;
+        let err = sys::open_pty()?;
+        cmd.stdout(Stdio::from(out.slave))
+            .stderr(Stdio::from(err.slave));
+        Ok((cmd, Some((out.master, err.master))))
+    } else {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        Ok((cmd, None))
+    }
+}
+
+/// The ends of a session's threads that the session keeps.
+struct Threads {
+    stdout: Arc<Mutex<StreamBuf>>,
+    stderr: Arc<Mutex<StreamBuf>>,
+    readers_done: Receiver<Stream>,
+    inputs: Arc<Mutex<Vec<InputLine>>>,
+    input: Sender<Input>,
+    exits: Receiver<(ExitStatus, Instant)>,
+}
+
+impl Threads {
+    /// Starts the two readers, the stdin writer and the waiter.
+    fn spawn(
+        mut child: Child,
+        registry_id: u64,
+        (stdout_src, stderr_src): (Box<dyn Read + Send>, Box<dyn Read + Send>),
+        stdin: ChildStdin,
+        writer: WriterConfig,
+        limit: usize,
+    ) -> std::io::Result<Threads> {
+        let start = writer.start;
+        let (done_tx, readers_done) = mpsc::channel();
+        let stdout =
+            reader::spawn_reader(stdout_src, Stream::Stdout, start, limit, done_tx.clone())?;
+        let stderr = reader::spawn_reader(stderr_src, Stream::Stderr, start, limit, done_tx)?;
+
+        let inputs = Arc::clone(&writer.log);
+        let (input, queue) = mpsc::channel();
+        writer::spawn_writer(stdin, queue, writer)?;
+
+        // The waiter owns the Child: it blocks in waitpid and reports the
+        // exit, so `wait` can use recv_timeout and terminate_all a condvar.
+        let (exit_tx, exits) = mpsc::channel();
+        thread::Builder::new()
+            .name("litprog-wait".into())
+            .spawn(move || {
+                let status = child.wait();
+                let at = Instant::now();
+                registry::mark_exited(registry_id);
+                match status {
+                    Ok(status) => {
+                        let _ = exit_tx.send((status, at));
+                    }
+                    Err(err) => log::warn!("waiting for process {}: {err}", child.id()),
+                }
+            })?;
+        Ok(Threads {
+            stdout,
+            stderr,
+            readers_done,
+            inputs,
+            input,
+            exits,
+        })
+    }
+}
+
 fn outcome_of(status: ExitStatus) -> Outcome {
     if let Some(code) = status.code() {
         Outcome::Exited(code)
@@ -390,4 +436,17 @@ pub fn run(
     let mut session = Session::start(opts)?;
     session.send_blocks(blocks);
     Ok(session.wait(timeout))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_and_captures_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Session>();
+        assert_send::<Capture>();
+        assert_send::<SessionError>();
+    }
 }

@@ -40,9 +40,25 @@
 //! no marker at all while the other does (sqlite3's `.print` writes only
 //! stdout) is given wholly to the last block that ran. Without a marker
 //! statement for the interpreter (or without `send_blocks`),
-//! [`Capture::blocks`] is `None`: the whole output is one unit. For Python, `PYTHONUNBUFFERED=1` is set
-//! unless [`SessionOptions::env`] sets it.
+//! [`Capture::blocks`] is `None`: the whole output is one unit.
 //!
+//! Interpreters must flush before a marker for exact attribution: for
+//! Python, `PYTHONUNBUFFERED=1` is set unless [`SessionOptions::env`] sets
+//! it; the perl statement unbuffers STDOUT. Note that python, node and perl
+//! read a script from a pipe completely before running it, so a syntax error
+//! anywhere means no block runs (its message goes to block 0).
+//!
+//! # Timestamps and order
+//!
+//! Output is stamped per chunk as it is read; a line gets the time of the
+//! chunk that completed it. Within a stream the order is exact; between
+//! stdout and stderr it is the order of reading, which is only as good as
+//! the scheduler (markers make the per-block split exact regardless). Echoed
+//! input lines are stamped just before they are written, which with an
+//! interpreter that reads ahead is long before their output: the per-block
+//! lines and, with blocks, the transcript therefore put each block's input
+//! first, then its output.
+
 //! # Termination policy
 //!
 //! The timeout counts from [`Session::start`]. When it expires the whole
@@ -55,6 +71,11 @@
 //! for longer than a couple of seconds. [`terminate_all`] does the same to
 //! every running session, for the CLI's Ctrl-C handler. A [`Session`] dropped
 //! without [`Session::wait`] has its group killed.
+//!
+//! A child that exits without reading all its input makes the writer's
+//! write fail with EPIPE, which ends the writer quietly; this relies on
+//! SIGPIPE being ignored in litprog's process, as Rust programs do by default
+//! (children get the default disposition back).
 //!
 //! # Output limit
 //!

@@ -16,7 +16,8 @@ pub struct SessionOptions {
     pub env: Vec<(String, String)>,
     /// Working directory, relative to the current directory; `None` = inherit.
     pub cwd: Option<PathBuf>,
-    /// Make stdout and stderr each their own pseudo-terminal; stdin stays a pipe.
+    /// Make stdout and stderr each their own pseudo-terminal (80x24, output
+    /// processing off so bytes are exact); stdin stays a pipe.
     pub term: bool,
     /// Record input lines in the transcript and in each block's lines.
     pub echo: bool,
