@@ -100,7 +100,7 @@ impl Session {
         drop(cmd);
         let pgid = child.id() as i32;
         let registry_id = registry::register(pgid);
-        log::info!("started {:?} as process group {pgid}", opts.argv);
+        log::debug!("started {:?} as process group {pgid}", opts.argv);
 
         let outputs: (Box<dyn Read + Send>, Box<dyn Read + Send>) = match masters {
             Some((out, err)) => (Box::new(out), Box::new(err)),
@@ -213,7 +213,7 @@ impl Session {
         let (status, ended, timed_out) = match self.exits.recv_timeout(left) {
             Ok((status, at)) => (Some(status), at, false),
             Err(RecvTimeoutError::Timeout) => {
-                log::info!("process group {} timed out after {timeout:?}", self.pgid);
+                log::debug!("process group {} timed out after {timeout:?}", self.pgid);
                 let (status, at) = self.terminate();
                 (status, at, true)
             }

@@ -73,7 +73,7 @@ pub fn terminate_all() {
     if targets.is_empty() {
         return;
     }
-    log::info!("terminating {} session(s)", targets.len());
+    log::debug!("terminating {} session(s)", targets.len());
     for &(_, pgid) in &targets {
         sys::signal_group(pgid, GroupSignal::Terminate);
     }
