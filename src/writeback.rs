@@ -5,6 +5,7 @@
 //! endings, trailing spaces, other blocks and prose.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use crate::document::{Document, Role};
 
@@ -87,26 +88,45 @@ fn eol_before(text: &str, end: usize) -> &'static str {
     }
 }
 
-/// The index of the result block owned by code block `b`, if there is one
-/// directly after it (only blank lines between) and in the same container.
+/// Does block `r` belong to code block `b` as a result block, coming after
+/// block `prev` with only blank lines between?
 ///
 /// A result block in another container is not the code block's: its span
 /// starts at its line, so replacing or removing it would also remove the
 /// list marker or quote it opens, and change what the following lines
 /// belong to.
-pub fn existing_result(doc: &Document, b: usize) -> Option<usize> {
+fn owned_after(doc: &Document, b: usize, prev: usize, r: usize) -> bool {
     let code = &doc.blocks[b];
-    let next = doc.blocks.get(b + 1)?;
+    let Some(next) = doc.blocks.get(r) else {
+        return false;
+    };
     match &next.role {
-        Role::Result { lpid }
-            if Some(lpid) == code.lpid.as_ref()
+        Role::Result { lpid } => {
+            Some(lpid) == code.lpid.as_ref()
                 && next.fence.indent == code.fence.indent
-                && is_gap(&doc.text[code.fence.span.end..next.fence.span.start]) =>
-        {
-            Some(b + 1)
+                && is_gap(&doc.text[doc.blocks[prev].fence.span.end..next.fence.span.start])
         }
-        _ => None,
+        _ => false,
     }
+}
+
+/// The index of the result block owned by code block `b`, if there is one
+/// directly after it (only blank lines between) and in the same container.
+pub fn existing_result(doc: &Document, b: usize) -> Option<usize> {
+    owned_after(doc, b, b, b + 1).then_some(b + 1)
+}
+
+/// The bytes of the result blocks owned by code block `b`: its result
+/// block and any stale copies stacked directly after it (same lpid, same
+/// container, only blank lines between), which are replaced or removed
+/// with it so that a second build has nothing left to do.
+fn owned_span(doc: &Document, b: usize) -> Option<Range<usize>> {
+    let first = existing_result(doc, b)?;
+    let mut last = first;
+    while owned_after(doc, b, last, last + 1) {
+        last += 1;
+    }
+    Some(doc.blocks[first].fence.span.start..doc.blocks[last].fence.span.end)
 }
 
 /// The document's text with result blocks as `wanted` says: for each code
@@ -122,12 +142,11 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
         let lpid = code.lpid.as_deref().unwrap_or_default();
         let end = code.fence.span.end;
         let eol = eol_before(text, end);
-        let existing = existing_result(doc, b).map(|r| &doc.blocks[r].fence);
-        match (lines, existing) {
+        match (lines, owned_span(doc, b)) {
             (Some(lines), Some(old)) => {
-                out.push_str(&text[copied..old.span.start]);
+                out.push_str(&text[copied..old.start]);
                 out.push_str(&render(lpid, lines, &code.fence.indent, eol));
-                copied = old.span.end;
+                copied = old.end;
             }
             (Some(lines), None) => {
                 out.push_str(&text[copied..end]);
@@ -141,7 +160,7 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
             }
             (None, Some(old)) => {
                 out.push_str(&text[copied..end]);
-                copied = old.span.end;
+                copied = old.end;
             }
             (None, None) => {}
         }
@@ -255,6 +274,24 @@ mod tests {
             text.replace("```\n1. ", "```\n\n```text lpout=a\nnew\n```\n1. ")
         );
         assert_eq!(doc(&out).blocks[3].lpid.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn stale_copies_of_a_result_block_go_with_it() {
+        // Two result blocks of `a` after its code block (a merge kept
+        // both): removing only the first let the second become the owned
+        // one, so every build removed one more and none was a no-op.
+        let text = "> ```sh lpid=a\n> echo\n> ```\n> ```text lpout=a\n> one\n> ```\n>\n> ```text lpout=a\n> two\n> ```\nend\n";
+        let d = doc(text);
+        let removed = rewrite(&d, &BTreeMap::from([(0, None)]));
+        assert_eq!(removed, "> ```sh lpid=a\n> echo\n> ```\nend\n");
+        let replaced = rewrite(&d, &BTreeMap::from([(0, lines(&["x"]))]));
+        assert_eq!(
+            replaced,
+            "> ```sh lpid=a\n> echo\n> ```\n> ```text lpout=a\n> x\n> ```\nend\n"
+        );
+        let again = rewrite(&doc(&replaced), &BTreeMap::from([(0, lines(&["x"]))]));
+        assert_eq!(again, replaced);
     }
 
     #[test]
