@@ -12,7 +12,9 @@
 //! The corpus test at the end runs the real binary on the hand-written
 //! documents of `tests/corpus/`, which must come back byte for byte.
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use litprog::document::{Document, Project, Role};
 use litprog::writeback::{self, Wanted};
@@ -650,5 +652,111 @@ proptest! {
         choices in choices(hostile_line().boxed()),
     ) {
         check_rewrite(&text, &choices)?;
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The corpus: hand-written real-world-shaped documents without sessions.
+
+fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut files: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn corpus_is_varied() {
+    let files = corpus();
+    assert!(files.len() >= 20, "only {} corpus files", files.len());
+    let texts: Vec<String> = files
+        .iter()
+        .map(|(_, b)| String::from_utf8(b.clone()).unwrap())
+        .collect();
+    assert!(texts.iter().filter(|t| t.contains("\r\n")).count() >= 2);
+    assert!(texts.iter().any(|t| t.starts_with('\u{feff}')));
+    assert!(texts.iter().any(|t| !t.ends_with('\n')));
+    let docs: Vec<Document> = texts.iter().map(|t| parse(t).unwrap()).collect();
+    let fences: usize = docs.iter().map(|d| d.blocks.len()).sum();
+    assert!(fences >= 120, "only {fences} fenced blocks in the corpus");
+    let mut langs: Vec<&str> = docs
+        .iter()
+        .flat_map(|d| d.blocks.iter().map(|b| b.fence.lang.as_str()))
+        .collect();
+    langs.sort();
+    langs.dedup();
+    assert!(
+        langs.len() >= 30,
+        "only {} languages: {langs:?}",
+        langs.len()
+    );
+}
+
+#[test]
+fn corpus_round_trips_through_rewrite() {
+    for (path, bytes) in corpus() {
+        let text = String::from_utf8(bytes).unwrap();
+        let doc = Document::parse(&path, text.clone())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(owners(&doc).is_empty(), "{}: has sessions", path.display());
+        assert!(
+            doc.blocks.iter().all(|b| b.role == Role::Code),
+            "{}: has litprog blocks",
+            path.display()
+        );
+        assert_eq!(
+            writeback::rewrite(&doc, &Wanted::new()),
+            text,
+            "{}",
+            path.display()
+        );
+        let every: Wanted = (0..doc.blocks.len()).map(|b| (b, None)).collect();
+        assert_eq!(writeback::rewrite(&doc, &every), text, "{}", path.display());
+        Project::new(vec![doc]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+#[test]
+fn corpus_is_unchanged_by_a_build() {
+    for (path, bytes) in corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = path.file_name().unwrap();
+        fs::write(dir.path().join(name), &bytes).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_litprog"))
+            .arg("build")
+            .arg(name)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {:?}\n{}",
+            path.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            fs::read(dir.path().join(name)).unwrap(),
+            bytes,
+            "{} changed",
+            path.display()
+        );
+        let entries: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(
+            entries.len(),
+            1,
+            "{}: the build wrote files",
+            path.display()
+        );
     }
 }
