@@ -53,7 +53,10 @@
 //! Output is stamped per chunk as it is read; a line gets the time of the
 //! chunk that completed it. Within a stream the order is exact; between
 //! stdout and stderr it is the order of reading, which is only as good as
-//! the scheduler (markers make the per-block split exact regardless). Echoed
+//! the scheduler (markers make the per-block split exact regardless). So
+//! that the result is the same on every run, a stderr line goes before a
+//! stdout line only when it was read more than [`STREAM_ORDER_TOLERANCE`]
+//! earlier; closer than that, stdout comes first. Echoed
 //! input lines are stamped just before they are written, which with an
 //! interpreter that reads ahead is long before their output: the per-block
 //! lines and, with blocks, the transcript therefore put each block's input
@@ -99,7 +102,7 @@ mod registry;
 mod sys;
 mod writer;
 
-pub use capture::{BlockCapture, Capture, CapturedLine, Outcome, Stream};
+pub use capture::{BlockCapture, Capture, CapturedLine, Outcome, STREAM_ORDER_TOLERANCE, Stream};
 pub use engine::{Session, run};
 pub use error::SessionError;
 pub use options::SessionOptions;

@@ -391,3 +391,24 @@ fn result_blocks_in_lists_and_block_quotes_stay_inside() {
     );
     t.litprog(&["check"]).success();
 }
+
+#[test]
+fn stdout_then_stderr_written_together_is_shown_the_same_way_every_time() {
+    let t = TestDir::new();
+    let blocks: String = (0..40)
+        .map(|i| format!("```bash\necho out{i}; echo err{i} >&2\n```\n\n"))
+        .collect();
+    t.write(
+        "doc.md",
+        format!("```bash lpid=s lptype=session\ntrue\n```\n\n{blocks}"),
+    );
+    t.litprog(&["build"]).success();
+    let text = t.read("doc.md");
+    for i in 0..40 {
+        assert!(
+            text.contains(&format!("```text lpout=s\nout{i}\n! err{i}\n")),
+            "block {i}:\n{text}"
+        );
+    }
+    t.litprog(&["check"]).success();
+}
