@@ -1,0 +1,787 @@
+//! The benchmark harness: litprog against its physical floor.
+//!
+//! ```sh
+//! cargo build --release && cargo run --release --example bench
+//! cargo run --release --example bench -- --quick        # one run each, smaller inputs
+//! cargo run --release --example bench -- --runs 9 --only 1,2 --keep
+//! ```
+//!
+//! It generates its workloads in a temporary directory, runs each several
+//! times (`--runs N` or `LITPROG_BENCH_RUNS`, default 5), and prints a
+//! Markdown table of medians. Every figure is measured next to its floor in
+//! the same run, interleaved (floor, figure, floor, figure, ...), so that a
+//! noisy machine shifts both alike and the ratio holds.
+//!
+//! The floors: the interpreter running the same code itself, from a file
+//! (`bash script.sh`) and from a pipe (`bash < pipe`, how litprog feeds it:
+//! bash then reads its script one byte at a time); for Markdown, the
+//! pulldown-cmark parse of the same files in this process; for start-up,
+//! `bash -c 'echo hi'`.
+//!
+//! The binary measured is `target/release/litprog` (built first with
+//! `cargo build --release --bin litprog` unless `--no-build`), or the one
+//! named by `LITPROG_BIN`, to compare a patched copy. `--keep` leaves the
+//! workloads in place and prints where, for profiling them by hand.
+//! Nothing here runs under `cargo test`.
+
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// Bytes in a megabyte, as throughput is reported (decimal, like `dd`).
+const MB: f64 = 1e6;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// What the command line asked for.
+struct Config {
+    runs: usize,
+    quick: bool,
+    keep: bool,
+    build: bool,
+    only: Option<Vec<u32>>,
+}
+
+impl Config {
+    fn parse() -> Result<Config> {
+        let mut config = Config {
+            runs: match std::env::var("LITPROG_BENCH_RUNS") {
+                Ok(v) => v.parse().context("LITPROG_BENCH_RUNS is not a number")?,
+                Err(_) => 5,
+            },
+            quick: false,
+            keep: false,
+            build: true,
+            only: None,
+        };
+        let mut args = std::env::args().skip(1);
+        let mut runs_given = false;
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--quick" => config.quick = true,
+                "--keep" => config.keep = true,
+                "--no-build" => config.build = false,
+                "--runs" => {
+                    let n = args.next().context("--runs needs a number")?;
+                    config.runs = n.parse().with_context(|| format!("--runs {n}"))?;
+                    runs_given = true;
+                }
+                "--only" => {
+                    let list = args.next().context("--only needs a list such as 1,4")?;
+                    let ids = list
+                        .split(',')
+                        .map(|s| s.trim().parse::<u32>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .with_context(|| format!("--only {list}"))?;
+                    config.only = Some(ids);
+                }
+                "-h" | "--help" => {
+                    println!(
+                        "usage: cargo run --release --example bench -- [--quick] [--runs N] [--only 1,2,..] [--keep] [--no-build]\n\
+                         env: LITPROG_BENCH_RUNS (runs), LITPROG_BIN (binary to measure)"
+                    );
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument '{other}' (try --help)"),
+            }
+        }
+        if config.quick && !runs_given {
+            config.runs = 1;
+        }
+        config.runs = config.runs.max(1);
+        Ok(config)
+    }
+
+    fn wants(&self, id: u32) -> bool {
+        self.only.as_ref().is_none_or(|ids| ids.contains(&id))
+    }
+}
+
+/// A workload: generates its input, measures, and adds its rows.
+type Workload = fn(&mut Bench) -> Result<()>;
+
+/// One line of the table.
+struct Row {
+    id: &'static str,
+    name: String,
+    figure: String,
+    floor: String,
+    ratio: Option<f64>,
+    goal: String,
+    /// `None` for rows that only inform.
+    pass: Option<bool>,
+}
+
+struct Bench {
+    config: Config,
+    bin: PathBuf,
+    root: PathBuf,
+    rows: Vec<Row>,
+}
+
+fn run() -> Result<bool> {
+    let config = Config::parse()?;
+    let bin = litprog_binary(config.build)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("litprog-bench-")
+        .tempdir()?;
+    let root = if config.keep {
+        tmp.keep()
+    } else {
+        tmp.path().to_path_buf()
+    };
+    eprintln!(
+        "bench: {} run(s) per workload{}, binary {}, workloads in {}",
+        config.runs,
+        if config.quick { " (quick)" } else { "" },
+        bin.display(),
+        root.display()
+    );
+    let mut bench = Bench {
+        config,
+        bin,
+        root,
+        rows: Vec::new(),
+    };
+    let workloads: [(u32, Workload); 7] = [
+        (1, Bench::session_throughput),
+        (2, Bench::per_block_markers),
+        (3, Bench::parallelism),
+        (4, Bench::python),
+        (5, Bench::markdown_throughput),
+        (6, Bench::peak_memory),
+        (7, Bench::start_up),
+    ];
+    for (id, workload) in workloads {
+        if bench.config.wants(id) {
+            eprintln!("bench: workload {id}");
+            workload(&mut bench).with_context(|| format!("workload {id}"))?;
+        }
+    }
+    print!("{}", bench.table());
+    Ok(bench.rows.iter().all(|r| r.pass != Some(false)))
+}
+
+/// The release binary next to this example (`target/release/examples/bench`
+/// -> `target/release/litprog`), built first so it matches the library.
+fn litprog_binary(build: bool) -> Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("LITPROG_BIN") {
+        return Ok(PathBuf::from(bin));
+    }
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("cannot locate the target directory")?;
+    let bin = dir.join("litprog");
+    if build {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--quiet", "--bin", "litprog"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status();
+        if !matches!(status, Ok(s) if s.success()) {
+            eprintln!("bench: warning: `cargo build --release --bin litprog` failed");
+        }
+    }
+    if !bin.is_file() {
+        bail!(
+            "{} not found: run `cargo build --release` first",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// Runs `cmd` to its end, feeding `stdin` through a pipe if given, and
+/// returns its wall time in seconds. Output goes to pipes read by this
+/// process, as litprog's own output does. Fails unless it exits with 0.
+fn timed(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<f64> {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
+    let output = std::thread::scope(|scope| {
+        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            scope.spawn(move || pipe.write_all(bytes));
+        }
+        child.wait_with_output()
+    })?;
+    let elapsed = start.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(elapsed)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs each measurement `runs` times, interleaved, and returns the medians
+/// in the same order.
+fn interleaved<const N: usize>(
+    runs: usize,
+    mut measures: [&mut dyn FnMut() -> Result<f64>; N],
+) -> Result<[f64; N]> {
+    let mut samples: [Vec<f64>; N] = std::array::from_fn(|_| Vec::with_capacity(runs));
+    for _ in 0..runs {
+        for (measure, sample) in measures.iter_mut().zip(samples.iter_mut()) {
+            sample.push(measure()?);
+        }
+    }
+    Ok(samples.map(median))
+}
+
+fn ms(seconds: f64) -> String {
+    format!("{:.1} ms", seconds * 1e3)
+}
+
+impl Bench {
+    fn dir(&self, name: &str) -> Result<PathBuf> {
+        let dir = self.root.join(name);
+        fs::create_dir_all(&dir)?;
+        Ok(dir)
+    }
+
+    /// `litprog build -q --no-cache <args>` in `dir`.
+    fn litprog(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.current_dir(dir)
+            .args(["build", "-q", "--no-cache"])
+            .args(args);
+        cmd
+    }
+
+    /// A first build, which writes the result blocks: the measured builds
+    /// then refresh them and change nothing, like a build on save. Checks
+    /// that the document got `results` result blocks and a status line.
+    fn first_build(&self, dir: &Path, doc: &str, results: usize) -> Result<()> {
+        timed(&mut self.litprog(dir, &[doc]), None)?;
+        let text = fs::read_to_string(dir.join(doc))?;
+        let found = text.matches("lpout=").count();
+        if found != results || !text.contains("# exit: 0") {
+            bail!("{doc}: expected {results} result blocks and `# exit: 0`, found {found}");
+        }
+        Ok(())
+    }
+
+    /// One row per floor: the first carries the goal, the others inform.
+    fn ratio_rows(
+        &mut self,
+        id: &'static str,
+        name: &str,
+        figure: f64,
+        floors: &[(&str, f64)],
+        goal: f64,
+    ) {
+        for (i, &(label, floor)) in floors.iter().enumerate() {
+            let ratio = figure / floor;
+            self.rows.push(Row {
+                id: if i == 0 { id } else { "" },
+                name: if i == 0 {
+                    name.to_string()
+                } else {
+                    format!("(same, against {label})")
+                },
+                figure: ms(figure),
+                floor: format!("{} ({label})", ms(floor)),
+                ratio: Some(ratio),
+                goal: if i == 0 {
+                    format!("≤ {goal}x")
+                } else {
+                    "(info)".into()
+                },
+                pass: (i == 0).then_some(ratio <= goal),
+            });
+        }
+    }
+
+    /// The document and script of workloads 1 and 6: one bash block of
+    /// 10,000 distinct `echo` lines.
+    fn echo_workload(&self) -> Result<(PathBuf, String)> {
+        let dir = self.dir("w1")?;
+        let script: String = (0..10_000)
+            .map(|i| format!("echo \"line {i}: the quick brown fox jumps over the lazy dog\"\n"))
+            .collect();
+        if !dir.join("script.sh").exists() {
+            write_session_doc(&dir.join("doc.md"), "bash", std::slice::from_ref(&script))?;
+            fs::write(dir.join("script.sh"), &script)?;
+            self.first_build(&dir, "doc.md", 1)?;
+        }
+        Ok((dir, script))
+    }
+
+    /// 1. One bash block of 10,000 `echo` lines.
+    fn session_throughput(&mut self) -> Result<()> {
+        let (dir, script) = self.echo_workload()?;
+        let [figure, file, pipe] = interleaved(
+            self.config.runs,
+            [
+                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut || {
+                    timed(
+                        Command::new("bash").arg("script.sh").current_dir(&dir),
+                        None,
+                    )
+                },
+                &mut || {
+                    timed(
+                        Command::new("bash").current_dir(&dir),
+                        Some(script.as_bytes()),
+                    )
+                },
+            ],
+        )?;
+        self.ratio_rows(
+            "1",
+            "bash, 1 block of 10,000 echo lines",
+            figure,
+            &[("bash script.sh", file), ("bash < pipe", pipe)],
+            1.2,
+        );
+        Ok(())
+    }
+
+    /// 2. One bash session of 1,000 one-line blocks.
+    fn per_block_markers(&mut self) -> Result<()> {
+        let dir = self.dir("w2")?;
+        let blocks: Vec<String> = (0..1000)
+            .map(|i| format!("echo \"block {i}: some output\"\n"))
+            .collect();
+        write_session_doc(&dir.join("doc.md"), "bash", &blocks)?;
+        let script = blocks.concat();
+        fs::write(dir.join("script.sh"), &script)?;
+        self.first_build(&dir, "doc.md", 1000)?;
+        let [figure, file, pipe] = interleaved(
+            self.config.runs,
+            [
+                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut || {
+                    timed(
+                        Command::new("bash").arg("script.sh").current_dir(&dir),
+                        None,
+                    )
+                },
+                &mut || {
+                    timed(
+                        Command::new("bash").current_dir(&dir),
+                        Some(script.as_bytes()),
+                    )
+                },
+            ],
+        )?;
+        self.ratio_rows(
+            "2",
+            "bash, 1,000 one-line blocks (1,000 result blocks)",
+            figure,
+            &[("bash script.sh", file), ("bash < pipe", pipe)],
+            1.5,
+        );
+        Ok(())
+    }
+
+    /// 3. Eight independent `sleep 0.5` sessions with `-j 8`.
+    fn parallelism(&mut self) -> Result<()> {
+        let dir = self.dir("w3")?;
+        let mut doc = String::from("# Eight sessions\n");
+        for i in 0..8 {
+            write!(
+                doc,
+                "\nSession {i}.\n\n```bash lpid=s{i} lptype=session\nsleep 0.5\n```\n"
+            )?;
+        }
+        fs::write(dir.join("doc.md"), doc)?;
+        self.first_build(&dir, "doc.md", 8)?;
+        let [figure, floor] = interleaved(
+            self.config.runs,
+            [
+                &mut || timed(&mut self.litprog(&dir, &["-j", "8", "doc.md"]), None),
+                &mut || timed(Command::new("bash").args(["-c", "sleep 0.5"]), None),
+            ],
+        )?;
+        self.rows.push(Row {
+            id: "3",
+            name: "8 sessions of `sleep 0.5`, -j 8 (wall)".into(),
+            figure: format!("{figure:.3} s"),
+            floor: format!("{floor:.3} s (one bash -c 'sleep 0.5')"),
+            ratio: Some(figure / floor),
+            goal: "≤ 0.8 s".into(),
+            pass: Some(figure <= 0.8),
+        });
+        Ok(())
+    }
+
+    /// 4. One python3 session of 1,000 blocks.
+    fn python(&mut self) -> Result<()> {
+        let dir = self.dir("w4")?;
+        let blocks: Vec<String> = (0..1000)
+            .map(|i| {
+                format!(
+                    "x{i} = sum(range({}))\nprint(f\"block {i}: {{x{i}}}\")\n",
+                    i % 97
+                )
+            })
+            .collect();
+        write_session_doc(&dir.join("doc.md"), "python3", &blocks)?;
+        let script = blocks.concat();
+        fs::write(dir.join("script.py"), &script)?;
+        self.first_build(&dir, "doc.md", 1000)?;
+        let [figure, file, pipe] = interleaved(
+            self.config.runs,
+            [
+                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut || {
+                    timed(
+                        Command::new("python3").arg("script.py").current_dir(&dir),
+                        None,
+                    )
+                },
+                &mut || {
+                    timed(
+                        Command::new("python3")
+                            .env("PYTHONUNBUFFERED", "1")
+                            .current_dir(&dir),
+                        Some(script.as_bytes()),
+                    )
+                },
+            ],
+        )?;
+        self.ratio_rows(
+            "4",
+            "python3, 1,000 blocks (1,000 result blocks)",
+            figure,
+            &[
+                ("python3 script.py", file),
+                ("PYTHONUNBUFFERED=1 python3 < pipe", pipe),
+            ],
+            1.5,
+        );
+        Ok(())
+    }
+
+    /// 5. 50 MB of Markdown without sessions: a build that changes nothing.
+    fn markdown_throughput(&mut self) -> Result<()> {
+        let dir = self.dir("w5")?;
+        let (files, per_file) = if self.config.quick {
+            (10, 1_000_000)
+        } else {
+            (50, 1_000_000)
+        };
+        let mut total = 0;
+        let mut originals = Vec::new();
+        for f in 0..files {
+            let text = markdown_file(f as u64, per_file);
+            total += text.len();
+            let path = dir.join(format!("doc{f:02}.md"));
+            fs::write(&path, &text)?;
+            originals.push((path, text));
+        }
+        timed(&mut self.litprog(&dir, &["."]), None)?;
+        for (path, text) in &originals {
+            if fs::read_to_string(path)? != *text {
+                bail!("{} was changed by a build with no sessions", path.display());
+            }
+        }
+        let paths: Vec<&PathBuf> = originals.iter().map(|(p, _)| p).collect();
+        let [figure, floor] = interleaved(
+            self.config.runs,
+            [
+                &mut || timed(&mut self.litprog(&dir, &["."]), None),
+                &mut || parse_only(&paths),
+            ],
+        )?;
+        let mb = total as f64 / MB;
+        self.rows.push(Row {
+            id: "5",
+            name: format!(
+                "{mb:.0} MB of Markdown in {files} files, no sessions, nothing to change"
+            ),
+            figure: format!("{:.0} MB/s ({})", mb / figure, ms(figure)),
+            floor: format!(
+                "{:.0} MB/s ({}, read + pulldown-cmark parse in-process)",
+                mb / floor,
+                ms(floor)
+            ),
+            ratio: Some(figure / floor),
+            goal: "≥ 200 MB/s".into(),
+            pass: Some(mb / figure >= 200.0),
+        });
+        Ok(())
+    }
+
+    /// 6. Peak RSS of workload 1's build.
+    fn peak_memory(&mut self) -> Result<()> {
+        let (dir, _) = self.echo_workload()?;
+        let litprog: Vec<OsString> = [self.bin.as_os_str(), "build".as_ref()]
+            .into_iter()
+            .chain(["-q", "--no-cache", "doc.md"].map(|s| s.as_ref()))
+            .map(OsString::from)
+            .collect();
+        let bash: Vec<OsString> = vec!["bash".into(), "script.sh".into()];
+        let (mut figure, mut floor) = (Vec::new(), Vec::new());
+        for _ in 0..self.config.runs {
+            figure.push(max_rss_kib(&dir, &litprog)?);
+            floor.push(max_rss_kib(&dir, &bash)?);
+        }
+        let (figure, floor) = (median(figure) / 1024.0, median(floor) / 1024.0);
+        self.rows.push(Row {
+            id: "6",
+            name: "peak RSS of workload 1 (max of litprog and its bash)".into(),
+            figure: format!("{figure:.1} MiB"),
+            floor: format!("{floor:.1} MiB (bash script.sh)"),
+            ratio: Some(figure / floor),
+            goal: "≤ 20 MB".into(),
+            pass: Some(figure * 1024.0 * 1024.0 <= 20.0 * MB),
+        });
+        Ok(())
+    }
+
+    /// 7. Start-up: one `echo hi` session.
+    fn start_up(&mut self) -> Result<()> {
+        let dir = self.dir("w7")?;
+        write_session_doc(&dir.join("doc.md"), "bash", &["echo hi\n".to_string()])?;
+        self.first_build(&dir, "doc.md", 1)?;
+        // Short runs: more samples for a stable median.
+        let runs = self.config.runs * 4;
+        let [figure, floor, version] = interleaved(
+            runs,
+            [
+                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut || timed(Command::new("bash").args(["-c", "echo hi"]), None),
+                &mut || timed(Command::new(&self.bin).arg("--version"), None),
+            ],
+        )?;
+        self.rows.push(Row {
+            id: "7",
+            name: "start-up: build of one `echo hi` session (wall)".into(),
+            figure: ms(figure),
+            floor: format!("{} (bash -c 'echo hi')", ms(floor)),
+            ratio: Some(figure / floor),
+            goal: "≤ 10 ms".into(),
+            pass: Some(figure <= 0.010),
+        });
+        self.rows.push(Row {
+            id: "",
+            name: "(litprog --version: exec and exit, no work)".into(),
+            figure: ms(version),
+            floor: format!("{} (bash -c 'echo hi')", ms(floor)),
+            ratio: Some(version / floor),
+            goal: "(info)".into(),
+            pass: None,
+        });
+        Ok(())
+    }
+
+    fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "\n| # | workload | litprog | floor | ratio | goal | result |\n|---|---|---|---|---|---|---|"
+        );
+        for r in &self.rows {
+            let ratio = r.ratio.map_or(String::new(), |x| format!("{x:.2}x"));
+            let result = match r.pass {
+                Some(true) => "PASS",
+                Some(false) => "MISS",
+                None => "",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                r.id, r.name, r.figure, r.floor, ratio, r.goal, result
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nmedians of {} run(s){}",
+            self.config.runs,
+            if self.config.quick { ", --quick" } else { "" }
+        );
+        out
+    }
+}
+
+/// A document with one session of `command` whose blocks are `blocks`: the
+/// first block declares the session in its info string, the others continue
+/// its lpid (same language), with a sentence of prose between blocks.
+fn write_session_doc(path: &Path, command: &str, blocks: &[String]) -> Result<()> {
+    let lang = if command == "bash" { "bash" } else { "python" };
+    let mut doc = String::from("# Benchmark\n\nA session.\n");
+    for (i, code) in blocks.iter().enumerate() {
+        let info = if i == 0 {
+            format!("{lang} lpid=s lptype=session command={command}")
+        } else {
+            lang.to_string()
+        };
+        write!(doc, "\nStep {i}.\n\n```{info}\n{code}```\n")?;
+    }
+    fs::write(path, doc).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The floor of workload 5: read every file and run pulldown-cmark's offset
+/// iterator over it (the parse litprog needs), with litprog's options.
+fn parse_only(paths: &[&PathBuf]) -> Result<f64> {
+    use pulldown_cmark::{Options, Parser};
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS;
+    let start = Instant::now();
+    let mut events = 0usize;
+    for path in paths {
+        let text = fs::read_to_string(path)?;
+        events += Parser::new_ext(&text, options).into_offset_iter().count();
+    }
+    std::hint::black_box(events);
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Peak resident set of `argv` run in `dir`, in KiB: the largest of the
+/// process and the descendants it waited for, from the kernel's rusage
+/// (via GNU time, or Python's `resource` module if that is missing).
+fn max_rss_kib(dir: &Path, argv: &[OsString]) -> Result<f64> {
+    let report = dir.join("rss.txt");
+    let mut cmd = if Path::new("/usr/bin/time").is_file() {
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.args(["-f", "%M", "-o"]).arg(&report).args(argv);
+        cmd
+    } else {
+        let mut cmd = Command::new("python3");
+        cmd.args([
+            "-c",
+            "import resource, subprocess, sys\n\
+             subprocess.run(sys.argv[2:], check=True, stdout=subprocess.DEVNULL)\n\
+             open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))",
+        ])
+        .arg(&report)
+        .args(argv);
+        cmd
+    };
+    timed(cmd.current_dir(dir), None)?;
+    let text = fs::read_to_string(&report)?;
+    text.trim()
+        .parse()
+        .with_context(|| format!("peak RSS report {text:?}"))
+}
+
+/// About `target` bytes of Markdown: headings, prose with inline markup,
+/// lists, tables, block quotes and fenced code blocks (some of them in
+/// named raw_block groups), but no sessions and no result blocks.
+fn markdown_file(seed: u64, target: usize) -> String {
+    let words: Vec<&str> = "literate program session block result tangle markdown fence \
+        interpreter output the a of and to in is for with each"
+        .split_whitespace()
+        .collect();
+    let mut rng = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    let mut next = move |n: usize| {
+        rng = rng
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((rng >> 33) as usize) % n
+    };
+    let mut out = String::with_capacity(target + 4096);
+    let mut section = 0;
+    while out.len() < target {
+        section += 1;
+        let _ = writeln!(out, "## Section {seed}.{section}\n");
+        for _ in 0..3 {
+            for w in 0..(40 + next(40)) {
+                let word = words[next(words.len())];
+                match next(12) {
+                    0 => write!(out, "*{word}* "),
+                    1 => write!(out, "`{word}()` "),
+                    2 => write!(out, "[{word}](https://example.com/{word}) "),
+                    3 => write!(out, "**{word}** "),
+                    _ => write!(out, "{word} "),
+                }
+                .ok();
+                if w % 12 == 11 {
+                    out.push('\n');
+                }
+            }
+            out.push_str("\n\n");
+        }
+        for i in 0..(3 + next(5)) {
+            let _ = writeln!(out, "- item {i}: {} {}", words[next(20)], words[next(20)]);
+        }
+        out.push('\n');
+        for i in 1..4 {
+            let _ = writeln!(
+                out,
+                "{i}. step {} then {}",
+                words[next(20)],
+                words[next(20)]
+            );
+        }
+        let _ = writeln!(out, "\n| name | value | note |\n|---|---:|---|");
+        for i in 0..(4 + next(6)) {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} |",
+                words[next(20)],
+                i * 7,
+                words[next(20)]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\n> A quoted {} about {}.\n",
+            words[next(20)],
+            words[next(20)]
+        );
+        match section % 4 {
+            0 => {
+                let _ = writeln!(
+                    out,
+                    "```rust\nfn f{section}(x: u32) -> u32 {{\n    x * {section}\n}}\n```\n"
+                );
+            }
+            1 => {
+                let _ = writeln!(
+                    out,
+                    "```python lpid=part{seed}_{section}\ndef g{section}(x):\n    return x + {section}\n```\n"
+                );
+            }
+            2 => {
+                let _ = writeln!(out, "```yaml\nname: example{section}\nitems: [1, 2]\n```\n");
+            }
+            _ => {
+                let _ = writeln!(out, "~~~text\nplain text {section}\n~~~\n");
+            }
+        }
+    }
+    out
+}
