@@ -31,25 +31,66 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
         group.line,
         report.outcome()
     );
-    msg.push_str("  input:\n");
-    for &r in &group.blocks {
+    // The input up to the block that was running when the session ended
+    // (blocks after it never ran), and the output: the tail of each, so a
+    // long session's cause is on screen without scrolling through it all.
+    let ran = match &report.run {
+        Run::Finished(c) => c
+            .blocks
+            .as_ref()
+            .map_or(group.blocks.len(), |b| b.iter().filter(|b| b.ran).count()),
+        _ => group.blocks.len(),
+    };
+    let mut input = Vec::new();
+    for &r in group.blocks.iter().take(ran.max(1)) {
         let block = project.block(r);
         let path = project.documents[r.doc].path.display();
         for (i, line) in block.code.lines().enumerate() {
-            let _ = writeln!(msg, "    {path}:{} | {line}", block.code_line + i);
+            input.push(format!("{path}:{} | {}", block.code_line + i, clip(line)));
         }
     }
-    msg.push_str("  output:\n");
+    msg.push_str("  input:\n");
+    push_tail(&mut msg, &input, "input lines");
+    if ran < group.blocks.len() {
+        let later = group.blocks.len() - ran;
+        let noun = if later == 1 { "block" } else { "blocks" };
+        let _ = writeln!(msg, "    ({later} later {noun} never ran)");
+    }
+    let mut output = Vec::new();
     if let Spec::Session(spec) = &group.spec {
-        let mut n = 0;
         for (_, lines) in runner::placements(group, spec, &report.run) {
             for line in lines.into_iter().flatten() {
-                n += 1;
-                let _ = writeln!(msg, "    {n:>4} | {line}");
+                output.push(format!("{:>4} | {}", output.len() + 1, clip(&line)));
             }
         }
     }
+    msg.push_str("  output:\n");
+    push_tail(&mut msg, &output, "output lines");
     log::error!("{}", msg.trim_end());
+}
+
+/// Lines of a failure report shown at most, per section.
+const REPORT_LINES: usize = 60;
+/// Characters of one line shown at most.
+const REPORT_WIDTH: usize = 200;
+
+fn clip(line: &str) -> String {
+    match line.char_indices().nth(REPORT_WIDTH) {
+        Some((cut, _)) => format!("{}... ({} more bytes)", &line[..cut], line.len() - cut),
+        None => line.to_string(),
+    }
+}
+
+/// Append the last [`REPORT_LINES`] of `lines`, indented, noting how many
+/// earlier ones were left out.
+fn push_tail(msg: &mut String, lines: &[String], what: &str) {
+    let skip = lines.len().saturating_sub(REPORT_LINES);
+    if skip > 0 {
+        let _ = writeln!(msg, "    ({skip} earlier {what} not shown)");
+    }
+    for line in &lines[skip..] {
+        let _ = writeln!(msg, "    {line}");
+    }
 }
 
 /// Print what the build changed and decide the exit status.

@@ -412,3 +412,30 @@ fn stdout_then_stderr_written_together_is_shown_the_same_way_every_time() {
     }
     t.litprog(&["check"]).success();
 }
+
+#[test]
+fn failure_report_shows_the_blocks_that_ran_and_the_tail_of_long_output() {
+    let t = TestDir::new();
+    let doc = "```bash lpid=s lptype=session\nseq 1 500\n```\n\n```bash\nexit 5\n```\n\n```bash\necho never runs\n```\n";
+    t.write("doc.md", doc);
+    let run = t.litprog(&["build"]).status(1);
+    assert!(
+        run.stderr.contains("doc.md:2 | seq 1 500"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("doc.md:6 | exit 5"), "{}", run.stderr);
+    assert!(!run.stderr.contains("echo never runs"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("(1 later block never ran)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("(441 earlier output lines not shown)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(" 500 | 500\n"), "{}", run.stderr);
+    assert!(run.stderr.contains(" 501 | # exit: 5"), "{}", run.stderr);
+}
