@@ -16,6 +16,38 @@
 //! | groups -> dependency order | [`plan`] |
 //! | running interpreters | [`session`] |
 //! | captures -> result blocks spliced into the text | [`writeback`] |
+//! | the whole build: load, tangle, run, write back or check | [`build`] |
+//!
+//! The session engine works on its own:
+//!
+//! ```
+//! use std::time::Duration;
+//! use litprog::session::{self, SessionOptions};
+//!
+//! let opts = SessionOptions::from_command("bash").unwrap();
+//! let blocks = vec!["x=6\necho a\n".to_string(), "echo $((x * 7))\n".to_string()];
+//! let capture = session::run(opts, &blocks, Duration::from_secs(10)).unwrap();
+//! let per_block = capture.blocks.unwrap();
+//! assert_eq!(per_block[0].stdout, "a\n");
+//! assert_eq!(per_block[1].stdout, "42\n");
+//! ```
+//!
+//! So do the parser and the write-back, on text:
+//!
+//! ```
+//! use std::path::Path;
+//! use litprog::document::{Document, Project};
+//! use litprog::writeback::{self, Wanted};
+//!
+//! let text = "```bash lpid=demo lptype=session\necho hi\n```\n";
+//! let doc = Document::parse(Path::new("doc.md"), text.to_string()).unwrap();
+//! let mut wanted = Wanted::new();
+//! wanted.insert(0, Some(vec!["hi".to_string(), "# exit: 0".to_string()]));
+//! let new_text = writeback::rewrite(&doc, &wanted);
+//! assert!(new_text.ends_with("```\n\n```text lpout=demo\nhi\n# exit: 0\n```\n"));
+//! let project = Project::new(vec![doc]).unwrap();
+//! assert_eq!(project.groups[0].lpid, "demo");
+//! ```
 
 pub mod build;
 pub mod cli;
