@@ -5,6 +5,7 @@
 //! condition variable; `terminate_all` waits on it for the grace period
 //! instead of polling.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,9 @@ static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     entries: Vec::new(),
 });
 static EXITED: Condvar = Condvar::new();
+/// Set by [`terminate_all`]: a session registered afterwards (one that was
+/// starting while litprog was interrupted) is killed at once.
+static TERMINATING: AtomicBool = AtomicBool::new(false);
 
 fn registry() -> MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(PoisonError::into_inner)
@@ -37,6 +41,11 @@ fn registry() -> MutexGuard<'static, Registry> {
 /// Records a running process group; returns the id to refer to it by.
 pub(crate) fn register(pgid: i32) -> u64 {
     let mut reg = registry();
+    // Read under the lock that terminate_all takes after setting the flag:
+    // either this group is in its snapshot, or the flag is seen here.
+    if TERMINATING.load(Ordering::SeqCst) {
+        sys::signal_group(pgid, GroupSignal::Kill);
+    }
     reg.next_id += 1;
     let id = reg.next_id;
     reg.entries.push(Entry {
@@ -65,10 +74,12 @@ pub(crate) fn unregister(id: u64) {
 /// Terminates the process group of every running session: SIGTERM, up to
 /// [`TERMINATION_GRACE`] for the leaders to exit, then SIGKILL.
 ///
-/// Meant for the CLI's SIGINT/SIGTERM handler thread. The sessions' own
+/// Meant for the CLI's SIGINT/SIGTERM handler thread: it is final, and any
+/// session started afterwards is killed as soon as it starts. The sessions' own
 /// [`wait`](super::Session::wait) calls then return with the processes'
 /// outcomes (usually `Signaled`).
 pub fn terminate_all() {
+    TERMINATING.store(true, Ordering::SeqCst);
     let targets: Vec<(u64, i32)> = registry().entries.iter().map(|e| (e.id, e.pgid)).collect();
     if targets.is_empty() {
         return;
