@@ -439,3 +439,26 @@ fn failure_report_shows_the_blocks_that_ran_and_the_tail_of_long_output() {
     assert!(run.stderr.contains(" 500 | 500\n"), "{}", run.stderr);
     assert!(run.stderr.contains(" 501 | # exit: 5"), "{}", run.stderr);
 }
+
+#[test]
+fn one_line_per_session_quiet_prints_only_failures_verbose_adds_detail() {
+    let t = TestDir::new();
+    t.write("doc.md", "```bash lpid=good lptype=session\necho hi\n```\n\n```bash lpid=bad lptype=session\nexit 3\n```\n");
+    let run = t.litprog(&["build", "--keep-going"]).status(1);
+    assert!(
+        run.stderr.contains("ok    good  exit 0  0."),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("session 'bad' (doc.md:5) failed: exit 3 (expected 0)"),
+        "{}",
+        run.stderr
+    );
+    let run = t.litprog(&["-q", "build", "--keep-going"]).status(1);
+    assert!(!run.stderr.contains("good"), "{}", run.stderr);
+    assert!(run.stderr.contains("session 'bad'"), "{}", run.stderr);
+    let run = t.litprog(&["-v", "build", "--keep-going"]).status(1);
+    assert!(run.stderr.contains("as process group"), "{}", run.stderr);
+}
