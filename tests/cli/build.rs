@@ -462,3 +462,20 @@ fn one_line_per_session_quiet_prints_only_failures_verbose_adds_detail() {
     let run = t.litprog(&["-v", "build", "--keep-going"]).status(1);
     assert!(run.stderr.contains("as process group"), "{}", run.stderr);
 }
+
+#[test]
+fn session_options_reach_the_interpreter() {
+    let t = TestDir::new();
+    t.write("sub/file.txt", "in sub\n");
+    t.write(
+        "doc.md",
+        "```yaml\nlpid: s\nlptype: session\nterm: true\necho: true\nenv: {GREETING: hello, N: 3}\ncwd: sub\n```\n\n```bash\n# lpid = s\n[ -t 1 ] && echo stdout is a terminal\necho $GREETING $N\ncat file.txt\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    let text = t.read("doc.md");
+    let result = text.split("```text lpout=s\n").nth(1).unwrap_or_default();
+    assert_eq!(
+        result,
+        "[ -t 1 ] && echo stdout is a terminal\necho $GREETING $N\ncat file.txt\nstdout is a terminal\nhello 3\nin sub\n# exit: 0\n```\n"
+    );
+}
