@@ -94,7 +94,8 @@ fn continuation_indent(prefix: &str) -> String {
 pub fn fences(text: &str) -> Vec<Fence> {
     let index = LineIndex::new(text);
     let mut out = Vec::new();
-    let mut current: Option<(usize, String, String)> = None; // (start, info, content)
+    // (start, info, content, end of the last content line read)
+    let mut current: Option<(usize, String, String, usize)> = None;
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
@@ -102,10 +103,10 @@ pub fn fences(text: &str) -> Vec<Fence> {
     for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
         match event {
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
-                current = Some((range.start, info.trim().to_string(), String::new()));
+                current = Some((range.start, info.trim().to_string(), String::new(), 0));
             }
             Event::Text(t) => {
-                if let Some((_, _, content)) = current.as_mut() {
+                if let Some((_, _, content, content_end)) = current.as_mut() {
                     // pulldown-cmark normalises CRLF to LF and splits text
                     // events at the carriage return; put it back so the
                     // content keeps the document's own bytes.
@@ -116,10 +117,11 @@ pub fn fences(text: &str) -> Vec<Fence> {
                         content.push('\r');
                     }
                     content.push_str(&t);
+                    *content_end = range.end;
                 }
             }
             Event::End(TagEnd::CodeBlock) => {
-                let Some((start, info, content)) = current.take() else {
+                let Some((start, info, content, content_end)) = current.take() else {
                     continue;
                 };
                 let line_start = index.line_start(start);
@@ -130,11 +132,17 @@ pub fn fences(text: &str) -> Vec<Fence> {
                     .take_while(|&b| b == fence_char)
                     .count();
                 // The block's range ends after its closing fence (or at the
-                // end of its container); include that line's ending.
-                let last_line = &text[index.line_start(range.end.max(start + 1) - 1)..range.end];
-                let last = last_line.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+                // end of its container); include that line's ending. The
+                // last line is a closing fence only if it is not content:
+                // `> ```` or an indented ```` ``` ```` that looks like one
+                // is content when the block is not in a quote or is
+                // unclosed.
+                let last_start = index.line_start(range.end.max(start + 1) - 1);
+                let last = text[last_start..range.end]
+                    .trim_start_matches(|c: char| c == '>' || c.is_whitespace());
                 let closing = last.bytes().take_while(|&b| b == fence_char).count();
                 let closed = range.end > end_of_line(text, start)
+                    && content_end <= last_start
                     && closing >= fence_len
                     && last[closing..].trim().is_empty();
                 let end = if closed {
@@ -228,6 +236,22 @@ mod tests {
         let f = one("``` lpid=x\ny\n```\n");
         assert_eq!(f.lang, "");
         assert_eq!(f.info, "lpid=x");
+    }
+
+    #[test]
+    fn fence_like_content_on_the_last_line_does_not_close_a_fence() {
+        // Both blocks run to the end of the file: a closing fence may not
+        // be indented four spaces, and `>` is not a container here. They
+        // were taken as closed, so a result block was inserted inside the
+        // unclosed block instead of an error being reported.
+        for text in ["```sh\necho\n    ```\n", "```sh\necho\n> ```\n"] {
+            let f = one(text);
+            assert!(!f.closed, "{text:?}");
+            assert_eq!(f.span, 0..text.len());
+            assert_eq!(f.content, text.split_once('\n').unwrap().1);
+        }
+        assert!(one("> ```sh\n> echo\n> ```\n").closed);
+        assert!(one("- ```sh\n  echo\n  ```").closed);
     }
 
     #[test]
