@@ -41,10 +41,16 @@ pub struct LineIndex {
 }
 
 impl LineIndex {
-    /// Index the line starts of `text`.
+    /// Index the line starts of `text`. Lines end as in CommonMark: at
+    /// `\n`, `\r\n`, or a bare `\r`.
     pub fn new(text: &str) -> Self {
+        let bytes = text.as_bytes();
         let mut starts = vec![0];
-        starts.extend(memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        starts.extend(
+            (0..bytes.len())
+                .filter(|&i| is_line_end(bytes, i))
+                .map(|i| i + 1),
+        );
         LineIndex { starts }
     }
 
@@ -62,20 +68,22 @@ impl LineIndex {
     }
 }
 
-fn memchr_iter(needle: u8, haystack: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    haystack
-        .iter()
-        .enumerate()
-        .filter(move |&(_, &b)| b == needle)
-        .map(|(i, _)| i)
+/// Is byte `i` the last byte of a line ending (`\n`, or a `\r` not
+/// followed by `\n`)?
+fn is_line_end(bytes: &[u8], i: usize) -> bool {
+    match bytes[i] {
+        b'\n' => true,
+        b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+        _ => false,
+    }
 }
 
 /// Byte offset just past the line ending at or after `offset`.
 fn end_of_line(text: &str, offset: usize) -> usize {
-    match text[offset..].find('\n') {
-        Some(i) => offset + i + 1,
-        None => text.len(),
-    }
+    let bytes = text.as_bytes();
+    (offset..bytes.len())
+        .find(|&i| is_line_end(bytes, i))
+        .map_or(text.len(), |i| i + 1)
 }
 
 /// The container prefix of a line, turned into the prefix for new lines:
@@ -274,6 +282,24 @@ mod tests {
         assert_eq!(f.content, "");
         assert!(f.closed);
         assert_eq!(f.span, 0..7);
+    }
+
+    #[test]
+    fn fence_after_a_bare_carriage_return_has_no_prefix() {
+        // Markdown reads a bare `\r` as a line ending; the line index did
+        // not, so a fence after one took the previous line for its
+        // container prefix, and its result block was written indented as
+        // code. Found by the fuzz target.
+        let text = "para\r```sh lpid=a\necho\n```\n";
+        let f = one(text);
+        assert_eq!(f.indent, "");
+        assert_eq!(f.line, 2);
+        assert_eq!(f.span, 5..text.len());
+        let idx = LineIndex::new("a\rb\r\nc\n");
+        assert_eq!(idx.line_of(2), 2);
+        assert_eq!(idx.line_of(5), 3);
+        assert_eq!(end_of_line("a\rb", 0), 2);
+        assert_eq!(end_of_line("a\r\nb", 0), 3);
     }
 
     #[test]
