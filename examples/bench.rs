@@ -14,9 +14,11 @@
 //!
 //! The floors: the interpreter running the same code itself, from a file
 //! (`bash script.sh`) and from a pipe (`bash < pipe`, how litprog feeds it:
-//! bash then reads its script one byte at a time); for Markdown, the
-//! pulldown-cmark parse of the same files in this process; for start-up,
-//! `bash -c 'echo hi'`.
+//! bash then reads its script one byte at a time), and, for the per-block
+//! workloads, the same code with litprog's marker statements between the
+//! blocks (what the marker protocol costs the interpreter itself); for
+//! Markdown, the pulldown-cmark parse of the same files in this process; for
+//! start-up, `bash -c 'echo hi'`.
 //!
 //! The binary measured is `target/release/litprog` (built first with
 //! `cargo build --release --bin litprog` unless `--no-build`), or the one
@@ -382,8 +384,9 @@ impl Bench {
         write_session_doc(&dir.join("doc.md"), "bash", &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.sh"), &script)?;
+        fs::write(dir.join("marked.sh"), with_markers(&blocks, SHELL_MARKER))?;
         self.first_build(&dir, "doc.md", 1000)?;
-        let [figure, file, pipe] = interleaved(
+        let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
             [
                 &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
@@ -399,13 +402,23 @@ impl Bench {
                         Some(script.as_bytes()),
                     )
                 },
+                &mut || {
+                    timed(
+                        Command::new("bash").arg("marked.sh").current_dir(&dir),
+                        None,
+                    )
+                },
             ],
         )?;
         self.ratio_rows(
             "2",
             "bash, 1,000 one-line blocks (1,000 result blocks)",
             figure,
-            &[("bash script.sh", file), ("bash < pipe", pipe)],
+            &[
+                ("bash script.sh", file),
+                ("bash < pipe", pipe),
+                ("bash marked.sh, + markers", marked),
+            ],
             1.5,
         );
         Ok(())
@@ -456,8 +469,9 @@ impl Bench {
         write_session_doc(&dir.join("doc.md"), "python3", &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.py"), &script)?;
+        fs::write(dir.join("marked.py"), with_markers(&blocks, PYTHON_MARKER))?;
         self.first_build(&dir, "doc.md", 1000)?;
-        let [figure, file, pipe] = interleaved(
+        let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
             [
                 &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
@@ -475,6 +489,15 @@ impl Bench {
                         Some(script.as_bytes()),
                     )
                 },
+                &mut || {
+                    timed(
+                        Command::new("python3")
+                            .arg("marked.py")
+                            .env("PYTHONUNBUFFERED", "1")
+                            .current_dir(&dir),
+                        None,
+                    )
+                },
             ],
         )?;
         self.ratio_rows(
@@ -484,6 +507,7 @@ impl Bench {
             &[
                 ("python3 script.py", file),
                 ("PYTHONUNBUFFERED=1 python3 < pipe", pipe),
+                ("PYTHONUNBUFFERED=1 python3 marked.py, + markers", marked),
             ],
             1.5,
         );
@@ -630,6 +654,32 @@ impl Bench {
         );
         out
     }
+}
+
+/// litprog's built-in marker statements (`src/session/marker.rs`), copied
+/// here to measure what they cost the interpreter itself; `{head}` and
+/// `{tail}` are the two halves of the marker.
+const SHELL_MARKER: &str =
+    "printf '%s%s\\n' '{head}' '{tail}'; printf '%s%s\\n' '{head}' '{tail}' >&2";
+const PYTHON_MARKER: &str = "__import__('sys').stdout.write('{head}' '{tail}\\n'); \
+    __import__('sys').stdout.flush(); __import__('sys').stderr.write('{head}' '{tail}\\n'); \
+    __import__('sys').stderr.flush()";
+
+/// `blocks` joined by marker statements made from `template`, as litprog
+/// sends them to the interpreter (with a fixed marker prefix).
+fn with_markers(blocks: &[String], template: &str) -> String {
+    let mut out = String::new();
+    for (i, block) in blocks.iter().enumerate() {
+        if i > 0 {
+            let statement = template
+                .replace("{head}", "__litprog_0123456789abcdef_")
+                .replace("{tail}", &format!("{}__", i - 1));
+            out.push_str(&statement);
+            out.push('\n');
+        }
+        out.push_str(block);
+    }
+    out
 }
 
 /// A document with one session of `command` whose blocks are `blocks`: the
