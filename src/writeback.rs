@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::document::{Document, Role};
+use crate::document::{Document, RESULT_ATTR, Role};
 
 /// What a code block should be followed by.
 pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
@@ -30,23 +30,26 @@ fn written_lines(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The fence for a result block: backticks, longer than any backtick run
-/// that starts a line of the content, so no line can close it.
-fn fence_for(lines: &[String]) -> String {
+/// The fence for a result block: backticks (tildes when the info string
+/// holds a backtick, which a backtick fence's may not), longer than any
+/// run of them that starts a line of the content, so no line can close it.
+fn fence_for(lines: &[String], info: &str) -> String {
+    let ch = if info.contains('`') { '~' } else { '`' };
     let longest = lines
         .iter()
-        .map(|l| l.trim_start().bytes().take_while(|&b| b == b'`').count())
+        .map(|l| l.trim_start().chars().take_while(|&c| c == ch).count())
         .max()
         .unwrap_or(0);
-    "`".repeat((longest + 1).max(3))
+    ch.to_string().repeat((longest + 1).max(3))
 }
 
 /// Render a result block: `indent` starts every line, `eol` ends it.
 pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
     let lines = written_lines(lines);
-    let fence = fence_for(&lines);
+    let info = format!("text {RESULT_ATTR}={}", quote_lpid(lpid));
+    let fence = fence_for(&lines, &info);
     let bare = indent.trim_end();
-    let mut out = format!("{indent}{fence}text lpout={}{eol}", quote_lpid(lpid));
+    let mut out = format!("{indent}{fence}{info}{eol}");
     for line in &lines {
         if line.is_empty() {
             out.push_str(bare);
@@ -60,13 +63,18 @@ pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
     out
 }
 
-/// lpids with spaces or quotes are quoted so the info string splits back.
+/// The lpid as written in a result block's info string, which is read
+/// back by unescaping it as Markdown and splitting it shell-style: quoted
+/// when it holds spaces, quotes or backslashes, and with `\\` and `&`
+/// escaped so that Markdown gives the quoted text back.
 fn quote_lpid(lpid: &str) -> String {
-    if lpid.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'') {
-        shlex::try_quote(lpid).map_or_else(|_| lpid.to_string(), |q| q.into_owned())
-    } else {
+    let attr = format!("{RESULT_ATTR}={lpid}");
+    let quoted = if shlex::split(&attr).is_some_and(|words| words == [attr.as_str()]) {
         lpid.to_string()
-    }
+    } else {
+        shlex::try_quote(lpid).map_or_else(|_| lpid.to_string(), |q| q.into_owned())
+    };
+    quoted.replace('\\', "\\\\").replace('&', "\\&")
 }
 
 /// Is the text between a code block and a result block only blank lines
@@ -292,6 +300,43 @@ mod tests {
         );
         let again = rewrite(&doc(&replaced), &BTreeMap::from([(0, lines(&["x"]))]));
         assert_eq!(again, replaced);
+    }
+
+    #[test]
+    fn lpid_with_backslashes_splits_back() {
+        // The info string `lpid=a\\\\b` is the lpid `a\b` (Markdown
+        // unescapes, then it is split shell-style); its result block was
+        // written `lpout=a\b`, which reads back as `ab`: never owned, so
+        // every build added one more. Found by the fuzz target.
+        let text = "```sh lpid=a\\\\\\\\b\necho\n```\n";
+        let d = doc(text);
+        assert_eq!(d.blocks[0].lpid.as_deref(), Some(r"a\b"));
+        let wanted = BTreeMap::from([(0, lines(&["x"]))]);
+        let out = rewrite(&d, &wanted);
+        assert_eq!(
+            out,
+            format!("{text}\n{}\nx\n```\n", r#"```text lpout="a\\\\b""#)
+        );
+        let d2 = doc(&out);
+        assert_eq!(existing_result(&d2, 0), Some(1));
+        assert_eq!(rewrite(&d2, &wanted), out);
+        for lpid in [
+            "a b",
+            "it's",
+            "x\"y",
+            "#x",
+            r"a\",
+            "a&amp;b",
+            "a`b",
+            "plain-1.2_x",
+        ] {
+            let fence = if lpid.contains('`') { "~~~" } else { "```" };
+            let info = render(lpid, &[], "", "\n");
+            let text = format!("{fence}sh lpid={}\n{fence}\n\n{info}", quote_lpid(lpid));
+            let d = doc(&text);
+            assert_eq!(d.blocks[0].lpid.as_deref(), Some(lpid), "{text}");
+            assert_eq!(existing_result(&d, 0), Some(1), "{text}");
+        }
     }
 
     #[test]
