@@ -387,6 +387,11 @@ fn session_block() -> impl Strategy<Value = Lines> {
     let info = prop_oneof![
         4 => Just("bash lpid=s{} lptype=session"),
         1 => Just("bash   lpid=s{}  lptype=session  "),
+        // lpids that need quoting or escaping to be written back.
+        1 => Just("bash lpid='s {}' lptype=session"),
+        // `s\\\\0` in Markdown is the lpid `s\0`.
+        1 => Just("bash lpid=s\\\\\\\\{} lptype=session"),
+        1 => Just("bash lpid=s&amp;{} lptype=session"),
         1 => Just("bash"),
     ];
     (0..4usize, fence_kind(), info, code, after).prop_map(|(slot, (ch, len), info, code, after)| {
