@@ -89,6 +89,9 @@ fn eol_before(text: &str, end: usize) -> &'static str {
         "\r\n"
     } else if text[..end].ends_with('\n') {
         "\n"
+    } else if text[..end].ends_with('\r') {
+        // A bare CR, completed to CRLF by the insertion.
+        "\r\n"
     } else if text.contains("\r\n") {
         "\r\n"
     } else {
@@ -158,7 +161,12 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
             }
             (Some(lines), None) => {
                 out.push_str(&text[copied..end]);
-                if !text[..end].ends_with('\n') {
+                if text[..end].ends_with('\r') {
+                    // Markdown reads a bare CR as a line ending, but not
+                    // inside a fence as pulldown-cmark reads it: complete
+                    // it to CRLF and write the result block with CRLF.
+                    out.push('\n');
+                } else if !text[..end].ends_with('\n') {
                     out.push_str(eol);
                 }
                 out.push_str(code.fence.indent.trim_end());
@@ -337,6 +345,21 @@ mod tests {
             assert_eq!(d.blocks[0].lpid.as_deref(), Some(lpid), "{text}");
             assert_eq!(existing_result(&d, 0), Some(1), "{text}");
         }
+    }
+
+    #[test]
+    fn bare_carriage_return_after_the_code_block_becomes_crlf() {
+        // The closing fence ended in a bare CR: the result block was
+        // written with LF after it, which turned the CR into CRLF, and the
+        // next build wrote it again with CRLF. Found by the fuzz target.
+        let text = "```sh lpid=a\necho\n```\r";
+        let wanted = BTreeMap::from([(0, lines(&["x"]))]);
+        let out = rewrite(&doc(text), &wanted);
+        assert_eq!(
+            out,
+            "```sh lpid=a\necho\n```\r\n\r\n```text lpout=a\r\nx\r\n```\r\n"
+        );
+        assert_eq!(rewrite(&doc(&out), &wanted), out);
     }
 
     #[test]
