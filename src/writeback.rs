@@ -90,7 +90,8 @@ fn eol_before(text: &str, end: usize) -> &'static str {
     } else if text[..end].ends_with('\n') {
         "\n"
     } else if text[..end].ends_with('\r') {
-        // A bare CR, completed to CRLF by the insertion.
+        // A bare CR. pulldown-cmark does not read one as a line ending
+        // inside a fence, so the result block cannot use it.
         "\r\n"
     } else if text.contains("\r\n") {
         "\r\n"
@@ -161,12 +162,7 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
             }
             (Some(lines), None) => {
                 out.push_str(&text[copied..end]);
-                if text[..end].ends_with('\r') {
-                    // Markdown reads a bare CR as a line ending, but not
-                    // inside a fence as pulldown-cmark reads it: complete
-                    // it to CRLF and write the result block with CRLF.
-                    out.push('\n');
-                } else if !text[..end].ends_with('\n') {
+                if !text[..end].ends_with(['\n', '\r']) {
                     out.push_str(eol);
                 }
                 out.push_str(code.fence.indent.trim_end());
@@ -348,18 +344,20 @@ mod tests {
     }
 
     #[test]
-    fn bare_carriage_return_after_the_code_block_becomes_crlf() {
-        // The closing fence ended in a bare CR: the result block was
-        // written with LF after it, which turned the CR into CRLF, and the
-        // next build wrote it again with CRLF. Found by the fuzz target.
-        let text = "```sh lpid=a\necho\n```\r";
+    fn bare_carriage_return_after_the_code_block_is_kept() {
+        // The closing fence line ended in a bare CR: the result block was
+        // written with LF after it, which turned that CR into CRLF (a
+        // byte outside the result block changed), and the next build
+        // wrote the block again with CRLF. Found by the fuzz target.
+        let text = "```sh lpid=a\necho\n```\rnext\n";
         let wanted = BTreeMap::from([(0, lines(&["x"]))]);
         let out = rewrite(&doc(text), &wanted);
         assert_eq!(
             out,
-            "```sh lpid=a\necho\n```\r\n\r\n```text lpout=a\r\nx\r\n```\r\n"
+            "```sh lpid=a\necho\n```\r\r\n```text lpout=a\r\nx\r\n```\r\nnext\n"
         );
         assert_eq!(rewrite(&doc(&out), &wanted), out);
+        assert_eq!(rewrite(&doc(&out), &BTreeMap::from([(0, None)])), text);
     }
 
     #[test]
