@@ -99,3 +99,27 @@ fn sigint_terminates_every_session_and_leaves_documents_alone() {
 fn sigterm_terminates_every_session_and_leaves_documents_alone() {
     interrupt_with(Signal::SIGTERM);
 }
+
+#[test]
+fn two_sessions_finishing_together_both_land_in_one_file() {
+    let t = TestDir::new();
+    // Each waits for the other to start, so they finish at the same moment.
+    let gate = |me: &str, other: &str| {
+        format!(
+            "```bash lpid={me} lptype=session timeout=30\ntouch {me}.up\nwhile [ ! -e {other}.up ]; do sleep 0.01; done\necho {me} done\n```\n"
+        )
+    };
+    let doc = format!("{}\nprose between\n\n{}", gate("a", "b"), gate("b", "a"));
+    t.write("doc.md", &doc);
+    t.litprog(&["build", "-j", "2"]).success();
+    let text = t.read("doc.md");
+    assert!(
+        text.contains("```text lpout=a\na done\n# exit: 0\n```\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("```text lpout=b\nb done\n# exit: 0\n```\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nprose between\n"), "{text}");
+}
