@@ -543,6 +543,68 @@ fn echo_puts_each_blocks_input_before_its_output() {
 }
 
 #[test]
+fn bash_read_gets_the_next_line_of_the_script_from_a_file() {
+    // `run` gives bash its script as a regular file, which bash reads in
+    // big chunks; it must seek back before each command, so that `read`
+    // gets the next line of the script, exactly as from a pipe.
+    let code = blocks(&[
+        "read line\nhello world\necho \"got $line\"\n",
+        "read -r a b\nx y\necho \"$b$a\"; cat | wc -l",
+        "these lines\nare read by cat",
+    ]);
+    let from_file = run(opts("bash"), &code, TIMEOUT).unwrap();
+    let mut session = Session::start(opts("bash")).unwrap();
+    session.send_blocks(&code);
+    let from_pipe = session.wait(TIMEOUT);
+    for capture in [&from_file, &from_pipe] {
+        assert_eq!(capture.outcome, Outcome::Exited(0));
+        // cat reads the rest of the script: the marker statement after
+        // block 1, and block 2's two lines (the last without newline).
+        assert_eq!(
+            block_outputs(capture),
+            [ran("got hello world\n", ""), ran("yx\n2\n", ""), not_ran()]
+        );
+    }
+}
+
+#[test]
+fn echo_works_when_stdin_is_a_file() {
+    let mut o = opts("bash");
+    o.echo = true;
+    let capture = run_blocks(o, &["echo a\necho b", "echo c\n"]);
+    let texts = |i: usize| -> Vec<(Stream, String)> {
+        capture.blocks.as_ref().unwrap()[i]
+            .lines
+            .iter()
+            .map(|l| (l.stream, l.text.clone()))
+            .collect()
+    };
+    assert_eq!(
+        texts(0),
+        [
+            (Stream::Stdin, "echo a\n".into()),
+            (Stream::Stdin, "echo b".into()),
+            (Stream::Stdout, "a\n".into()),
+            (Stream::Stdout, "b\n".into()),
+        ]
+    );
+    assert_eq!(
+        texts(1),
+        [
+            (Stream::Stdin, "echo c\n".into()),
+            (Stream::Stdout, "c\n".into())
+        ]
+    );
+    let stdin: Vec<_> = capture
+        .transcript
+        .iter()
+        .filter(|l| l.stream == Stream::Stdin)
+        .map(|l| l.text.as_str())
+        .collect();
+    assert_eq!(stdin, ["echo a\n", "echo b", "echo c\n"]);
+}
+
+#[test]
 fn transcript_without_blocks_is_chronological() {
     let mut o = opts("bash");
     o.echo = true;

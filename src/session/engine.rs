@@ -3,10 +3,12 @@
 //! Threads per session, and why:
 //! - two readers (stdout, stderr), started with the process, so the child
 //!   never blocks on a full pipe;
-//! - one stdin writer, so the caller never blocks on the child's stdin;
+//! - one stdin writer, so the caller never blocks on the child's stdin
+//!   (none when [`run`] gives the child its input as a file);
 //! - one waiter, blocked in `waitpid`, which reports the exit on a channel
 //!   so that `wait` can use `recv_timeout` instead of polling.
 
+use std::convert::Infallible;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -23,7 +25,7 @@ use super::marker::{Interpreter, Markers};
 use super::reader::{self, StreamBuf};
 use super::registry::{self, TERMINATION_GRACE};
 use super::sys::{self, GroupSignal};
-use super::writer::{self, Input, WriterConfig};
+use super::writer::{self, Feed, Input, WriterConfig};
 use super::{SessionError, SessionOptions};
 
 /// How long to wait, after the group is gone, for the readers to see the end
@@ -59,11 +61,8 @@ pub struct Session {
     stderr: Arc<Mutex<StreamBuf>>,
     readers_done: Receiver<Stream>,
     readers_left: usize,
-    markers: Option<Markers>,
+    feed: Feed,
     encoding: &'static Encoding,
-    echo: bool,
-    blocks_sent: usize,
-    ends_with_newline: bool,
     finished: bool,
 }
 
@@ -71,6 +70,17 @@ impl Session {
     /// Starts the process in its own process group, with its reader, writer
     /// and waiter threads.
     pub fn start(opts: SessionOptions) -> Result<Session, SessionError> {
+        Session::start_with(opts, None)
+    }
+
+    /// Starts the process with `blocks` given up front: written, with the
+    /// marker statements, to a temporary file that is the child's stdin (see
+    /// [`writer::spool`]). If no such file can be made, they go through a
+    /// pipe as with [`Session::send_blocks`].
+    fn start_with(
+        opts: SessionOptions,
+        blocks: Option<&[String]>,
+    ) -> Result<Session, SessionError> {
         let program = opts.argv.first().ok_or(SessionError::EmptyCommand)?.clone();
         let encoding = match &opts.encoding {
             None => encoding_rs::UTF_8,
@@ -91,9 +101,35 @@ impl Session {
             .clone()
             .or_else(|| interpreter.map(|i| i.template().to_string()));
         let spawn_err = |source| SessionError::from_spawn(&program, source);
+        let mut feed = Feed::new(template.map(Markers::new), opts.echo);
 
         let (mut cmd, masters) = command(&opts, interpreter).map_err(spawn_err)?;
         let start = Instant::now();
+        let writer = WriterConfig {
+            start,
+            encoding,
+            input_delay: opts.input_delay,
+            log: Arc::new(Mutex::new(Vec::new())),
+        };
+        // Blocks that still have to go through the pipe.
+        let mut pending = None;
+        if let Some(blocks) = blocks {
+            match writer::spool(&mut feed, blocks, &writer) {
+                Ok(file) => {
+                    cmd.stdin(Stdio::from(file));
+                }
+                Err(err) => {
+                    log::debug!("no temporary file for stdin ({err}); using a pipe");
+                    feed.restart();
+                    writer
+                        .log
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
+                    pending = Some(blocks);
+                }
+            }
+        }
         let mut child = cmd.spawn().map_err(spawn_err)?;
         // Close our copies of the pty slaves, or the masters would never
         // report the end of the output.
@@ -109,13 +145,8 @@ impl Session {
                 Box::new(child.stderr.take().expect("stderr is piped")),
             ),
         };
-        let stdin = child.stdin.take().expect("stdin is piped");
-        let writer = WriterConfig {
-            start,
-            encoding,
-            input_delay: opts.input_delay,
-            log: Arc::new(Mutex::new(Vec::new())),
-        };
+        // None when stdin is the spooled file.
+        let stdin = child.stdin.take();
         let threads = Threads::spawn(
             child,
             registry_id,
@@ -133,24 +164,25 @@ impl Session {
             }
         })?;
 
-        Ok(Session {
+        let mut session = Session {
             start,
             pgid,
             registry_id,
-            input: Some(threads.input),
+            input: threads.input,
             inputs: threads.inputs,
             exits: threads.exits,
             stdout: threads.stdout,
             stderr: threads.stderr,
             readers_done: threads.readers_done,
             readers_left: 2,
-            markers: template.map(Markers::new),
+            feed,
             encoding,
-            echo: opts.echo,
-            blocks_sent: 0,
-            ends_with_newline: true,
             finished: false,
-        })
+        };
+        if let Some(blocks) = pending {
+            session.send_blocks(blocks);
+        }
+        Ok(session)
     }
 
     /// The process id, which is also the id of the session's process group.
@@ -166,40 +198,16 @@ impl Session {
     /// Queues `text` for the process's stdin; never blocks. Text sent after
     /// [`send_blocks`](Session::send_blocks) counts as part of the last block.
     pub fn send(&mut self, text: &str) {
-        if text.is_empty() {
-            return;
-        }
-        self.ends_with_newline = text.ends_with('\n');
-        let block = self.blocks_sent.checked_sub(1);
-        self.queue(text.to_string(), block, self.echo);
+        let input = &self.input;
+        let _ = self.feed.text(text, &mut |i| queue(input, i));
     }
 
     /// Queues `blocks`, each ending with a newline, with a marker statement
     /// between consecutive blocks (also between calls) when the interpreter
     /// has one. Never blocks.
     pub fn send_blocks(&mut self, blocks: &[String]) {
-        for block in blocks {
-            if self.blocks_sent > 0 {
-                if !self.ends_with_newline {
-                    self.queue("\n".into(), None, false);
-                }
-                if let Some(markers) = &self.markers {
-                    let statement = markers.statement(self.blocks_sent - 1);
-                    self.queue(statement, None, false);
-                }
-                self.ends_with_newline = true;
-            }
-            self.blocks_sent += 1;
-            self.send(block);
-        }
-    }
-
-    fn queue(&mut self, text: String, block: Option<usize>, echo: bool) {
-        if let Some(input) = &self.input {
-            // Fails only when the writer stopped on a broken pipe: the
-            // process no longer reads, so the text has nowhere to go.
-            let _ = input.send(Input { text, block, echo });
-        }
+        let input = &self.input;
+        let _ = self.feed.blocks(blocks, &mut |i| queue(input, i));
     }
 
     /// Closes stdin, waits for the process until `timeout` after the start,
@@ -236,9 +244,9 @@ impl Session {
             std::mem::take(&mut *self.inputs.lock().unwrap_or_else(PoisonError::into_inner));
         let stdout = std::mem::take(&mut *reader::lock(&self.stdout));
         let stderr = std::mem::take(&mut *reader::lock(&self.stderr));
-        let split = match &self.markers {
-            Some(markers) if self.blocks_sent > 0 => Split::Blocks {
-                count: self.blocks_sent,
+        let split = match &self.feed.markers {
+            Some(markers) if self.feed.blocks_sent > 0 => Split::Blocks {
+                count: self.feed.blocks_sent,
                 markers,
             },
             _ => Split::Whole,
@@ -319,6 +327,17 @@ impl Drop for Session {
     }
 }
 
+/// Queues `text` for the writer thread, if there is one (none when stdin is
+/// a file, and text sent after the input was spooled has nowhere to go).
+fn queue(input: &Option<Sender<Input>>, text: Input) -> Result<(), Infallible> {
+    if let Some(input) = input {
+        // Fails only when the writer stopped on a broken pipe: the process
+        // no longer reads, so the text has nowhere to go.
+        let _ = input.send(text);
+    }
+    Ok(())
+}
+
 /// The command for `opts`, and the pty masters to read when `term` is set.
 fn command(
     opts: &SessionOptions,
@@ -360,17 +379,18 @@ struct Threads {
     stderr: Arc<Mutex<StreamBuf>>,
     readers_done: Receiver<Stream>,
     inputs: Arc<Mutex<Vec<InputLine>>>,
-    input: Sender<Input>,
+    input: Option<Sender<Input>>,
     exits: Receiver<(ExitStatus, Instant)>,
 }
 
 impl Threads {
-    /// Starts the two readers, the stdin writer and the waiter.
+    /// Starts the two readers, the stdin writer (if stdin is a pipe) and the
+    /// waiter.
     fn spawn(
         mut child: Child,
         registry_id: u64,
         (stdout_src, stderr_src): (Box<dyn Read + Send>, Box<dyn Read + Send>),
-        stdin: ChildStdin,
+        stdin: Option<ChildStdin>,
         writer: WriterConfig,
         limit: usize,
     ) -> std::io::Result<Threads> {
@@ -381,8 +401,14 @@ impl Threads {
         let stderr = reader::spawn_reader(stderr_src, Stream::Stderr, start, limit, done_tx)?;
 
         let inputs = Arc::clone(&writer.log);
-        let (input, queue) = mpsc::channel();
-        writer::spawn_writer(stdin, queue, writer)?;
+        let input = match stdin {
+            Some(stdin) => {
+                let (input, queue) = mpsc::channel();
+                writer::spawn_writer(stdin, queue, writer)?;
+                Some(input)
+            }
+            None => None,
+        };
 
         // The waiter owns the Child: it blocks in waitpid and reports the
         // exit, so `wait` can use recv_timeout and terminate_all a condvar.
@@ -428,13 +454,21 @@ fn outcome_of(status: ExitStatus) -> Outcome {
 }
 
 /// Starts a session, sends `blocks` and waits for it.
+///
+/// Without `input_delay`, the blocks and marker statements are the child's
+/// stdin as a temporary file rather than a pipe (see the module docs).
 pub fn run(
     opts: SessionOptions,
     blocks: &[String],
     timeout: Duration,
 ) -> Result<Capture, SessionError> {
-    let mut session = Session::start(opts)?;
-    session.send_blocks(blocks);
+    let session = if opts.input_delay.is_none() {
+        Session::start_with(opts, Some(blocks))?
+    } else {
+        let mut session = Session::start(opts)?;
+        session.send_blocks(blocks);
+        session
+    };
     Ok(session.wait(timeout))
 }
 

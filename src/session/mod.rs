@@ -12,7 +12,20 @@
 //! chunks), and its stdin is written from another thread, so no mix of a
 //! chatty child and a child that never reads can deadlock the session. With
 //! `term` the child's stdout and stderr are two pseudo-terminals (output
-//! processing off, so bytes stay exact) while stdin stays a pipe.
+//! processing off, so bytes stay exact) while stdin is not.
+//!
+//! When all input is known before the process starts ([`run`] without
+//! [`SessionOptions::input_delay`]), stdin is instead an unlinked temporary
+//! file holding the blocks and marker statements, and there is no writer
+//! thread. Interpreters read a pipe in tiny pieces, as they must not consume
+//! input meant for the commands they run: bash makes one `read(2)` per byte,
+//! which made a block of 10,000 `echo` lines take 4x as long as `bash
+//! script.sh`. From a regular file bash reads big chunks and seeks back
+//! before running each command, so a command reading stdin still gets the
+//! rest of the script, as with a pipe. [`Session::send`] and
+//! [`Session::send_blocks`] on a started session, and `input_delay`, use
+//! the pipe. Echoed input lines are then all stamped before the process
+//! starts; the per-block lines put each block's input first either way.
 //!
 //! # Marker protocol
 //!

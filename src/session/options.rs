@@ -17,7 +17,7 @@ pub struct SessionOptions {
     /// Working directory, relative to the current directory; `None` = inherit.
     pub cwd: Option<PathBuf>,
     /// Make stdout and stderr each their own pseudo-terminal (80x24, output
-    /// processing off so bytes are exact); stdin stays a pipe.
+    /// processing off so bytes are exact); stdin does not change.
     pub term: bool,
     /// Record input lines in the transcript and in each block's lines.
     pub echo: bool,

@@ -1,4 +1,5 @@
-//! Writing a child's stdin from its own thread.
+//! Writing a child's stdin: from its own thread into a pipe, or up front
+//! into a file.
 //!
 //! The caller only queues text on a channel, so [`Session::send`] never
 //! blocks, even when the child does not read its stdin and the pipe is full.
@@ -6,9 +7,17 @@
 //! written. A child that exits without reading makes the write fail with
 //! EPIPE (the Rust runtime ignores SIGPIPE); that ends the thread quietly.
 //!
+//! When all input is known before the process starts ([`run`] without
+//! `input_delay`), [`spool`] writes it to an unlinked temporary file instead,
+//! which becomes the child's stdin: no thread, no pipe, and interpreters
+//! read a regular file in big chunks. Either way the text goes through a
+//! [`Feed`], which puts the marker statements between the blocks.
+//!
 //! [`Session::send`]: super::Session::send
+//! [`run`]: super::run
 
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, Write};
 use std::sync::mpsc::Receiver;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
@@ -17,6 +26,7 @@ use std::time::{Duration, Instant};
 use encoding_rs::Encoding;
 
 use super::capture::{CapturedLine, InputLine, Stream};
+use super::marker::Markers;
 use super::reader::split_lines;
 
 /// Text queued for the child's stdin.
@@ -38,6 +48,97 @@ pub(crate) struct WriterConfig {
     pub(crate) log: Arc<Mutex<Vec<InputLine>>>,
 }
 
+/// The input side of the marker protocol: what was sent so far, and the
+/// statements that go between blocks. [`Feed::blocks`] and [`Feed::text`]
+/// hand each piece of input to `emit`, which queues it for the writer thread
+/// or writes it to the stdin file.
+pub(crate) struct Feed {
+    pub(crate) markers: Option<Markers>,
+    echo: bool,
+    /// Blocks sent so far; later text belongs to the last of them.
+    pub(crate) blocks_sent: usize,
+    ends_with_newline: bool,
+}
+
+impl Feed {
+    pub(crate) fn new(markers: Option<Markers>, echo: bool) -> Self {
+        Feed {
+            markers,
+            echo,
+            blocks_sent: 0,
+            ends_with_newline: true,
+        }
+    }
+
+    /// Back to nothing sent (after a failed [`spool`]).
+    pub(crate) fn restart(&mut self) {
+        self.blocks_sent = 0;
+        self.ends_with_newline = true;
+    }
+
+    /// `text` as part of the last block sent (or before any block).
+    pub(crate) fn text<E>(
+        &mut self,
+        text: &str,
+        emit: &mut impl FnMut(Input) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.ends_with_newline = text.ends_with('\n');
+        emit(Input {
+            text: text.to_string(),
+            block: self.blocks_sent.checked_sub(1),
+            echo: self.echo,
+        })
+    }
+
+    /// `blocks`, each ending with a newline, with a marker statement between
+    /// consecutive blocks (also between calls) when there are markers.
+    pub(crate) fn blocks<E>(
+        &mut self,
+        blocks: &[String],
+        emit: &mut impl FnMut(Input) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for block in blocks {
+            if self.blocks_sent > 0 {
+                if !self.ends_with_newline {
+                    emit(Input::hidden("\n".into()))?;
+                }
+                if let Some(markers) = &self.markers {
+                    emit(Input::hidden(markers.statement(self.blocks_sent - 1)))?;
+                }
+                self.ends_with_newline = true;
+            }
+            self.blocks_sent += 1;
+            self.text(block, emit)?;
+        }
+        Ok(())
+    }
+}
+
+impl Input {
+    /// Text of the protocol's own, never echoed.
+    fn hidden(text: String) -> Self {
+        Input {
+            text,
+            block: None,
+            echo: false,
+        }
+    }
+}
+
+/// Writes `blocks` through `feed` to an unlinked temporary file and returns
+/// it rewound, to be the child's stdin. Echoed lines are logged as by the
+/// writer thread.
+pub(crate) fn spool(feed: &mut Feed, blocks: &[String], config: &WriterConfig) -> io::Result<File> {
+    let mut file = BufWriter::with_capacity(64 << 10, tempfile::tempfile()?);
+    feed.blocks(blocks, &mut |input| write_input(&mut file, &input, config))?;
+    let mut file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+    file.rewind()?;
+    Ok(file)
+}
+
 /// Starts the thread that writes every queued [`Input`] to `sink`.
 pub(crate) fn spawn_writer<W: Write + Send + 'static>(
     mut sink: W,
@@ -48,7 +149,8 @@ pub(crate) fn spawn_writer<W: Write + Send + 'static>(
         .name("litprog-stdin".into())
         .spawn(move || {
             for input in queue {
-                if let Err(err) = write_input(&mut sink, &input, &config) {
+                let written = write_input(&mut sink, &input, &config).and_then(|()| sink.flush());
+                if let Err(err) = written {
                     if err.kind() != io::ErrorKind::BrokenPipe {
                         log::warn!("writing to stdin failed: {err}");
                     }
@@ -85,6 +187,7 @@ fn write_input<W: Write>(sink: &mut W, input: &Input, config: &WriterConfig) -> 
             for line in split_lines(bytes) {
                 record(line.clone());
                 write_encoded(sink, &input.text[line], config.encoding)?;
+                sink.flush()?;
                 // The pacing the caller asked for, not synchronisation.
                 thread::sleep(delay);
             }
@@ -99,11 +202,10 @@ fn write_encoded<W: Write>(
     encoding: &'static Encoding,
 ) -> io::Result<()> {
     if encoding == encoding_rs::UTF_8 {
-        sink.write_all(text.as_bytes())?;
+        sink.write_all(text.as_bytes())
     } else {
-        sink.write_all(&encoding.encode(text).0)?;
+        sink.write_all(&encoding.encode(text).0)
     }
-    sink.flush()
 }
 
 #[cfg(test)]
