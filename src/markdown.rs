@@ -47,7 +47,7 @@ impl LineIndex {
         let bytes = text.as_bytes();
         let mut starts = vec![0];
         starts.extend(
-            (0..bytes.len())
+            memchr::memchr2_iter(b'\n', b'\r', bytes)
                 .filter(|&i| is_line_end(bytes, i))
                 .map(|i| i + 1),
         );

@@ -287,6 +287,27 @@ fn unquote(s: &str) -> &str {
 /// A value written as text (comment or info string option): a YAML scalar,
 /// so `timeout=5` is a number and `term=true` a boolean.
 fn scalar_value(text: &str) -> Value {
+    // Most values are plain words (`lpid=build.step1`, `lpout=s`); a YAML
+    // deserializer costs about 9,000 instructions per value. A word that
+    // starts with a letter and is made of `[A-Za-z0-9._/-]` is a plain YAML
+    // scalar, a string, unless it is a null or a boolean (`inf` and `nan`
+    // are no numbers either: YAML spells them `.inf`, `.nan`). Words that
+    // YAML 1.1 or other spellings give a meaning go to serde_yaml anyway.
+    const SPECIAL: [&str; 12] = [
+        "true", "false", "null", "yes", "no", "on", "off", "y", "n", "inf", "infinity", "nan",
+    ];
+    let plain = text.starts_with(|c: char| c.is_ascii_alphabetic())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'));
+    if plain && !SPECIAL.iter().any(|w| text.eq_ignore_ascii_case(w)) {
+        return Value::String(text.to_string());
+    }
+    yaml_scalar(text)
+}
+
+/// [`scalar_value`] without its fast path.
+fn yaml_scalar(text: &str) -> Value {
     match serde_yaml::from_str::<Value>(text) {
         Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::String(_))) => v,
         _ => Value::String(text.to_string()),
@@ -706,6 +727,92 @@ pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn scalar_value_fast_path_agrees_with_serde_yaml() {
+        let words = [
+            "s",
+            "build.step1",
+            "a/b/c",
+            "x-y_z",
+            "v1.2.3",
+            "True",
+            "TRUE",
+            "tRue",
+            "false",
+            "False",
+            "null",
+            "Null",
+            "NULL",
+            "nULL",
+            "yes",
+            "Yes",
+            "no",
+            "NO",
+            "on",
+            "off",
+            "On",
+            "y",
+            "n",
+            "Y",
+            "N",
+            "inf",
+            "Inf",
+            "infinity",
+            "nan",
+            "NaN",
+            "e5",
+            "E10",
+            "x1e5",
+            "a.inf",
+            "abc.",
+            "a..b",
+            "a//",
+            "z-",
+            "-",
+            "--",
+            "---",
+            ".",
+            "...",
+            "~",
+            ".inf",
+            ".NaN",
+            "-.inf",
+            "+1",
+            "1",
+            "0x1F",
+            "0o17",
+            "0b101",
+            "1_000",
+            "007",
+            "1e5",
+            "1.5",
+            "-2",
+            ".5",
+            "5.",
+            "_a",
+            "/a",
+            "a b",
+            "a:b",
+            "a#b",
+            "bash",
+            "python3",
+            "sh",
+            "utf-8",
+            "latin1",
+            "s1",
+            "t0",
+            "null1",
+            "truex",
+            "nulls",
+        ];
+        for word in words {
+            assert_eq!(scalar_value(word), yaml_scalar(word), "{word}");
+        }
+        assert_eq!(scalar_value("build.step1"), json!("build.step1"));
+        assert_eq!(scalar_value("True"), json!(true));
+        assert_eq!(scalar_value("5"), json!(5));
+    }
 
     fn keys(opts: &[RawOption]) -> Vec<(&str, &Value, usize)> {
         opts.iter()

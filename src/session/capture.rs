@@ -5,9 +5,10 @@ use std::ops::Range;
 use std::time::Duration;
 
 use encoding_rs::Encoding;
+use memchr::memmem;
 
 use super::marker::Markers;
-use super::reader::{StreamBuf, decode, split_lines};
+use super::reader::{StreamBuf, decode};
 
 /// How the session's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -311,19 +312,28 @@ fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribu
 /// `range` of `data` minus the lines that contain `needle`.
 fn without_lines_containing(data: &[u8], range: Range<usize>, needle: &[u8]) -> Pieces {
     let seg = &data[range.clone()];
-    if range.is_empty() || !seg.windows(needle.len()).any(|w| w == needle) {
+    if needle.is_empty() {
         return vec![range];
     }
+    let finder = memmem::Finder::new(needle);
+    // Jump from one occurrence to the next and cut out its line: no work
+    // per line or per byte outside memchr's and memmem's own loops.
     let mut pieces: Pieces = Vec::new();
-    for line in split_lines(seg) {
-        if seg[line.clone()].windows(needle.len()).any(|w| w == needle) {
-            continue;
+    let mut kept = 0;
+    while let Some(pos) = finder.find(&seg[kept..]) {
+        let hit = kept + pos;
+        let line_start = memchr::memrchr(b'\n', &seg[kept..hit]).map_or(kept, |i| kept + i + 1);
+        let line_end = memchr::memchr(b'\n', &seg[hit..]).map_or(seg.len(), |i| hit + i + 1);
+        if line_start > kept {
+            pieces.push(range.start + kept..range.start + line_start);
         }
-        let line = range.start + line.start..range.start + line.end;
-        match pieces.last_mut() {
-            Some(last) if last.end == line.start => last.end = line.end,
-            _ => pieces.push(line),
-        }
+        kept = line_end;
+    }
+    if kept == 0 {
+        return vec![range];
+    }
+    if kept < seg.len() {
+        pieces.push(range.start + kept..range.end);
     }
     pieces
 }
@@ -368,6 +378,34 @@ mod tests {
         let err = format!("a\n{trace}{trace}{}\nb\n", m.marker(0));
         let a = attribute(b"", err.as_bytes(), &m, 2);
         assert_eq!(texts(&err, &a.stderr), ["a\n", "b\n"]);
+    }
+
+    #[test]
+    fn without_lines_containing_cuts_whole_lines_only() {
+        // The per-line definition, for comparison.
+        fn naive(data: &[u8], range: Range<usize>, needle: &[u8]) -> Vec<u8> {
+            let seg = &data[range];
+            super::super::reader::split_lines(seg)
+                .map(|l| &seg[l])
+                .filter(|l| !l.windows(needle.len()).any(|w| w == needle))
+                .flatten()
+                .copied()
+                .collect()
+        }
+        let data = b"xNNy\nok\n\nNN\nNNNN\r\nmid\nlast NN";
+        for start in 0..data.len() {
+            for end in start..=data.len() {
+                let pieces = without_lines_containing(data, start..end, b"NN");
+                let kept: Vec<u8> = pieces
+                    .iter()
+                    .flat_map(|p| &data[p.clone()])
+                    .copied()
+                    .collect();
+                assert_eq!(kept, naive(data, start..end, b"NN"), "{start}..{end}");
+                assert!(pieces.iter().all(|p| !p.is_empty() || pieces.len() == 1));
+                assert!(pieces.windows(2).all(|w| w[0].end < w[1].start));
+            }
+        }
     }
 
     #[test]

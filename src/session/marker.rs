@@ -8,16 +8,65 @@
 //! does not end with a newline keeps its last bytes; the newline (or `\r\n`)
 //! right after a marker belongs to the marker and is removed with it.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::Path;
+
+use memchr::memmem::Finder;
 
 /// A session's marker statement and random marker prefix.
 #[derive(Clone, Debug)]
 pub(crate) struct Markers {
     /// `__litprog_<hex>_`; marker `i` is this followed by `i__`.
     prefix: String,
-    /// The statement template with `{marker}` standing for the marker.
-    template: String,
+    /// A searcher for `prefix`, which every marker starts with.
+    finder: Finder<'static>,
+    /// The statement template cut at its holes once, the prefix already in
+    /// place, so that a statement is one allocation and a few copies.
+    pieces: Vec<Piece>,
+}
+
+/// A part of a marker statement.
+#[derive(Clone, Debug)]
+enum Piece {
+    Text(String),
+    /// `{tail}`, or the end of `{marker}`: the block index and `__`.
+    Tail,
+}
+
+/// `template` (see [`Markers::statement`]) with its final newline, cut at
+/// the holes that depend on the index. Holes are replaced left to right,
+/// and none of them contains another or inserts a brace, so this is what
+/// replacing `{marker}`, then `{head}`, then `{tail}` everywhere gives.
+fn pieces(template: &str, prefix: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        rest = &rest[open..];
+        let hole = ["{marker}", "{head}", "{tail}"]
+            .into_iter()
+            .find(|hole| rest.starts_with(hole));
+        if matches!(hole, Some("{marker}" | "{head}")) {
+            text.push_str(prefix);
+        }
+        if matches!(hole, Some("{marker}" | "{tail}")) {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+            pieces.push(Piece::Tail);
+        }
+        match hole {
+            Some(hole) => rest = &rest[hole.len()..],
+            None => {
+                text.push('{');
+                rest = &rest[1..];
+            }
+        }
+    }
+    text.push_str(rest);
+    text.push('\n');
+    pieces.push(Piece::Text(text));
+    pieces
 }
 
 impl Markers {
@@ -32,13 +81,17 @@ impl Markers {
                 .unwrap_or_default();
             t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
         });
+        let prefix = format!("__litprog_{random:016x}_");
         Markers {
-            prefix: format!("__litprog_{random:016x}_"),
-            template,
+            finder: Finder::new(&prefix).into_owned(),
+            pieces: pieces(&template, &prefix),
+            prefix,
         }
     }
 
-    /// The marker text for block `index`.
+    /// The marker text for block `index` (the engine only searches for the
+    /// prefix and the index part).
+    #[cfg(test)]
     pub(crate) fn marker(&self, index: usize) -> String {
         format!("{}{index}__", self.prefix)
     }
@@ -55,12 +108,15 @@ impl Markers {
     /// the marker: an interpreter that traces or echoes its input (`set -x`,
     /// `bash -v`) then cannot fake a marker. The built-in statements do.
     pub(crate) fn statement(&self, index: usize) -> String {
-        let mut stmt = self
-            .template
-            .replace("{marker}", &self.marker(index))
-            .replace("{head}", &self.prefix)
-            .replace("{tail}", &format!("{index}__"));
-        stmt.push('\n');
+        let mut stmt = String::with_capacity(256);
+        for piece in &self.pieces {
+            match piece {
+                Piece::Text(text) => stmt.push_str(text),
+                Piece::Tail => {
+                    let _ = write!(stmt, "{index}__");
+                }
+            }
+        }
         stmt
     }
 
@@ -69,14 +125,23 @@ impl Markers {
     /// newline after it.
     pub(crate) fn find(&self, data: &[u8], max: usize) -> Vec<Range<usize>> {
         let mut found = Vec::new();
+        let mut tail = String::new();
         let mut from = 0;
         while found.len() < max {
-            let marker = self.marker(found.len());
-            let Some(pos) = find_bytes(&data[from..], marker.as_bytes()) else {
+            tail.clear();
+            let _ = write!(tail, "{}__", found.len());
+            // The first prefix followed by this marker's tail: one pass over
+            // the data for all markers, with memmem's fast search.
+            let Some(pos) = self.finder.find(&data[from..]) else {
                 break;
             };
             let start = from + pos;
-            let mut end = start + marker.len();
+            let mut end = start + self.prefix.len();
+            if !data[end..].starts_with(tail.as_bytes()) {
+                from = start + 1;
+                continue;
+            }
+            end += tail.len();
             if data[end..].starts_with(b"\r\n") {
                 end += 2;
             } else if data[end..].starts_with(b"\n") {
@@ -87,10 +152,6 @@ impl Markers {
         }
         found
     }
-}
-
-fn find_bytes(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The interpreter a command runs, as far as markers care.
@@ -214,6 +275,41 @@ mod tests {
             assert!(!stmt.contains(&m.marker(7)), "{stmt}");
             assert!(stmt.contains("7__") && stmt.contains(m.prefix()), "{stmt}");
         }
+    }
+
+    #[test]
+    fn statement_is_the_template_with_its_holes_replaced() {
+        let templates = [
+            "",
+            "{marker}",
+            "a {marker} b {head}{tail} c {{marker}} {tail}{head} {x} {",
+            "{hea{tail}d} {mark{head}er} }{",
+            "{{{marker}",
+        ];
+        for template in templates {
+            let m = Markers::new(template.into());
+            for index in [0, 7, 12345] {
+                let mut want = template
+                    .replace("{marker}", &m.marker(index))
+                    .replace("{head}", m.prefix())
+                    .replace("{tail}", &format!("{index}__"));
+                want.push('\n');
+                assert_eq!(m.statement(index), want, "{template:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn finds_a_marker_after_prefixes_that_are_not_it() {
+        let m = Markers::new(String::new());
+        let data = format!("{p}1__ {p}{p}0__\nx{p}1__", p = m.prefix());
+        let found = m.find(data.as_bytes(), 5);
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            &data[..found[0].start],
+            &format!("{p}1__ {p}", p = m.prefix())
+        );
+        assert_eq!(&data[found[0].end..found[1].start], "x");
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub(crate) fn split_lines(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '
         if start >= data.len() {
             return None;
         }
-        let end = match data[start..].iter().position(|&b| b == b'\n') {
+        let end = match memchr::memchr(b'\n', &data[start..]) {
             Some(i) => start + i + 1,
             None => data.len(),
         };

@@ -180,7 +180,9 @@ fn write_input<W: Write>(sink: &mut W, input: &Input, config: &WriterConfig) -> 
     };
     match config.input_delay {
         None => {
-            split_lines(bytes).for_each(record);
+            if input.echo {
+                split_lines(bytes).for_each(record);
+            }
             write_encoded(sink, &input.text, config.encoding)
         }
         Some(delay) => {
