@@ -3,7 +3,10 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::num::NonZero;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 
 use crate::document::{Document, Project};
 use crate::error::{Diagnostic, Diagnostics};
@@ -96,15 +99,20 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
 }
 
 /// Discover, read and parse every document under `paths`, and group them.
+///
+/// Documents are read and parsed on all cores (parsing is CPU-bound); the
+/// documents and the errors come out in the order of the paths all the same.
 pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
     let files = discover(paths)?;
+    let parsed = map_parallel(&files, |path| {
+        read_text(path)
+            .map_err(Diagnostics::from)
+            .and_then(|t| Document::parse(path, t))
+    });
     let mut documents = Vec::new();
     let mut errors = Vec::new();
-    for path in files {
-        match read_text(&path)
-            .map_err(Diagnostics::from)
-            .and_then(|t| Document::parse(&path, t))
-        {
+    for result in parsed {
+        match result {
             Ok(doc) => documents.push(doc),
             Err(e) => errors.extend(e.0),
         }
@@ -113,6 +121,56 @@ pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
         return Err(Diagnostics(errors));
     }
     Project::new(documents)
+}
+
+/// `f` of every item, in the items' order, computed on up to
+/// `available_parallelism()` threads (the caller's among them).
+///
+/// Items are handed out one at a time from a shared counter, so one big
+/// file does not hold up a thread's share of small ones. A helper thread
+/// that cannot be started leaves its share to the others; a panic in `f`
+/// is passed on to the caller.
+fn map_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = thread::available_parallelism()
+        .map_or(1, NonZero::get)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    // Relaxed is enough: the counter only has to hand out each index once;
+    // the results come back through `join`.
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else {
+                return done;
+            };
+            done.push((i, f(item)));
+        }
+    };
+    let mut done: Vec<(usize, R)> = thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                thread::Builder::new()
+                    .name("litprog-parse".into())
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut done = work();
+        for helper in helpers {
+            done.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+        }
+        done
+    });
+    done.sort_unstable_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// What [`replace_if_unchanged`] did.
@@ -161,4 +219,59 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
     }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_parallel_keeps_the_order_and_calls_once_per_item() {
+        let items: Vec<usize> = (0..1000).collect();
+        let calls = AtomicUsize::new(0);
+        let out = map_parallel(&items, |&i| {
+            calls.fetch_add(1, Ordering::Relaxed);
+            // Uneven work, so that threads finish out of order.
+            for _ in 0..(i % 7) * 1000 {
+                std::hint::black_box(i);
+            }
+            i * 2
+        });
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(calls.into_inner(), items.len());
+        assert!(map_parallel(&[] as &[u8], |_| 0).is_empty());
+    }
+
+    #[test]
+    fn load_reports_documents_and_errors_in_path_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut want = Vec::new();
+        for i in 0..40 {
+            let name = format!("{i:02}.md");
+            if i % 3 == 0 {
+                std::fs::write(dir.path().join(&name), b"ok\n\xff\n").unwrap();
+                want.push(format!("{name}:2"));
+            } else {
+                std::fs::write(dir.path().join(&name), format!("# doc {i}\n")).unwrap();
+            }
+        }
+        let errors = load(&[dir.path().to_path_buf()]).unwrap_err();
+        // The same files without the broken ones load in order too.
+        let good: Vec<PathBuf> = (0..40)
+            .filter(|i| i % 3 != 0)
+            .map(|i| dir.path().join(format!("{i:02}.md")))
+            .collect();
+        let project = load(&good).unwrap();
+        let paths: Vec<&PathBuf> = project.documents.iter().map(|d| &d.path).collect();
+        assert_eq!(paths, good.iter().collect::<Vec<_>>());
+        let got: Vec<String> = errors
+            .0
+            .iter()
+            .map(|d| {
+                let name = d.path.file_name().unwrap().to_string_lossy();
+                format!("{name}:{}", d.line)
+            })
+            .collect();
+        assert_eq!(got, want);
+    }
 }
