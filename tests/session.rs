@@ -183,6 +183,71 @@ fn python_runs_unbuffered_unless_the_author_says_otherwise() {
     assert_eq!(run_blocks(o, &[code]).stdout, "\n");
 }
 
+#[test]
+fn python_marker_helper_is_invisible_to_the_blocks_and_their_output() {
+    if skip_unless("python3") {
+        return;
+    }
+    // The first marker statement defines a helper on `sys` that the others
+    // call: nothing of it may show in the echo, the output, the globals of
+    // `__main__`, `sys.argv` or an exception's type, compared with python3
+    // itself.
+    let code = [
+        "import sys\nprint(__name__, sys.argv)\nprint(sorted(globals()))\n",
+        "print(sorted(globals()))\nfor i in range(2):\n    print(i)",
+        "print('no newline', end='')",
+        "print(type(sys.stdout).__name__)\nraise KeyError('k')\n",
+    ];
+    let mut o = opts("python3");
+    o.echo = true;
+    let capture = run_blocks(o, &code);
+    let direct = std::process::Command::new("python3")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            for block in &code {
+                writeln!(stdin, "{}", block.trim_end())?;
+            }
+            drop(stdin);
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(capture.outcome, Outcome::Exited(1));
+    assert_eq!(
+        Some(capture.outcome.clone()),
+        direct.status.code().map(Outcome::Exited)
+    );
+    assert_eq!(capture.stdout, String::from_utf8_lossy(&direct.stdout));
+    let last_line = |s: &str| s.lines().last().unwrap_or_default().to_string();
+    let direct_stderr = String::from_utf8_lossy(&direct.stderr);
+    assert_eq!(last_line(&capture.stderr), "KeyError: 'k'");
+    assert_eq!(last_line(&capture.stderr), last_line(&direct_stderr));
+    let blocks = capture.blocks.as_ref().unwrap();
+    assert_eq!(blocks[3].stdout, "TextIOWrapper\n");
+    for (block, text) in blocks.iter().zip(code) {
+        let input: String = block
+            .lines
+            .iter()
+            .filter(|l| l.stream == Stream::Stdin)
+            .map(|l| l.text.as_str())
+            .collect();
+        assert_eq!(input, text);
+    }
+    assert!(
+        capture
+            .transcript
+            .iter()
+            .all(|l| !l.text.contains("litprog")),
+        "{:?}",
+        capture.transcript
+    );
+}
+
 /// One interpreter's version of: block 0 prints a line to each stream,
 /// block 1 prints without newline, block 2 prints a line.
 fn check_interpreter(cmd: &str, program: &str, code: [&str; 3]) {

@@ -96,12 +96,13 @@ impl Session {
             return Err(SessionError::InvalidCwd { cwd: cwd.clone() });
         }
         let interpreter = Interpreter::detect(&opts.argv);
-        let template = opts
-            .marker
-            .clone()
-            .or_else(|| interpreter.map(|i| i.template().to_string()));
+        let markers = match (&opts.marker, interpreter) {
+            (Some(template), _) => Some(Markers::new(template.clone())),
+            (None, Some(interpreter)) => Some(Markers::builtin(interpreter)),
+            (None, None) => None,
+        };
         let spawn_err = |source| SessionError::from_spawn(&program, source);
-        let mut feed = Feed::new(template.map(Markers::new), opts.echo);
+        let mut feed = Feed::new(markers, opts.echo);
 
         let (mut cmd, masters) = command(&opts, interpreter).map_err(spawn_err)?;
         let start = Instant::now();

@@ -41,7 +41,11 @@
 //! `{tail}`, the marker's two halves, as the built-in ones do, so that an
 //! interpreter that traces or echoes its input (`set -x`, `bash -v`) shows
 //! the statement without showing a marker; lines containing the marker's
-//! random part that are not markers are dropped from the output.
+//! random part that are not markers are dropped from the output. The python
+//! statement is one call, `__import__('sys')._litprog_marker('<tail>')`, of a
+//! helper that the first statement (after block 0, on the same line) defines
+//! on the `sys` module, where no block's names are: the four-call statement
+//! cost python more to compile than the blocks themselves.
 //!
 //! Both streams are split at the markers, searched as substrings: the bytes
 //! before marker `i` (after marker `i - 1`) are block `i`'s, and the newline
