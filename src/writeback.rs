@@ -4,6 +4,7 @@
 //! removed by byte range, and every other byte of the document is kept: line
 //! endings, trailing spaces, other blocks and prose.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -18,22 +19,24 @@ pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
 /// close the fence or the list item early: such a line is split in two. A
 /// NUL byte, which Markdown replaces anyway and litprog refuses to read, is
 /// written as U+FFFD.
-fn written_lines(lines: &[String]) -> Vec<String> {
-    lines
-        .iter()
-        .flat_map(|l| {
-            let l = l.replace('\0', "\u{fffd}");
-            l.split(['\r', '\n'])
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect()
+fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        if !line.contains(['\0', '\r', '\n']) {
+            // The common case: the line is written as it is.
+            out.push(Cow::Borrowed(line.as_str()));
+            continue;
+        }
+        let clean = line.replace('\0', "\u{fffd}");
+        out.extend(clean.split(['\r', '\n']).map(|part| Cow::Owned(part.to_string())));
+    }
+    out
 }
 
 /// The fence for a result block: backticks (tildes when the info string
 /// holds a backtick, which a backtick fence's may not), longer than any
 /// run of them that starts a line of the content, so no line can close it.
-fn fence_for(lines: &[String], info: &str) -> String {
+fn fence_for(lines: &[Cow<'_, str>], info: &str) -> String {
     let ch = if info.contains('`') { '~' } else { '`' };
     let longest = lines
         .iter()
