@@ -218,9 +218,17 @@ fn timed(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<f64> {
         Stdio::piped()
     } else {
         Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    });
+    timed_as_set(cmd, stdin)
+}
+
+/// Like [`timed`], with the command's stdin left as the caller set it
+/// (a file, say) unless `stdin` gives bytes to pipe.
+fn timed_as_set(cmd: &mut Command, stdin: Option<&[u8]>) -> Result<f64> {
+    if stdin.is_some() {
+        cmd.stdin(Stdio::piped());
+    }
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
     let output = std::thread::scope(|scope| {
@@ -384,7 +392,10 @@ impl Bench {
         write_session_doc(&dir.join("doc.md"), "bash", &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.sh"), &script)?;
-        fs::write(dir.join("marked.sh"), with_markers(&blocks, SHELL_MARKER))?;
+        fs::write(
+            dir.join("marked.sh"),
+            with_markers(&blocks, SHELL_MARKER, ""),
+        )?;
         self.first_build(&dir, "doc.md", 1000)?;
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
@@ -469,7 +480,10 @@ impl Bench {
         write_session_doc(&dir.join("doc.md"), "python3", &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.py"), &script)?;
-        fs::write(dir.join("marked.py"), with_markers(&blocks, PYTHON_MARKER))?;
+        fs::write(
+            dir.join("marked.py"),
+            with_markers(&blocks, PYTHON_MARKER, PYTHON_SETUP),
+        )?;
         self.first_build(&dir, "doc.md", 1000)?;
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
@@ -490,10 +504,13 @@ impl Bench {
                     )
                 },
                 &mut || {
-                    timed(
+                    // Exactly litprog's protocol: the marked script as
+                    // stdin from a regular file, python unbuffered.
+                    let marked = fs::File::open(dir.join("marked.py"))?;
+                    timed_as_set(
                         Command::new("python3")
-                            .arg("marked.py")
                             .env("PYTHONUNBUFFERED", "1")
+                            .stdin(marked)
                             .current_dir(&dir),
                         None,
                     )
@@ -507,7 +524,10 @@ impl Bench {
             &[
                 ("python3 script.py", file),
                 ("PYTHONUNBUFFERED=1 python3 < pipe", pipe),
-                ("PYTHONUNBUFFERED=1 python3 marked.py, + markers", marked),
+                (
+                    "PYTHONUNBUFFERED=1 python3 < marked.py file, + markers",
+                    marked,
+                ),
             ],
             1.5,
         );
@@ -656,23 +676,32 @@ impl Bench {
     }
 }
 
-/// litprog's built-in marker statements (`src/session/marker.rs`), copied
-/// here to measure what they cost the interpreter itself; `{head}` and
-/// `{tail}` are the two halves of the marker.
+/// litprog's built-in marker statements (`Interpreter::template` and
+/// `Interpreter::setup` in `src/session/marker.rs`), copied here to measure
+/// what they cost the interpreter itself; `{head}` and `{tail}` are the two
+/// halves of the marker. Keep them in step with the engine.
 const SHELL_MARKER: &str =
     "printf '%s%s\\n' '{head}' '{tail}'; printf '%s%s\\n' '{head}' '{tail}' >&2";
-const PYTHON_MARKER: &str = "__import__('sys').stdout.write('{head}' '{tail}\\n'); \
-    __import__('sys').stdout.flush(); __import__('sys').stderr.write('{head}' '{tail}\\n'); \
-    __import__('sys').stderr.flush()";
+const PYTHON_MARKER: &str = "__import__('sys')._litprog_marker('{tail}')";
+/// What litprog puts before the first python marker statement: the helper
+/// that the statements call.
+const PYTHON_SETUP: &str = "__import__('sys')._litprog_marker = (lambda s, h: lambda t: \
+    (s.stdout.write(h + t + '\\n'), s.stdout.flush(), \
+    s.stderr.write(h + t + '\\n'), s.stderr.flush()) and None)\
+    (__import__('sys'), '{head}'); ";
 
 /// `blocks` joined by marker statements made from `template`, as litprog
 /// sends them to the interpreter (with a fixed marker prefix).
-fn with_markers(blocks: &[String], template: &str) -> String {
+fn with_markers(blocks: &[String], template: &str, setup: &str) -> String {
+    const HEAD: &str = "__litprog_0123456789abcdef_";
     let mut out = String::new();
     for (i, block) in blocks.iter().enumerate() {
         if i > 0 {
+            if i == 1 {
+                out.push_str(&setup.replace("{head}", HEAD));
+            }
             let statement = template
-                .replace("{head}", "__litprog_0123456789abcdef_")
+                .replace("{head}", HEAD)
                 .replace("{tail}", &format!("{}__", i - 1));
             out.push_str(&statement);
             out.push('\n');
