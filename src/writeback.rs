@@ -28,7 +28,11 @@ fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
             continue;
         }
         let clean = line.replace('\0', "\u{fffd}");
-        out.extend(clean.split(['\r', '\n']).map(|part| Cow::Owned(part.to_string())));
+        out.extend(
+            clean
+                .split(['\r', '\n'])
+                .map(|part| Cow::Owned(part.to_string())),
+        );
     }
     out
 }
