@@ -142,6 +142,16 @@ impl Document {
                 "the document is empty",
             )]));
         }
+        if !text.contains('\n') && text.contains('\r') {
+            // Markdown parsers read a lone CR as a line ending in prose but
+            // not in fence info strings, so such a file's blocks would
+            // silently never run.
+            return Err(Diagnostics(vec![Diagnostic::new(
+                path,
+                0,
+                "lines end with a bare carriage return (classic Mac OS); convert the file to LF or CRLF line endings",
+            )]));
+        }
         let mut blocks = Vec::new();
         // (language, lpid) of the nearest preceding code block, for carry-forward.
         let mut previous: Option<(String, Option<String>)> = None;

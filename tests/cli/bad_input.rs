@@ -267,6 +267,12 @@ fn cases() -> Vec<Case> {
             &["doc.md:", "invalid yaml option block"],
         ),
         case("empty document", "", 2, &["doc.md: the document is empty"]),
+        case(
+            "bare carriage return line endings",
+            "# T\r\r```bash lpid=s lptype=session\recho hi\r```\r",
+            2,
+            &["doc.md: lines end with a bare carriage return"],
+        ),
         Case {
             name: "directory with no Markdown",
             files: vec![("sub/notes.txt", b"plain".to_vec())],
