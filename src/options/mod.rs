@@ -1,0 +1,22 @@
+//! Block options: the only user of serde_yaml, toml and serde_json.
+//!
+//! Options come from three places, all turned into [`RawOption`]s here:
+//! option blocks (a `yaml`, `toml` or `json` block with an `lptype` or
+//! `filepath` key), comment lines at the top of a code block
+//! (`# lpid = demo`), and attributes in the info string
+//! (`python lpid=demo`). [`crate::document`] merges them per group and
+//! [`typed`] checks them into [`Spec`]s.
+//!
+//! [`source`] reads options from blocks; [`spec`] checks them.
+
+pub mod source;
+pub mod spec;
+
+pub use source::{
+    HeaderFormat, ParseError, RawOption, comment_options, comment_syntax, info_attributes,
+    parse_option_block,
+};
+pub use spec::{
+    CommandLine, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec, OutputMode,
+    SESSION_KEYS, SessionSpec, Spec, closest_key, show, show_text, typed,
+};
