@@ -22,7 +22,7 @@ pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
 fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
     let mut out = Vec::with_capacity(lines.len());
     for line in lines {
-        if !line.contains(['\0', '\r', '\n']) {
+        if memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_none() {
             // The common case: the line is written as it is.
             out.push(Cow::Borrowed(line.as_str()));
             continue;
@@ -41,13 +41,30 @@ fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
 /// holds a backtick, which a backtick fence's may not), longer than any
 /// run of them that starts a line of the content, so no line can close it.
 fn fence_for(lines: &[Cow<'_, str>], info: &str) -> String {
-    let ch = if info.contains('`') { '~' } else { '`' };
-    let longest = lines
-        .iter()
-        .map(|l| l.trim_start().chars().take_while(|&c| c == ch).count())
-        .max()
-        .unwrap_or(0);
-    ch.to_string().repeat((longest + 1).max(3))
+    let ch = if info.contains('`') { b'~' } else { b'`' };
+    let longest = lines.iter().map(|l| fence_run(l, ch)).max().unwrap_or(0);
+    (ch as char).to_string().repeat((longest + 1).max(3))
+}
+
+/// How many `ch` (an ASCII byte) start `line` after its leading white
+/// space, as `trim_start` defines it. Bytes, not chars: only a line whose
+/// indent holds a non-ASCII byte goes through `trim_start`.
+fn fence_run(line: &str, ch: u8) -> usize {
+    let bytes = line.as_bytes();
+    let mut start = 0;
+    while let Some(&b) = bytes.get(start) {
+        match b {
+            b' ' | b'\t'..=b'\r' => start += 1,
+            _ if b.is_ascii() => break,
+            // Unicode white space (U+0085, U+00A0, U+2000, ...).
+            _ => return fence_run_chars(&line[start..], ch),
+        }
+    }
+    bytes[start..].iter().take_while(|&&b| b == ch).count()
+}
+
+fn fence_run_chars(line: &str, ch: u8) -> usize {
+    line.trim_start().bytes().take_while(|&b| b == ch).count()
 }
 
 /// Render a result block: `indent` starts every line, `eol` ends it.
@@ -56,7 +73,14 @@ pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
     let info = format!("text {RESULT_ATTR}={}", quote_lpid(lpid));
     let fence = fence_for(&lines, &info);
     let bare = indent.trim_end();
-    let mut out = format!("{indent}{fence}{info}{eol}");
+    let size = lines.iter().map(|l| l.len()).sum::<usize>()
+        + (lines.len() + 2) * (indent.len() + eol.len())
+        + 2 * fence.len()
+        + info.len();
+    let mut out = String::with_capacity(size);
+    for part in [indent, &fence, &info, eol] {
+        out.push_str(part);
+    }
     for line in &lines {
         if line.is_empty() {
             out.push_str(bare);
@@ -66,7 +90,9 @@ pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
         }
         out.push_str(eol);
     }
-    out.push_str(&format!("{indent}{fence}{eol}"));
+    for part in [indent, &fence, eol] {
+        out.push_str(part);
+    }
     out
 }
 
@@ -246,6 +272,41 @@ mod tests {
         let out = render("a", &["```".into(), " ````x".into()], "", "\n");
         assert!(out.starts_with("`````text lpout=a\n"), "{out}");
         assert!(out.ends_with("\n`````\n"));
+    }
+
+    #[test]
+    fn fence_run_counts_like_trim_start_and_chars() {
+        // The definition the byte scan replaces.
+        fn naive(line: &str, ch: char) -> usize {
+            line.trim_start().chars().take_while(|&c| c == ch).count()
+        }
+        let lines = [
+            "",
+            "```",
+            "   ```x",
+            "\t``",
+            "\u{b}\u{c}```",
+            "\u{a0}````",
+            "\u{2003} ``",
+            "\u{85}~~~",
+            "\u{1c}```",
+            "x```",
+            "~~~``",
+            "  ~~~~",
+            "é```",
+            "`é",
+            " \u{3000}\t`",
+        ];
+        for line in lines {
+            for ch in ['`', '~'] {
+                assert_eq!(fence_run(line, ch as u8), naive(line, ch), "{line:?} {ch}");
+            }
+        }
+        let out = render("a", &["\u{a0}````".into(), "\t```".into()], "", "\n");
+        assert!(out.starts_with("`````text lpout=a\n"), "{out}");
+        let out = render("a`b", &["~~~~".into(), "```````".into()], "  ", "\n");
+        assert!(out.starts_with("  ~~~~~text lpout="), "{out}");
+        assert!(out.ends_with("\n  ~~~~~\n"), "{out}");
     }
 
     #[test]
