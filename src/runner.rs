@@ -6,6 +6,7 @@
 //! and a channel reports completions back to the scheduling loop, which
 //! never polls.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -262,10 +263,11 @@ fn finish(project: &Project, plan: &Plan, step: usize, run: Run) -> SessionRepor
     }
 }
 
-/// Remove ANSI escape sequences (CSI, OSC and two-byte escapes).
-pub fn strip_ansi(s: &str) -> String {
-    if !s.contains('\u{1b}') {
-        return s.to_string();
+/// Remove ANSI escape sequences (CSI, OSC and two-byte escapes). Text
+/// without an escape is returned as it is, without a copy.
+pub fn strip_ansi(s: &str) -> Cow<'_, str> {
+    if memchr::memchr(0x1b, s.as_bytes()).is_none() {
+        return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
@@ -298,22 +300,31 @@ pub fn strip_ansi(s: &str) -> String {
             _ => {}
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// Captured lines as result block lines: stdout (and echoed input) as
 /// printed, stderr prefixed with `! `, ANSI escapes and a trailing carriage
 /// return removed.
 pub fn result_lines(lines: &[CapturedLine]) -> Vec<String> {
+    result_lines_of(lines.iter())
+}
+
+/// [`result_lines`] of lines that need not be in one slice.
+fn result_lines_of<'a>(lines: impl Iterator<Item = &'a CapturedLine>) -> Vec<String> {
     lines
-        .iter()
         .map(|l| {
             let text = l.text.strip_suffix('\n').unwrap_or(&l.text);
             let text = text.strip_suffix('\r').unwrap_or(text);
             let text = strip_ansi(text);
             match l.stream {
-                Stream::Stderr => format!("! {text}"),
-                Stream::Stdout | Stream::Stdin => text,
+                Stream::Stderr => {
+                    let mut line = String::with_capacity(text.len() + 2);
+                    line.push_str("! ");
+                    line.push_str(&text);
+                    line
+                }
+                Stream::Stdout | Stream::Stdin => text.into_owned(),
             }
         })
         .collect()
@@ -364,11 +375,8 @@ pub fn placements(
             // Blocks keep their exact order; only lines within a block are
             // ordered by the time they were read.
             (Some(blocks), _) => {
-                let lines: Vec<CapturedLine> = blocks
-                    .iter()
-                    .flat_map(|b| b.lines.iter().cloned())
-                    .collect();
-                per_block[n - 1] = Some(result_lines(&lines));
+                let lines = blocks.iter().flat_map(|b| &b.lines);
+                per_block[n - 1] = Some(result_lines_of(lines));
             }
             (None, _) => per_block[n - 1] = Some(result_lines(&c.transcript)),
         }
@@ -387,6 +395,13 @@ mod tests {
         assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m plain"), "red plain");
         assert_eq!(strip_ansi("\u{1b}]0;title\u{7}x"), "x");
         assert_eq!(strip_ansi("no escapes"), "no escapes");
+        assert!(matches!(
+            strip_ansi("no escapes"),
+            Cow::Borrowed("no escapes")
+        ));
+        assert!(matches!(strip_ansi(""), Cow::Borrowed("")));
+        assert_eq!(strip_ansi("a\u{1b}"), "a");
+        assert_eq!(strip_ansi("\u{1b}]0;t\u{1b}\\é\u{1b}(B"), "éB");
     }
 
     #[test]
@@ -400,8 +415,14 @@ mod tests {
             l(Stream::Stdout, "out\r\n"),
             l(Stream::Stderr, "err\n"),
             l(Stream::Stdout, "last"),
+            l(Stream::Stderr, "\u{1b}[31mred\u{1b}[0m\r\n"),
+            l(Stream::Stdin, "in\n"),
+            l(Stream::Stderr, ""),
         ];
-        assert_eq!(result_lines(&lines), vec!["out", "! err", "last"]);
+        assert_eq!(
+            result_lines(&lines),
+            vec!["out", "! err", "last", "! red", "in", "! "]
+        );
     }
 
     #[test]
