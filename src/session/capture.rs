@@ -8,7 +8,7 @@ use encoding_rs::Encoding;
 use memchr::memmem;
 
 use super::marker::Markers;
-use super::reader::{StreamBuf, decode};
+use super::reader::StreamBuf;
 
 /// How the session's process ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,11 +131,13 @@ pub(crate) struct Parts<'a> {
 }
 
 impl Parts<'_> {
-    pub(crate) fn into_capture(self) -> Capture {
+    pub(crate) fn into_capture(mut self) -> Capture {
         let dropped_bytes = self.stdout.dropped + self.stderr.dropped;
+        // The input lines are moved into the capture, not copied.
+        let inputs = std::mem::take(&mut self.inputs);
         let (stdout, stderr, transcript, blocks) = match self.split {
-            Split::Whole => self.whole(),
-            Split::Blocks { count, markers } => self.per_block(count, markers),
+            Split::Whole => self.whole(inputs),
+            Split::Blocks { count, markers } => self.per_block(inputs, count, markers),
         };
         Capture {
             outcome: self.outcome.clone(),
@@ -151,23 +153,27 @@ impl Parts<'_> {
 
     /// The session as one unit: all lines sorted by time (inputs first on
     /// ties, since they were stamped before being written).
-    fn whole(&self) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
+    fn whole(
+        &self,
+        inputs: Vec<InputLine>,
+    ) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
         let enc = self.encoding;
         let (out, err) = (self.stdout, self.stderr);
-        let inputs: Vec<CapturedLine> = self.inputs.iter().map(|i| i.line.clone()).collect();
-        let outputs = interleave(
-            out.lines(0..out.data.len(), Stream::Stdout, enc),
-            err.lines(0..err.data.len(), Stream::Stderr, enc),
-        );
+        let inputs: Vec<CapturedLine> = inputs.into_iter().map(|i| i.line).collect();
+        let (mut out_lines, mut err_lines) = (Vec::new(), Vec::new());
+        let stdout = out.decode_lines(0..out.data.len(), Stream::Stdout, enc, &mut out_lines);
+        let stderr = err.decode_lines(0..err.data.len(), Stream::Stderr, enc, &mut err_lines);
+        let outputs = interleave(out_lines, err_lines);
         // Inputs were stamped before being written, so they go first on ties.
         let lines = merge_by(inputs, outputs, |input, output| input.time <= output.time);
-        (decode(enc, &out.data), decode(enc, &err.data), lines, None)
+        (stdout.into_owned(), stderr.into_owned(), lines, None)
     }
 
     /// One capture per block; the transcript is the blocks' lines in order,
     /// after any input sent before the first block.
     fn per_block(
         &self,
+        inputs: Vec<InputLine>,
         count: usize,
         markers: &Markers,
     ) -> (String, String, Vec<CapturedLine>, Option<Vec<BlockCapture>>) {
@@ -176,35 +182,32 @@ impl Parts<'_> {
         let a = attribute(&out.data, &err.data, markers, count);
         let mut transcript = Vec::new();
         let mut block_inputs: Vec<Vec<CapturedLine>> = vec![Vec::new(); a.stdout.len()];
-        for input in &self.inputs {
+        for input in inputs {
             match input.block.and_then(|b| block_inputs.get_mut(b)) {
-                Some(lines) => lines.push(input.line.clone()),
-                None => transcript.push(input.line.clone()),
+                Some(lines) => lines.push(input.line),
+                None => transcript.push(input.line),
             }
         }
+        // Each piece is decoded once, for the block's text and its lines.
+        let decode_pieces = |buf: &StreamBuf, pieces: &Pieces, stream: Stream| {
+            let size = pieces.iter().map(|p| p.len()).sum();
+            let (mut text, mut lines) = (String::with_capacity(size), Vec::new());
+            for piece in pieces {
+                text.push_str(&buf.decode_lines(piece.clone(), stream, enc, &mut lines));
+            }
+            (text, lines)
+        };
         let mut blocks = Vec::with_capacity(a.stdout.len());
         let parts = a.stdout.iter().zip(&a.stderr).zip(block_inputs);
         for (i, ((out_pieces, err_pieces), mut lines)) in parts.enumerate() {
-            let mut out_lines = Vec::new();
-            for piece in out_pieces {
-                out_lines.extend(out.lines(piece.clone(), Stream::Stdout, enc));
-            }
-            let mut err_lines = Vec::new();
-            for piece in err_pieces {
-                err_lines.extend(err.lines(piece.clone(), Stream::Stderr, enc));
-            }
+            let (stdout, out_lines) = decode_pieces(out, out_pieces, Stream::Stdout);
+            let (stderr, err_lines) = decode_pieces(err, err_pieces, Stream::Stderr);
             lines.extend(interleave(out_lines, err_lines));
             transcript.extend(lines.iter().cloned());
-            let text = |buf: &StreamBuf, pieces: &Pieces| -> String {
-                pieces
-                    .iter()
-                    .map(|p| decode(enc, &buf.data[p.clone()]))
-                    .collect()
-            };
             blocks.push(BlockCapture {
                 ran: i < a.ran,
-                stdout: text(out, out_pieces),
-                stderr: text(err, err_pieces),
+                stdout,
+                stderr,
                 lines,
             });
         }

@@ -7,6 +7,7 @@
 //! chunk with the time since the session started; lines are only cut out
 //! later, when the session is over, so reading does no per-byte work.
 
+use std::borrow::Cow;
 use std::io::{self, Read};
 use std::ops::Range;
 use std::sync::mpsc::Sender;
@@ -92,6 +93,35 @@ impl StreamBuf {
                 }
             })
             .collect()
+    }
+}
+
+impl StreamBuf {
+    /// `range` decoded, with its lines (as [`StreamBuf::lines`] makes them)
+    /// appended to `lines`. Valid UTF-8, the usual case, is checked once
+    /// for the whole range and borrowed, and each line is a copy of its
+    /// slice; anything else is decoded line by line as before, so the
+    /// lines are the same either way.
+    pub(crate) fn decode_lines(
+        &self,
+        range: Range<usize>,
+        stream: Stream,
+        encoding: &'static Encoding,
+        lines: &mut Vec<CapturedLine>,
+    ) -> Cow<'_, str> {
+        let bytes = &self.data[range.clone()];
+        if encoding == encoding_rs::UTF_8
+            && let Ok(text) = std::str::from_utf8(bytes)
+        {
+            lines.extend(split_lines(bytes).map(|line| CapturedLine {
+                time: self.time_of(range.start + line.end - 1),
+                stream,
+                text: text[line].to_owned(),
+            }));
+            return Cow::Borrowed(text);
+        }
+        lines.extend(self.lines(range, stream, encoding));
+        Cow::Owned(decode(encoding, bytes))
     }
 }
 
@@ -245,6 +275,40 @@ mod tests {
         buf.push(b"defg", Duration::ZERO);
         assert_eq!(buf.data, b"abcd");
         assert_eq!(buf.dropped, 3);
+    }
+
+    #[test]
+    fn decode_lines_matches_lines_and_decode() {
+        let latin1 = Encoding::for_label(b"latin1").unwrap();
+        let samples: [&[u8]; 5] = [
+            RAW_TEST_TEXT,
+            b"a\xffb\nc\xe4\n\xe4\xb8\nlast\xe4",
+            b"",
+            b"\n\n",
+            b"caf\xe9\nx",
+        ];
+        for data in samples {
+            let mut buf = StreamBuf::new(MAX_STREAM_BYTES);
+            for (i, chunk) in data.chunks(3).enumerate() {
+                buf.push(chunk, Duration::from_millis(2 * i as u64));
+            }
+            for enc in [encoding_rs::UTF_8, latin1] {
+                for start in 0..=data.len() {
+                    for end in start..=data.len() {
+                        let mut lines = vec![CapturedLine {
+                            time: Duration::ZERO,
+                            stream: Stream::Stdin,
+                            text: "kept".into(),
+                        }];
+                        let text = buf.decode_lines(start..end, Stream::Stderr, enc, &mut lines);
+                        assert_eq!(text, decode(enc, &data[start..end]));
+                        let expected = buf.lines(start..end, Stream::Stderr, enc);
+                        assert_eq!(lines[0].text, "kept");
+                        assert_eq!(lines[1..], expected[..], "{data:?} {start}..{end}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
