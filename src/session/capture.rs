@@ -202,14 +202,22 @@ impl Parts<'_> {
         for (i, ((out_pieces, err_pieces), mut lines)) in parts.enumerate() {
             let (stdout, out_lines) = decode_pieces(out, out_pieces, Stream::Stdout);
             let (stderr, err_lines) = decode_pieces(err, err_pieces, Stream::Stderr);
-            lines.extend(interleave(out_lines, err_lines));
-            transcript.extend(lines.iter().cloned());
+            let output = interleave(out_lines, err_lines);
+            if lines.is_empty() {
+                lines = output;
+            } else {
+                lines.extend(output);
+            }
             blocks.push(BlockCapture {
                 ran: i < a.ran,
                 stdout,
                 stderr,
                 lines,
             });
+        }
+        transcript.reserve(blocks.iter().map(|b| b.lines.len()).sum());
+        for block in &blocks {
+            transcript.extend(block.lines.iter().cloned());
         }
         let stdout = blocks.iter().map(|b| b.stdout.as_str()).collect();
         let stderr = blocks.iter().map(|b| b.stderr.as_str()).collect();
@@ -244,6 +252,13 @@ fn merge_by(
     b: Vec<CapturedLine>,
     a_first: impl Fn(&CapturedLine, &CapturedLine) -> bool,
 ) -> Vec<CapturedLine> {
+    // Usually one side is empty (a block that wrote only to stdout).
+    if a.is_empty() {
+        return b;
+    }
+    if b.is_empty() {
+        return a;
+    }
     let mut out = Vec::with_capacity(a.len() + b.len());
     let mut a = a.into_iter().peekable();
     let mut b = b.into_iter().peekable();
@@ -465,5 +480,9 @@ mod tests {
         let outputs = vec![at(5, Stream::Stdout, "o1"), at(30, Stream::Stdout, "o2")];
         let merged = merge_by(inputs, outputs, |i, o| i.time <= o.time);
         assert_eq!(order(&merged), ["i1", "o1", "i2", "o2"]);
+        let outputs = vec![at(5, Stream::Stdout, "o1"), at(1, Stream::Stdout, "o2")];
+        let only_b = merge_by(Vec::new(), outputs.clone(), |_, _| true);
+        assert_eq!(only_b, outputs);
+        assert_eq!(merge_by(outputs.clone(), Vec::new(), |_, _| false), outputs);
     }
 }
