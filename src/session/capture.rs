@@ -303,6 +303,8 @@ fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribu
     let find = |data: &[u8]| markers.find(data, count - 1);
     let (out_found, err_found) = (find(out), find(err));
     let last_ran = out_found.len().max(err_found.len());
+    // Built once: a searcher costs more than a short block's search.
+    let noise = memmem::Finder::new(markers.prefix().as_bytes());
     let segments = |data: &[u8], found: &[Range<usize>]| -> Vec<Pieces> {
         let mut segs = vec![0..0; count];
         if found.is_empty() {
@@ -315,9 +317,8 @@ fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribu
             }
             segs[found.len()] = prev..data.len();
         }
-        let noise = markers.prefix().as_bytes();
         segs.into_iter()
-            .map(|seg| without_lines_containing(data, seg, noise))
+            .map(|seg| without_lines_containing(data, seg, &noise))
             .collect()
     };
     Attribution {
@@ -327,13 +328,12 @@ fn attribute(out: &[u8], err: &[u8], markers: &Markers, count: usize) -> Attribu
     }
 }
 
-/// `range` of `data` minus the lines that contain `needle`.
-fn without_lines_containing(data: &[u8], range: Range<usize>, needle: &[u8]) -> Pieces {
+/// `range` of `data` minus the lines that contain `finder`'s needle.
+fn without_lines_containing(data: &[u8], range: Range<usize>, finder: &memmem::Finder) -> Pieces {
     let seg = &data[range.clone()];
-    if needle.is_empty() {
+    if finder.needle().is_empty() {
         return vec![range];
     }
-    let finder = memmem::Finder::new(needle);
     // Jump from one occurrence to the next and cut out its line: no work
     // per line or per byte outside memchr's and memmem's own loops.
     let mut pieces: Pieces = Vec::new();
@@ -413,7 +413,7 @@ mod tests {
         let data = b"xNNy\nok\n\nNN\nNNNN\r\nmid\nlast NN";
         for start in 0..data.len() {
             for end in start..=data.len() {
-                let pieces = without_lines_containing(data, start..end, b"NN");
+                let pieces = without_lines_containing(data, start..end, &memmem::Finder::new("NN"));
                 let kept: Vec<u8> = pieces
                     .iter()
                     .flat_map(|p| &data[p.clone()])
