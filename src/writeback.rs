@@ -43,7 +43,12 @@ fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
 fn fence_for(lines: &[Cow<'_, str>], info: &str) -> String {
     let ch = if info.contains('`') { b'~' } else { b'`' };
     let longest = lines.iter().map(|l| fence_run(l, ch)).max().unwrap_or(0);
-    (ch as char).to_string().repeat((longest + 1).max(3))
+    let n = (longest + 1).max(3);
+    if ch == b'~' {
+        "~".repeat(n)
+    } else {
+        "`".repeat(n)
+    }
 }
 
 /// How many `ch` (an ASCII byte) start `line` after its leading white
@@ -70,7 +75,11 @@ fn fence_run_chars(line: &str, ch: u8) -> usize {
 /// Render a result block: `indent` starts every line, `eol` ends it.
 pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
     let lines = written_lines(lines);
-    let info = format!("text {RESULT_ATTR}={}", quote_lpid(lpid));
+    let quoted = quote_lpid(lpid);
+    let mut info = String::with_capacity(6 + RESULT_ATTR.len() + quoted.len());
+    for part in ["text ", RESULT_ATTR, "=", &quoted] {
+        info.push_str(part);
+    }
     let fence = fence_for(&lines, &info);
     let bare = indent.trim_end();
     let size = lines.iter().map(|l| l.len()).sum::<usize>()
