@@ -192,7 +192,7 @@ impl Parts<'_> {
         let decode_pieces = |buf: &StreamBuf, pieces: &Pieces, stream: Stream| {
             let size = pieces.iter().map(|p| p.len()).sum();
             let (mut text, mut lines) = (String::with_capacity(size), Vec::new());
-            for piece in pieces {
+            for piece in pieces.iter().filter(|p| !p.is_empty()) {
                 text.push_str(&buf.decode_lines(piece.clone(), stream, enc, &mut lines));
             }
             (text, lines)

@@ -113,7 +113,8 @@ impl StreamBuf {
         if encoding == encoding_rs::UTF_8
             && let Ok(text) = std::str::from_utf8(bytes)
         {
-            lines.reserve(memchr::memchr_iter(b'\n', bytes).count() + 1);
+            let unterminated = !bytes.is_empty() && !bytes.ends_with(b"\n");
+            lines.reserve(memchr::memchr_iter(b'\n', bytes).count() + usize::from(unterminated));
             lines.extend(split_lines(bytes).map(|line| CapturedLine {
                 time: self.time_of(range.start + line.end - 1),
                 stream,
