@@ -184,7 +184,7 @@ fn check_targets(
         .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
     let mut errors = Vec::new();
     for out in outputs {
-        let group = project.group(&out.lpid).expect("tangled from a group");
+        let group = &project.groups[out.group];
         let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
         if out.path.is_dir() {
             errors.push(at(format!(
@@ -236,7 +236,7 @@ fn write_tangled(
         match write_one(out) {
             Ok(changed) => written.push((out.path.clone(), changed)),
             Err(e) => {
-                let group = project.group(&out.lpid).expect("tangled from a group");
+                let group = &project.groups[out.group];
                 errors.push(Diagnostic::new(
                     &group.path,
                     group.line,

@@ -115,6 +115,8 @@ pub struct Project {
     pub groups: Vec<Group>,
     /// Non-fatal problems (unknown option keys).
     pub warnings: Vec<Diagnostic>,
+    /// Index of each group in `groups` by lpid.
+    by_lpid: HashMap<String, usize>,
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -380,19 +382,30 @@ impl Project {
             }
         }
         if errors.is_empty() {
+            let by_lpid = groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.lpid.clone(), i))
+                .collect();
             Ok(Project {
                 documents,
                 groups,
                 warnings,
+                by_lpid,
             })
         } else {
             Err(Diagnostics(errors))
         }
     }
 
+    /// The index in [`Project::groups`] of the group with this lpid.
+    pub fn group_index(&self, lpid: &str) -> Option<usize> {
+        self.by_lpid.get(lpid).copied()
+    }
+
     /// The group with this lpid.
     pub fn group(&self, lpid: &str) -> Option<&Group> {
-        self.groups.iter().find(|g| g.lpid == lpid)
+        self.group_index(lpid).map(|i| &self.groups[i])
     }
 
     /// The block a reference points to.

@@ -68,12 +68,7 @@ impl Plan {
                         ),
                     ));
                 }
-                for m in matched {
-                    let mi = project
-                        .groups
-                        .iter()
-                        .position(|g| g.lpid == m.lpid)
-                        .unwrap_or(0);
+                for mi in matched {
                     if let Some(&s) = step_of.get(&mi)
                         && !after.contains(&s)
                     {

@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -17,18 +16,17 @@ use crate::options::{OutputMode, SessionSpec, Spec};
 use crate::plan::Plan;
 use crate::session::{self, Capture, CapturedLine, Outcome, SessionOptions, Stream};
 
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
 /// Stop the build: start no new session and terminate the running ones.
 /// Safe to call from a signal-handling thread.
 pub fn interrupt() {
-    INTERRUPTED.store(true, Ordering::SeqCst);
     session::terminate_all();
 }
 
-/// Has [`interrupt`] been called?
+/// Has [`interrupt`] been called? (The session registry holds the one flag:
+/// once it is terminating, sessions that start are killed at once, and the
+/// runner starts none.)
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::SeqCst)
+    session::terminating()
 }
 
 /// How the runner schedules.

@@ -14,8 +14,8 @@ use crate::options::{OutFileSpec, Spec};
 /// One file to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TangledFile {
-    /// The out_file group's lpid.
-    pub lpid: String,
+    /// Index of the out_file group in [`Project::groups`].
+    pub group: usize,
     /// Target path as written in the document (relative to the current
     /// directory unless absolute).
     pub path: PathBuf,
@@ -30,19 +30,17 @@ pub fn is_glob(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
 }
 
-/// The lpids of `project` matching `pattern` (a plain lpid or a glob), in
-/// order of first appearance.
-pub fn expand<'p>(project: &'p Project, pattern: &str) -> Vec<&'p Group> {
-    if !is_glob(pattern) {
-        return project.group(pattern).into_iter().collect();
-    }
-    match glob::Pattern::new(pattern) {
-        Ok(p) => project
-            .groups
-            .iter()
-            .filter(|g| p.matches(&g.lpid))
+/// The groups of `project` matching `pattern` (a plain lpid or a glob), as
+/// indices into [`Project::groups`], in order of first appearance.
+pub fn expand(project: &Project, pattern: &str) -> Vec<usize> {
+    let glob = is_glob(pattern)
+        .then(|| glob::Pattern::new(pattern).ok())
+        .flatten();
+    match glob {
+        Some(p) => (0..project.groups.len())
+            .filter(|&i| p.matches(&project.groups[i].lpid))
             .collect(),
-        Err(_) => project.group(pattern).into_iter().collect(),
+        None => project.group_index(pattern).into_iter().collect(),
     }
 }
 
@@ -67,7 +65,7 @@ pub fn stays_inside(path: &Path) -> bool {
 pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>, Diagnostics> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for group in &project.groups {
+    for (index, group) in project.groups.iter().enumerate() {
         let Spec::OutFile(spec) = &group.spec else {
             continue;
         };
@@ -91,7 +89,7 @@ pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>
         }
         match encode(&text, spec.encoding.as_deref()) {
             Ok(contents) => files.push(TangledFile {
-                lpid: group.lpid.clone(),
+                group: index,
                 path,
                 contents,
                 executable: spec.is_executable,
@@ -136,7 +134,7 @@ fn collect<'p>(
             ));
             continue;
         }
-        for g in matched {
+        for g in matched.into_iter().map(|i| &project.groups[i]) {
             if let Spec::OutFile(inner) = &g.spec {
                 if stack.contains(&g.lpid.as_str()) {
                     errors.push(Diagnostic::new(

@@ -124,4 +124,4 @@ pub use engine::{Session, run};
 pub use error::SessionError;
 pub use options::SessionOptions;
 pub use reader::MAX_STREAM_BYTES;
-pub use registry::{TERMINATION_GRACE, terminate_all};
+pub use registry::{TERMINATION_GRACE, terminate_all, terminating};

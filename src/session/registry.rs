@@ -71,6 +71,11 @@ pub(crate) fn unregister(id: u64) {
     EXITED.notify_all();
 }
 
+/// Has [`terminate_all`] been called? It is final for the process.
+pub fn terminating() -> bool {
+    TERMINATING.load(Ordering::SeqCst)
+}
+
 /// Terminates the process group of every running session: SIGTERM, up to
 /// [`TERMINATION_GRACE`] for the leaders to exit, then SIGKILL.
 ///
