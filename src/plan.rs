@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::document::Project;
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::options::{SessionSpec, Spec};
-use crate::tangle::{expand, is_glob};
+use crate::tangle::{expand, no_match_hint};
 
 /// One session to run.
 #[derive(Debug, Clone)]
@@ -60,11 +60,7 @@ impl Plan {
                         format!(
                             "session '{}' requires unknown lpid '{req}'{}",
                             group.lpid,
-                            if is_glob(req) {
-                                " (the glob matches nothing)"
-                            } else {
-                                ""
-                            }
+                            no_match_hint(req)
                         ),
                     ));
                 }

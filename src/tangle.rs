@@ -44,6 +44,16 @@ pub fn expand(project: &Project, pattern: &str) -> Vec<usize> {
     }
 }
 
+/// What to add to an "unknown lpid" message for `pattern`: a glob that
+/// matched nothing is said to be one.
+pub fn no_match_hint(pattern: &str) -> &'static str {
+    if is_glob(pattern) {
+        " (the glob matches no lpid)"
+    } else {
+        ""
+    }
+}
+
 /// Does `path` stay inside the current directory, lexically?
 pub fn stays_inside(path: &Path) -> bool {
     let mut depth: usize = 0;
@@ -125,11 +135,7 @@ fn collect<'p>(
                 format!(
                     "unknown input '{input}' of out_file '{}'{}",
                     spec.filepath,
-                    if is_glob(input) {
-                        " (the glob matches no lpid)"
-                    } else {
-                        ""
-                    }
+                    no_match_hint(input)
                 ),
             ));
             continue;
