@@ -99,20 +99,164 @@ fn continuation_indent(prefix: &str) -> String {
 }
 
 /// Find every fenced code block of `text`, in document order.
+///
+/// Only the parts of the text that can hold a fence are parsed (see
+/// [`Regions`]); the result is always that of [`fences_in_one_parse`].
 pub fn fences(text: &str) -> Vec<Fence> {
     let index = LineIndex::new(text);
     let mut out = Vec::new();
+    let regions = Regions::new(text);
+    let mut chunk = 0;
+    while let Some(first) = regions.next_dirty(chunk) {
+        // A region of whole chunks from the first dirty one. If a fence or
+        // an HTML block is still open where it ends, the real document
+        // carries it on: parse again up to the end of the next dirty chunk
+        // (where a closing fence can be), and after a few tries to the end.
+        let mut last = regions.dirty_run_end(first);
+        let mut tries = 0;
+        loop {
+            let range = regions.start(first)..regions.start(last);
+            let found = out.len();
+            if !parse_region(text, &index, range, &mut out) || last == regions.len() {
+                break;
+            }
+            out.truncate(found);
+            tries += 1;
+            last = match regions.next_dirty(last) {
+                Some(next) if tries < 4 => regions.dirty_run_end(next),
+                _ => regions.len(),
+            };
+        }
+        chunk = last;
+    }
+    out
+}
+
+/// [`fences`] by one pulldown-cmark parse of the whole text: the reference
+/// that [`fences`] must equal on every input (the tests and the fuzz target
+/// compare them).
+pub fn fences_in_one_parse(text: &str) -> Vec<Fence> {
+    let index = LineIndex::new(text);
+    let mut out = Vec::new();
+    parse_region(text, &index, 0..text.len(), &mut out);
+    out
+}
+
+/// A document cut into chunks at the lines where the block parser is at
+/// the top level with nothing open, unless a fenced code block or an HTML
+/// block of kinds 1 to 5 (`<!--`, `<script>`, ...) runs through: the
+/// unindented lines that follow a blank line. The blank line ended every
+/// paragraph, block quote and table; an unindented line does not continue a
+/// list item, a footnote definition or an indented code block, and cannot
+/// be a lazy continuation line with no paragraph open. (It may start a new
+/// item of a list that is still open, which changes only the list's
+/// looseness, never which blocks are fences.)
+///
+/// A chunk is *dirty* if it holds ```` ``` ````, `~~~` or `<`: only there
+/// can a fence or an HTML block begin. Clean chunks are never parsed. A run
+/// of chunks that starts where the parser is at the top level, parsed
+/// alone, gives the blocks it gives inside the whole text, since CommonMark
+/// reads block structure line by line and nothing looks ahead past a blank
+/// line; [`parse_region`] reports a fence or HTML block left open at the
+/// end, and [`fences`] then parses further.
+struct Regions {
+    /// Chunk `i` is `starts[i]..starts[i + 1]`; the last entry is the
+    /// text's length.
+    starts: Vec<usize>,
+    /// Whether each chunk is dirty.
+    dirty: Vec<bool>,
+}
+
+impl Regions {
+    fn new(text: &str) -> Regions {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        let mut line = 0;
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            let next = nl + 1;
+            if bytes
+                .get(next)
+                .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                && is_blank(&bytes[line..nl])
+            {
+                starts.push(next);
+            }
+            line = next;
+        }
+        starts.push(bytes.len());
+        starts.dedup();
+        let mut dirty = vec![false; starts.len() - 1];
+        let mut mark = |pos: usize| {
+            // The chunk holding `pos`.
+            let i = starts.partition_point(|&s| s <= pos) - 1;
+            dirty[i] = true;
+        };
+        for pos in memchr::memmem::find_iter(bytes, b"```") {
+            mark(pos);
+        }
+        for pos in memchr::memmem::find_iter(bytes, b"~~~") {
+            mark(pos);
+        }
+        for pos in memchr::memchr_iter(b'<', bytes) {
+            mark(pos);
+        }
+        Regions { starts, dirty }
+    }
+
+    /// The number of chunks.
+    fn len(&self) -> usize {
+        self.dirty.len()
+    }
+
+    /// Where chunk `i` starts (`len()` gives the end of the text).
+    fn start(&self, i: usize) -> usize {
+        self.starts[i]
+    }
+
+    /// The first dirty chunk from `i` on.
+    fn next_dirty(&self, i: usize) -> Option<usize> {
+        (i..self.len()).find(|&c| self.dirty[c])
+    }
+
+    /// The chunk after the run of dirty chunks that starts at `i`.
+    fn dirty_run_end(&self, i: usize) -> usize {
+        (i..self.len())
+            .find(|&c| !self.dirty[c])
+            .unwrap_or(self.len())
+    }
+}
+
+/// Is `line` (without its `\n`) blank: spaces and tabs, maybe the `\r` of
+/// a CRLF?
+fn is_blank(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    line.iter().all(|&b| b == b' ' || b == b'\t')
+}
+
+/// Parses `text[range]` on its own and appends its fenced code blocks, with
+/// spans in `text`. Returns whether a fenced code block or an HTML block
+/// reaches into the range's last line (is still open where the range ends).
+fn parse_region(text: &str, index: &LineIndex, range: Range<usize>, out: &mut Vec<Fence>) -> bool {
+    let base = range.start;
+    let region = &text[range.clone()];
+    // The last line of the region starts after the `\n` before its end.
+    let bytes = region.as_bytes();
+    let last_line =
+        memchr::memrchr(b'\n', &bytes[..bytes.len().saturating_sub(1)]).map_or(0, |i| i + 1);
+    let mut open = false;
     // (start, info, content, end of the last content line read)
     let mut current: Option<(usize, String, String, usize)> = None;
     let options = Options::ENABLE_TABLES
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS;
-    for (event, range) in Parser::new_ext(text, options).into_offset_iter() {
+    for (event, range) in Parser::new_ext(region, options).into_offset_iter() {
+        let range = range.start + base..range.end + base;
         match event {
             Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(info))) => {
                 current = Some((range.start, info.trim().to_string(), String::new(), 0));
             }
+            Event::End(TagEnd::HtmlBlock) => open |= range.end > base + last_line,
             Event::Text(t) => {
                 if let Some((_, _, content, content_end)) = current.as_mut() {
                     // pulldown-cmark normalises CRLF to LF and splits text
@@ -132,54 +276,75 @@ pub fn fences(text: &str) -> Vec<Fence> {
                 let Some((start, info, content, content_end)) = current.take() else {
                     continue;
                 };
-                let line_start = index.line_start(start);
-                let prefix = &text[line_start..start];
-                let fence_char = text.as_bytes()[start];
-                let fence_len = text[start..]
-                    .bytes()
-                    .take_while(|&b| b == fence_char)
-                    .count();
-                // The block's range ends after its closing fence (or at the
-                // end of its container); include that line's ending. The
-                // last line is a closing fence only if it is not content:
-                // `> ```` or an indented ```` ``` ```` that looks like one
-                // is content when the block is not in a quote or is
-                // unclosed.
-                let last_start = index.line_start(range.end.max(start + 1) - 1);
-                let last = text[last_start..range.end]
-                    .trim_start_matches(|c: char| c == '>' || c.is_whitespace());
-                let closing = last.bytes().take_while(|&b| b == fence_char).count();
-                let closed = range.end > end_of_line(text, start)
-                    && content_end <= last_start
-                    && closing >= fence_len
-                    && last[closing..].trim().is_empty();
-                let end = if closed {
-                    end_of_line(text, range.end - 1)
-                } else {
-                    range.end
-                };
-                // A first word with `=` is an attribute of a block without
-                // a language (```` ``` lpid=x ````), not a language.
-                let lang = info
-                    .split_whitespace()
-                    .next()
-                    .filter(|w| !w.contains('='))
-                    .unwrap_or("")
-                    .to_string();
-                out.push(Fence {
-                    span: line_start..end,
-                    line: index.line_of(start),
+                open |= range.end > base + last_line;
+                out.push(fence(
+                    text,
+                    index,
+                    start,
+                    range.end,
                     info,
-                    lang,
                     content,
-                    indent: continuation_indent(prefix),
-                    closed,
-                });
+                    content_end,
+                ));
             }
             _ => {}
         }
     }
-    out
+    open
+}
+
+/// The [`Fence`] of a fenced code block whose parsed range is
+/// `start..end`.
+fn fence(
+    text: &str,
+    index: &LineIndex,
+    start: usize,
+    end: usize,
+    info: String,
+    content: String,
+    content_end: usize,
+) -> Fence {
+    let line_start = index.line_start(start);
+    let prefix = &text[line_start..start];
+    let fence_char = text.as_bytes()[start];
+    let fence_len = text[start..]
+        .bytes()
+        .take_while(|&b| b == fence_char)
+        .count();
+    // The block's range ends after its closing fence (or at the end of its
+    // container); include that line's ending. The last line is a closing
+    // fence only if it is not content: `> ```` or an indented ```` ``` ````
+    // that looks like one is content when the block is not in a quote or is
+    // unclosed.
+    let last_start = index.line_start(end.max(start + 1) - 1);
+    let last = text[last_start..end].trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+    let closing = last.bytes().take_while(|&b| b == fence_char).count();
+    let closed = end > end_of_line(text, start)
+        && content_end <= last_start
+        && closing >= fence_len
+        && last[closing..].trim().is_empty();
+    let end = if closed {
+        end_of_line(text, end - 1)
+    } else {
+        end
+    };
+    // A first word with `=` is an attribute of a block without a language
+    // (```` ``` lpid=x ````), not a language.
+    let lang = info
+        .split_whitespace()
+        .next()
+        .filter(|w| !w.contains('='))
+        .unwrap_or("")
+        .to_string();
+    Fence {
+        span: line_start..end,
+        line: index.line_of(start),
+        info,
+        lang,
+        content,
+        indent: continuation_indent(prefix),
+        closed,
+    }
 }
 
 #[cfg(test)]
@@ -310,5 +475,40 @@ mod tests {
         assert_eq!(idx.line_of(4), 3);
         assert_eq!(idx.line_of(5), 4);
         assert_eq!(idx.line_start(6), 5);
+    }
+
+    #[test]
+    fn chunks_start_at_unindented_lines_after_blank_lines_and_only_dirty_ones_are_parsed() {
+        let text = "# T\n\nprose *a*\nmore\n\n- item\n  ```\n\n  still\n\n| a |\n\n<b>x</b>\n";
+        let regions = Regions::new(text);
+        let starts: Vec<&str> = (0..regions.len())
+            .map(|i| text[regions.start(i)..].lines().next().unwrap())
+            .collect();
+        assert_eq!(starts, ["# T", "prose *a*", "- item", "| a |", "<b>x</b>"]);
+        assert_eq!(regions.dirty, [false, false, true, false, true]);
+        assert_eq!(regions.start(regions.len()), text.len());
+    }
+
+    #[test]
+    fn a_fence_or_html_block_open_across_chunks_is_parsed_to_its_end() {
+        let cases = [
+            // A fence whose code has a blank line and then unindented text.
+            "```python\nimport os\n\ndef f():\n    pass\n\nf()\n```\n\nafter\n",
+            // A comment across blank lines hides a fence.
+            "<!--\n\ntext\n\n```bash lpid=x\necho\n```\n-->\n\nprose\n\n```\nseen\n```\n",
+            // Never closed: runs to the end past many chunks.
+            "````\n\na\n\n```\n\nb\n\n```\n\nc\n",
+            // In a list item, ended by the unindented line.
+            "- ```\n  x\n\ny\n\n```\nz\n```\n",
+        ];
+        for text in cases {
+            assert_eq!(fences(text), fences_in_one_parse(text), "{text:?}");
+        }
+        assert_eq!(
+            fences(cases[0])[0].content,
+            "import os\n\ndef f():\n    pass\n\nf()\n"
+        );
+        assert_eq!(fences(cases[1]).len(), 1);
+        assert!(!fences(cases[2])[0].closed);
     }
 }

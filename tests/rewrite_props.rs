@@ -661,6 +661,104 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------
+// `markdown::fences` parses only the chunks of a document that can hold a
+// fence; it must find exactly what one parse of the whole text finds.
+
+/// Lines that open, close, continue or hide fences and the blocks around
+/// them, in any order: the cases where parsing a chunk alone could go wrong
+/// (a fence or HTML comment across blank lines and unindented text, fences
+/// in list items, quotes and footnotes, lazy lines, indented fences).
+fn tricky_line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        6 => Just(String::new()),
+        2 => Just("```".to_string()),
+        1 => Just("````".to_string()),
+        1 => Just("```python".to_string()),
+        1 => Just("~~~".to_string()),
+        1 => Just("~~~~ text".to_string()),
+        1 => Just("   ```".to_string()),
+        1 => Just("    ```".to_string()),
+        1 => Just("\t```".to_string()),
+        1 => Just("  ```".to_string()),
+        1 => Just("> ```".to_string()),
+        1 => Just(">".to_string()),
+        1 => Just("> text".to_string()),
+        1 => Just("- ```".to_string()),
+        1 => Just("- item".to_string()),
+        1 => Just("1. ```".to_string()),
+        1 => Just("* * *".to_string()),
+        1 => Just("[^1]: ```".to_string()),
+        1 => Just("[^1]: note".to_string()),
+        1 => Just("[foo]: /url 'title".to_string()),
+        1 => Just("<!--".to_string()),
+        1 => Just("-->".to_string()),
+        1 => Just("<script>".to_string()),
+        1 => Just("</script>".to_string()),
+        1 => Just("<?php".to_string()),
+        1 => Just("?>".to_string()),
+        1 => Just("<![CDATA[".to_string()),
+        1 => Just("]]>".to_string()),
+        1 => Just("<!DOCTYPE html>".to_string()),
+        1 => Just("<div>".to_string()),
+        1 => Just("</div>".to_string()),
+        1 => Just("<a href=\"x\">".to_string()),
+        1 => Just("| a | b |".to_string()),
+        1 => Just("|---|---|".to_string()),
+        1 => Just("# heading".to_string()),
+        1 => Just("===".to_string()),
+        1 => Just("---".to_string()),
+        1 => Just("    code".to_string()),
+        1 => Just("  indented".to_string()),
+        1 => Just("\r".to_string()),
+        4 => "[a-z`*<>_ ]{1,12}",
+        2 => "[ ]{0,4}[-*>]{0,2}[ ]{0,2}[`~]{3,5}[a-z]{0,3}",
+    ]
+}
+
+fn tricky_document() -> impl Strategy<Value = String> {
+    (prop::collection::vec(tricky_line(), 1..40), prop::bool::ANY).prop_map(|(lines, crlf)| {
+        let eol = if crlf { "\r\n" } else { "\n" };
+        lines.iter().map(|l| format!("{l}{eol}")).collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: config().cases * 8, ..config() })]
+
+    #[test]
+    fn chunked_fences_equal_one_parse_on_tricky_lines(text in tricky_document()) {
+        prop_assert_eq!(
+            litprog::markdown::fences(&text),
+            litprog::markdown::fences_in_one_parse(&text),
+            "{:?}", text
+        );
+    }
+
+    #[test]
+    fn chunked_fences_equal_one_parse_on_documents(text in document(true)) {
+        prop_assert_eq!(
+            litprog::markdown::fences(&text),
+            litprog::markdown::fences_in_one_parse(&text),
+            "{:?}", text
+        );
+    }
+}
+
+#[test]
+fn chunked_fences_equal_one_parse_on_the_corpus() {
+    for (path, bytes) in corpus() {
+        let text = String::from_utf8(bytes).unwrap();
+        let fences = litprog::markdown::fences(&text);
+        assert_eq!(
+            fences,
+            litprog::markdown::fences_in_one_parse(&text),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
 // The corpus: hand-written real-world-shaped documents without sessions.
 
 fn corpus() -> Vec<(PathBuf, Vec<u8>)> {

@@ -1,6 +1,7 @@
 //! Fuzz the Markdown parser and the result block rewrite.
 //!
-//! On any input: `Document::parse` does not panic. On input that parses,
+//! On any input: `Document::parse` does not panic, and
+//! `markdown::fences` equals `markdown::fences_in_one_parse`. On input that parses,
 //! removing every owned result block, and putting a result block after
 //! every session code block (with lines taken from the input itself, so
 //! fences, `>`, tabs, carriage returns and NUL all turn up), must keep
@@ -17,6 +18,12 @@ use litprog::writeback::{self, Wanted};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data).into_owned();
+    // Parsing only the chunks that can hold a fence finds what one parse
+    // of the whole text finds.
+    assert_eq!(
+        litprog::markdown::fences(&text),
+        litprog::markdown::fences_in_one_parse(&text)
+    );
     let Ok(doc) = Document::parse(Path::new("fuzz.md"), text.clone()) else {
         return;
     };
