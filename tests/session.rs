@@ -184,6 +184,63 @@ fn python_runs_unbuffered_unless_the_author_says_otherwise() {
 }
 
 #[test]
+fn python_reads_its_script_in_one_go_and_behaves_as_from_stdin() {
+    if skip_unless("python3") {
+        return;
+    }
+    // A bare python3 runs a reader (`-c`) that reads all of stdin at once
+    // instead of one byte per read(2). Output, tracebacks, syntax errors,
+    // exit statuses and what the script sees of itself must be those of
+    // python3 reading the same script from stdin.
+    let scripts = [
+        "import sys, __main__\nprint(__name__, sys.argv, repr(sys.path[0]))\nprint(sorted(vars(__main__)))\n",
+        "def f(x):\n    return 1 / x\n\ndef g():\n    return f(0)\n\ng()\n",
+        "print('before')\nx = = 1\n",
+        "def f():\n  return 1\n    return 2\n",
+        "import sys\nprint('out')\nsys.exit(3)\n",
+        "import sys\nsys.exit('a message')\n",
+        "print(input())\n",
+        "import sys\nprint(repr(sys.stdin.read()))\n",
+        "try:\n    raise KeyError('inner')\nexcept KeyError as e:\n    raise ValueError('outer') from e\n",
+        "import warnings\nwarnings.warn('careful')\nprint('after')\n",
+        "exec('1 / 0')\n",
+        "raise KeyboardInterrupt\n",
+        "# -*- coding: latin-1 -*-\nprint(len('\u{e9}'))\n",
+    ];
+    for script in scripts {
+        let capture = run_blocks(opts("python3"), &[script]);
+        // From a regular file, as litprog gives it: from a pipe python
+        // cannot honour a coding declaration.
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, script.as_bytes()).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let direct = std::process::Command::new("python3")
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(file)
+            .output()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        match (&capture.outcome, direct.status.code()) {
+            (Outcome::Exited(code), Some(direct)) => assert_eq!(*code, direct, "{script}"),
+            (Outcome::Signaled { signal, .. }, None) => {
+                assert_eq!(Some(*signal), direct.status.signal(), "{script}")
+            }
+            (outcome, _) => panic!("{script}: {outcome:?}, directly {:?}", direct.status),
+        }
+        assert_eq!(
+            capture.stdout,
+            String::from_utf8_lossy(&direct.stdout),
+            "{script}"
+        );
+        assert_eq!(
+            capture.stderr,
+            String::from_utf8_lossy(&direct.stderr),
+            "{script}"
+        );
+    }
+}
+
+#[test]
 fn python_marker_helper_is_invisible_to_the_blocks_and_their_output() {
     if skip_unless("python3") {
         return;

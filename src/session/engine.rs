@@ -339,14 +339,53 @@ fn queue(input: &Option<Sender<Input>>, text: Input) -> Result<(), Infallible> {
     Ok(())
 }
 
+/// What a bare `python3` runs instead of reading its script from stdin
+/// itself (`python3 -c PYTHON_READER`): read all of stdin at once, compile it
+/// as `<stdin>` and run it in `__main__`, as python does.
+///
+/// Unbuffered (`PYTHONUNBUFFERED`, which the blocks need so that stdout and
+/// stderr interleave as written), CPython reads a script from stdin one
+/// `read(2)` per byte, pipe or file; this reads it in a few large reads. It
+/// reads to the end before running anything, as python does with a script
+/// on stdin (it compiles the whole script first). It leaves no name of its
+/// own in `__main__` and sets what python sets there for a script on stdin
+/// (`__file__` is `'<stdin>'`, `__cached__` is `None`), puts `sys.argv[0]`
+/// back to `''`, and wraps `sys.excepthook` to drop its own frame, so that
+/// tracebacks and syntax errors print as they would. What still shows: the
+/// module's frame has the reader's as its `f_back`, and `sys.excepthook` is
+/// not `sys.__excepthook__`.
+const PYTHON_READER: &str = "globals().update(__file__='<stdin>', __cached__=None); \
+    (lambda s: (s.argv.__setitem__(0, ''), setattr(s, 'excepthook', \
+    (lambda h: lambda t, v, tb: (lambda n: h(t, v.with_traceback(n) \
+    if isinstance(v, BaseException) else v, n))(tb.tb_next if tb is not None \
+    and tb.tb_frame.f_code.co_filename == '<string>' else tb))(s.excepthook))))\
+    (__import__('sys')); \
+    exec(compile(__import__('sys').stdin.buffer.read(), '<stdin>', 'exec'))";
+
+/// Whether python, run as `argv`, reads its script from stdin and is
+/// python 3: no script, `-c`, `-m` or `-`, only options that take no value
+/// (`-u`, `-B`, ...), and not a `python2`.
+fn reads_script_from_stdin(argv: &[String]) -> bool {
+    const FLAGS: [&str; 12] = [
+        "-u", "-B", "-E", "-s", "-S", "-I", "-O", "-OO", "-q", "-b", "-bb", "-P",
+    ];
+    let python2 = std::path::Path::new(&argv[0])
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with("python2"));
+    !python2 && argv.iter().skip(1).all(|a| FLAGS.contains(&a.as_str()))
+}
+
 /// The command for `opts`, and the pty masters to read when `term` is set.
 fn command(
     opts: &SessionOptions,
     interpreter: Option<Interpreter>,
 ) -> std::io::Result<(Command, Option<(File, File)>)> {
     let mut cmd = Command::new(&opts.argv[0]);
-    cmd.args(&opts.argv[1..])
-        .envs(opts.env.iter().map(|(k, v)| (k, v)))
+    cmd.args(&opts.argv[1..]);
+    if interpreter == Some(Interpreter::Python) && reads_script_from_stdin(&opts.argv) {
+        cmd.args(["-c", PYTHON_READER]);
+    }
+    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         // Own process group: the timeout and terminate_all reach everything
         // the session starts, and the terminal's Ctrl-C does not (it goes to
