@@ -110,6 +110,20 @@ pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
 /// when it holds spaces, quotes or backslashes, and with `\\` and `&`
 /// escaped so that Markdown gives the quoted text back.
 fn quote_lpid(lpid: &str) -> String {
+    // Words of these characters need no quoting: the common case, without
+    // shlex.
+    if !lpid.is_empty()
+        && lpid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-./:+,@%".contains(&b))
+    {
+        return lpid.to_string();
+    }
+    quote_lpid_shell(lpid)
+}
+
+/// [`quote_lpid`] for any lpid.
+fn quote_lpid_shell(lpid: &str) -> String {
     let attr = format!("{RESULT_ATTR}={lpid}");
     let quoted = if shlex::split(&attr).is_some_and(|words| words == [attr.as_str()]) {
         lpid.to_string()
@@ -226,6 +240,16 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_lpids_are_written_as_the_shell_quoting_would() {
+        for lpid in ["s", "demo.part-2", "a/b:c", "x_1+2,3@4%5", "0", "-", "."] {
+            assert_eq!(quote_lpid(lpid), lpid);
+            assert_eq!(quote_lpid_shell(lpid), lpid, "{lpid}");
+        }
+        assert_eq!(quote_lpid("a b"), quote_lpid_shell("a b"));
+        assert_eq!(quote_lpid("a&b"), "a\\&b");
+    }
     use std::path::Path;
 
     fn doc(text: &str) -> Document {

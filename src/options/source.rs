@@ -307,11 +307,25 @@ fn yaml_scalar(text: &str) -> Value {
     }
 }
 
+/// The words of an info string, as `shlex::split` gives them (or split at
+/// whitespace if it fails). Without quotes, backslashes or `#` (a comment
+/// at the start of a word), shlex splits at spaces, tabs and newlines and
+/// nothing else, so those strings are split here without it.
+fn split_info(info: &str) -> Vec<String> {
+    if info.contains(['\'', '"', '\\', '#']) {
+        return shlex::split(info)
+            .unwrap_or_else(|| info.split_whitespace().map(str::to_string).collect());
+    }
+    info.split([' ', '\t', '\n'])
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Attributes of an info string after the language: `key=value` options
 /// and bare flags (such as `lpignore`). `Err` names a word that is neither.
 pub fn info_attributes(info: &str) -> (Vec<RawOption>, Vec<String>) {
-    let words =
-        shlex::split(info).unwrap_or_else(|| info.split_whitespace().map(str::to_string).collect());
+    let words = split_info(info);
     let mut options = Vec::new();
     let mut flags = Vec::new();
     // The first word is the language, unless it is already an attribute.
@@ -332,6 +346,29 @@ pub fn info_attributes(info: &str) -> (Vec<RawOption>, Vec<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn info_words_are_split_as_shlex_splits_them() {
+        let infos = [
+            "python lpid=x",
+            "  bash\tlpid=a  lptype=session\n timeout=5 ",
+            "text lpout=s",
+            "js {.numberLines} x=1",
+            "a\u{a0}b\rc\x0cd",
+            "日本語 lpid=é",
+            "",
+            "   ",
+            "bash lpid='a b'",
+            "x #comment",
+            "x a#b",
+            "x \"q\" y\\ z",
+        ];
+        for info in infos {
+            let want = shlex::split(info)
+                .unwrap_or_else(|| info.split_whitespace().map(str::to_string).collect());
+            assert_eq!(split_info(info), want, "{info:?}");
+        }
+    }
     use serde_json::json;
 
     #[test]
