@@ -7,6 +7,7 @@
 
 use std::ops::Range;
 
+use memchr::memmem;
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
 /// One fenced code block, as found in the source text.
@@ -34,38 +35,82 @@ pub struct Fence {
     pub closed: bool,
 }
 
-/// Precomputed line starts, for byte offset to line number lookups.
+/// Line numbers and line starts of byte offsets in a text. Lines end as in
+/// CommonMark: at `\n`, `\r\n`, or a bare `\r`.
+///
+/// Nothing is computed up front: a line number is counted from the last
+/// offset asked about, and fences are asked about in document order, so a
+/// text is counted about once (a vectorised count, not a table of every
+/// line start).
 #[derive(Debug, Clone)]
-pub struct LineIndex {
-    starts: Vec<usize>,
+pub struct LineIndex<'a> {
+    bytes: &'a [u8],
+    /// Whether the text has a `\r` at all; without one, `\n` ends lines.
+    has_cr: bool,
+    /// An offset and the line number there.
+    at: usize,
+    line: usize,
 }
 
-impl LineIndex {
-    /// Index the line starts of `text`. Lines end as in CommonMark: at
-    /// `\n`, `\r\n`, or a bare `\r`.
-    pub fn new(text: &str) -> Self {
+impl<'a> LineIndex<'a> {
+    /// A line index of `text`.
+    pub fn new(text: &'a str) -> Self {
         let bytes = text.as_bytes();
-        let mut starts = vec![0];
-        starts.extend(
-            memchr::memchr2_iter(b'\n', b'\r', bytes)
-                .filter(|&i| is_line_end(bytes, i))
-                .map(|i| i + 1),
-        );
-        LineIndex { starts }
+        LineIndex {
+            bytes,
+            has_cr: memchr::memchr(b'\r', bytes).is_some(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The number of line endings that end in `range` (see
+    /// [`is_line_end`]).
+    fn ends_in(&self, range: Range<usize>) -> usize {
+        let part = &self.bytes[range.clone()];
+        let lf = count_lf(part);
+        if !self.has_cr {
+            return lf;
+        }
+        lf + memchr::memchr_iter(b'\r', part)
+            .filter(|&i| is_line_end(self.bytes, range.start + i))
+            .count()
     }
 
     /// The 1-based line number of byte `offset`.
-    pub fn line_of(&self, offset: usize) -> usize {
-        match self.starts.binary_search(&offset) {
-            Ok(i) => i + 1,
-            Err(i) => i,
+    pub fn line_of(&mut self, offset: usize) -> usize {
+        if offset >= self.at {
+            self.line += self.ends_in(self.at..offset);
+        } else {
+            self.line -= self.ends_in(offset..self.at);
         }
+        self.at = offset;
+        self.line
     }
 
     /// Byte offset where the line holding `offset` starts.
     pub fn line_start(&self, offset: usize) -> usize {
-        self.starts[self.line_of(offset) - 1]
+        let mut end = offset;
+        while let Some(i) = memchr::memrchr2(b'\n', b'\r', &self.bytes[..end]) {
+            if is_line_end(self.bytes, i) {
+                return i + 1;
+            }
+            end = i;
+        }
+        0
     }
+}
+
+/// The number of `\n` in `bytes`, summed in blocks of 240 bytes into one
+/// byte each, which the compiler turns into vector compares and adds (a
+/// plain `filter().count()` costs about five instructions a byte).
+fn count_lf(bytes: &[u8]) -> usize {
+    let mut blocks = bytes.chunks_exact(240);
+    let mut n: usize = (&mut blocks)
+        .map(|block| usize::from(block.iter().fold(0u8, |n, &b| n + u8::from(b == b'\n'))))
+        .sum();
+    n += blocks.remainder().iter().filter(|&&b| b == b'\n').count();
+    n
 }
 
 /// Is byte `i` the last byte of a line ending (`\n`, or a `\r` not
@@ -103,7 +148,7 @@ fn continuation_indent(prefix: &str) -> String {
 /// Only the parts of the text that can hold a fence are parsed (see
 /// [`Regions`]); the result is always that of [`fences_in_one_parse`].
 pub fn fences(text: &str) -> Vec<Fence> {
-    let index = LineIndex::new(text);
+    let mut index = LineIndex::new(text);
     let mut out = Vec::new();
     let regions = Regions::new(text);
     let mut chunk = 0;
@@ -117,7 +162,7 @@ pub fn fences(text: &str) -> Vec<Fence> {
         loop {
             let range = regions.start(first)..regions.start(last);
             let found = out.len();
-            if !parse_region(text, &index, range, &mut out) || last == regions.len() {
+            if !parse_region(text, &mut index, range, &mut out) || last == regions.len() {
                 break;
             }
             out.truncate(found);
@@ -136,21 +181,21 @@ pub fn fences(text: &str) -> Vec<Fence> {
 /// that [`fences`] must equal on every input (the tests and the fuzz target
 /// compare them).
 pub fn fences_in_one_parse(text: &str) -> Vec<Fence> {
-    let index = LineIndex::new(text);
+    let mut index = LineIndex::new(text);
     let mut out = Vec::new();
-    parse_region(text, &index, 0..text.len(), &mut out);
+    parse_region(text, &mut index, 0..text.len(), &mut out);
     out
 }
 
 /// A document cut into chunks at the lines where the block parser is at
 /// the top level with nothing open, unless a fenced code block or an HTML
 /// block of kinds 1 to 5 (`<!--`, `<script>`, ...) runs through: the
-/// unindented lines that follow a blank line. The blank line ended every
-/// paragraph, block quote and table; an unindented line does not continue a
-/// list item, a footnote definition or an indented code block, and cannot
-/// be a lazy continuation line with no paragraph open. (It may start a new
-/// item of a list that is still open, which changes only the list's
-/// looseness, never which blocks are fences.)
+/// unindented lines that follow an empty line (`\n\n`, or `\n\r\n`). The
+/// empty line ended every paragraph, block quote and table; an unindented
+/// line does not continue a list item, a footnote definition or an
+/// indented code block, and cannot be a lazy continuation line with no
+/// paragraph open. (It may start a new item of a list that is still open,
+/// which changes only the list's looseness, never which blocks are fences.)
 ///
 /// A chunk is *dirty* if it holds ```` ``` ````, `~~~` or `<`: only there
 /// can a fence or an HTML block begin. Clean chunks are never parsed. A run
@@ -170,36 +215,43 @@ struct Regions {
 impl Regions {
     fn new(text: &str) -> Regions {
         let bytes = text.as_bytes();
-        let mut starts = vec![0];
-        let mut line = 0;
-        for nl in memchr::memchr_iter(b'\n', bytes) {
-            let next = nl + 1;
-            if bytes
-                .get(next)
+        // Blank lines are found as `\n\n` and `\n\r\n`: a blank line of
+        // spaces or tabs is missed, which only makes its chunk longer.
+        let unindented = |at: usize| {
+            bytes
+                .get(at)
                 .is_some_and(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-                && is_blank(&bytes[line..nl])
-            {
-                starts.push(next);
-            }
-            line = next;
+        };
+        let mut starts = vec![0];
+        starts.extend(
+            memmem::find_iter(bytes, b"\n\n")
+                .map(|i| i + 2)
+                .filter(|&i| unindented(i)),
+        );
+        if memchr::memchr(b'\r', bytes).is_some() {
+            starts.extend(
+                memmem::find_iter(bytes, b"\n\r\n")
+                    .map(|i| i + 3)
+                    .filter(|&i| unindented(i)),
+            );
+            starts.sort_unstable();
         }
         starts.push(bytes.len());
         starts.dedup();
         let mut dirty = vec![false; starts.len() - 1];
-        let mut mark = |pos: usize| {
-            // The chunk holding `pos`.
-            let i = starts.partition_point(|&s| s <= pos) - 1;
-            dirty[i] = true;
+        // Each list of positions is in order: walk the chunks along it.
+        let mut mark = |positions: &mut dyn Iterator<Item = usize>| {
+            let mut chunk = 0;
+            for pos in positions {
+                while starts[chunk + 1] <= pos {
+                    chunk += 1;
+                }
+                dirty[chunk] = true;
+            }
         };
-        for pos in memchr::memmem::find_iter(bytes, b"```") {
-            mark(pos);
-        }
-        for pos in memchr::memmem::find_iter(bytes, b"~~~") {
-            mark(pos);
-        }
-        for pos in memchr::memchr_iter(b'<', bytes) {
-            mark(pos);
-        }
+        mark(&mut memmem::find_iter(bytes, b"```"));
+        mark(&mut memmem::find_iter(bytes, b"~~~"));
+        mark(&mut memchr::memchr_iter(b'<', bytes));
         Regions { starts, dirty }
     }
 
@@ -248,17 +300,15 @@ impl Regions {
 /// dirty chunks are parsed with them.
 const GAP: usize = 256;
 
-/// Is `line` (without its `\n`) blank: spaces and tabs, maybe the `\r` of
-/// a CRLF?
-fn is_blank(line: &[u8]) -> bool {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    line.iter().all(|&b| b == b' ' || b == b'\t')
-}
-
 /// Parses `text[range]` on its own and appends its fenced code blocks, with
 /// spans in `text`. Returns whether a fenced code block or an HTML block
 /// reaches into the range's last line (is still open where the range ends).
-fn parse_region(text: &str, index: &LineIndex, range: Range<usize>, out: &mut Vec<Fence>) -> bool {
+fn parse_region(
+    text: &str,
+    index: &mut LineIndex,
+    range: Range<usize>,
+    out: &mut Vec<Fence>,
+) -> bool {
     let base = range.start;
     let region = &text[range.clone()];
     // The last line of the region starts after the `\n` before its end.
@@ -319,7 +369,7 @@ fn parse_region(text: &str, index: &LineIndex, range: Range<usize>, out: &mut Ve
 /// `start..end`.
 fn fence(
     text: &str,
-    index: &LineIndex,
+    index: &mut LineIndex,
     start: usize,
     end: usize,
     info: String,
@@ -482,7 +532,7 @@ mod tests {
         assert_eq!(f.indent, "");
         assert_eq!(f.line, 2);
         assert_eq!(f.span, 5..text.len());
-        let idx = LineIndex::new("a\rb\r\nc\n");
+        let mut idx = LineIndex::new("a\rb\r\nc\n");
         assert_eq!(idx.line_of(2), 2);
         assert_eq!(idx.line_of(5), 3);
         assert_eq!(end_of_line("a\rb", 0), 2);
@@ -491,12 +541,22 @@ mod tests {
 
     #[test]
     fn line_index() {
-        let idx = LineIndex::new("a\nb\n\nc");
+        let mut idx = LineIndex::new("a\nb\n\nc");
         assert_eq!(idx.line_of(0), 1);
         assert_eq!(idx.line_of(2), 2);
         assert_eq!(idx.line_of(4), 3);
         assert_eq!(idx.line_of(5), 4);
         assert_eq!(idx.line_start(6), 5);
+        // Backwards, and line starts anywhere in a line.
+        assert_eq!(idx.line_of(1), 1);
+        assert_eq!(idx.line_of(6), 4);
+        assert_eq!(idx.line_of(3), 2);
+        assert_eq!(idx.line_start(3), 2);
+        assert_eq!(idx.line_start(1), 0);
+        let crlf = LineIndex::new("a\r\nb\rc");
+        assert_eq!(crlf.line_start(2), 0);
+        assert_eq!(crlf.line_start(3), 3);
+        assert_eq!(crlf.line_start(5), 5);
     }
 
     #[test]
