@@ -131,7 +131,7 @@ impl Document {
     /// Interpret the fenced blocks of `text`. Errors name `path:line`.
     pub fn parse(path: &Path, text: String) -> Result<Document, Diagnostics> {
         let mut errors = Vec::new();
-        if let Some(i) = text.find('\0') {
+        if let Some(i) = memchr::memchr(0, text.as_bytes()) {
             let line = text[..i].matches('\n').count() + 1;
             errors.push(Diagnostic::new(path, line, "the file contains a NUL byte"));
             return Err(Diagnostics(errors));

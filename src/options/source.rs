@@ -158,6 +158,13 @@ pub fn parse_option_block(
     format: HeaderFormat,
     content: &str,
 ) -> Result<Option<Vec<RawOption>>, ParseError> {
+    // An `lptype` or `filepath` key is spelled out in the text, unless a
+    // quoted key escapes one of its letters, which takes a backslash.
+    // Without either, the block is an ordinary example, parsed or not, and
+    // most yaml, toml and json blocks of a document are: skip the parser.
+    if !content.contains('\\') && !content.contains("lptype") && !content.contains("filepath") {
+        return Ok(None);
+    }
     let parsed: Result<Value, ParseError> = match format {
         HeaderFormat::Yaml => serde_yaml::from_str::<Value>(content).map_err(|e| ParseError {
             line_offset: e.location().map_or(0, |l| l.line().saturating_sub(1)),
@@ -508,6 +515,29 @@ mod tests {
             parse_option_block(HeaderFormat::Json, "{oops").unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn option_keys_spelled_with_escapes_are_still_found() {
+        // The parser is skipped for text without `lptype`, `filepath` or a
+        // backslash; a key may still be spelled with an escape.
+        let cases = [
+            (
+                HeaderFormat::Json,
+                r#"{"lp\u0074ype": "session", "lpid": "a"}"#,
+                2,
+            ),
+            (HeaderFormat::Yaml, "\"file\\x70ath\": out.txt\n", 1),
+            (
+                HeaderFormat::Toml,
+                "\"lp\\u0074ype\" = \"session\"\nlpid = \"a\"\n",
+                2,
+            ),
+        ];
+        for (format, content, keys) in cases {
+            let opts = parse_option_block(format, content).unwrap();
+            assert_eq!(opts.map(|o| o.len()), Some(keys), "{content}");
+        }
     }
 
     #[test]
