@@ -558,11 +558,12 @@ impl Bench {
             }
         }
         let paths: Vec<&PathBuf> = originals.iter().map(|(p, _)| p).collect();
-        let [figure, floor] = interleaved(
+        let [figure, floor, read] = interleaved(
             self.config.runs,
             [
                 &mut || timed(&mut self.litprog(&dir, &["."]), None),
                 &mut || parse_only(&paths),
+                &mut || read_only(&paths),
             ],
         )?;
         let mb = total as f64 / MB;
@@ -580,6 +581,19 @@ impl Bench {
             ratio: Some(figure / floor),
             goal: "≥ 200 MB/s".into(),
             pass: Some(mb / figure >= 200.0),
+        });
+        self.rows.push(Row {
+            id: "",
+            name: "(same, against reading the files only)".into(),
+            figure: format!("{:.0} MB/s ({})", mb / figure, ms(figure)),
+            floor: format!(
+                "{:.0} MB/s ({}, read as UTF-8 in-process, one thread)",
+                mb / read,
+                ms(read)
+            ),
+            ratio: Some(figure / read),
+            goal: "(info)".into(),
+            pass: None,
         });
         Ok(())
     }
@@ -728,8 +742,9 @@ fn write_session_doc(path: &Path, command: &str, blocks: &[String]) -> Result<()
     fs::write(path, doc).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The floor of workload 5: read every file and run pulldown-cmark's offset
-/// iterator over it (the parse litprog needs), with litprog's options.
+/// A floor of workload 5: read every file and run pulldown-cmark's offset
+/// iterator over all of it, with litprog's options: what one parse of each
+/// file costs (litprog parses only the chunks that can hold a fence).
 fn parse_only(paths: &[&PathBuf]) -> Result<f64> {
     use pulldown_cmark::{Options, Parser};
     let options = Options::ENABLE_TABLES
@@ -743,6 +758,18 @@ fn parse_only(paths: &[&PathBuf]) -> Result<f64> {
         events += Parser::new_ext(&text, options).into_offset_iter().count();
     }
     std::hint::black_box(events);
+    Ok(start.elapsed().as_secs_f64())
+}
+
+/// Reading `paths` as UTF-8 text and nothing else: what any tool that
+/// looks at every byte pays.
+fn read_only(paths: &[&PathBuf]) -> Result<f64> {
+    let start = Instant::now();
+    let mut bytes = 0usize;
+    for path in paths {
+        bytes += fs::read_to_string(path)?.len();
+    }
+    std::hint::black_box(bytes);
     Ok(start.elapsed().as_secs_f64())
 }
 
