@@ -145,8 +145,11 @@ fn continuation_indent(prefix: &str) -> String {
 
 /// Find every fenced code block of `text`, in document order.
 ///
-/// Only the parts of the text that can hold a fence are parsed (see
-/// [`Regions`]); the result is always that of [`fences_in_one_parse`].
+/// Only the chunks of the text that can hold a fence are parsed: a chunk
+/// starts at an unindented line after an empty line, where the block
+/// parser is at the top level unless a fence or an HTML block runs
+/// through, and only chunks holding ```` ``` ````, `~~~` or `<` can start
+/// one. The result is always that of [`fences_in_one_parse`].
 pub fn fences(text: &str) -> Vec<Fence> {
     let mut index = LineIndex::new(text);
     let mut out = Vec::new();
