@@ -723,7 +723,7 @@ fn tricky_document() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: config().cases * 8, ..config() })]
+    #![proptest_config(ProptestConfig { cases: config().cases * 2, ..config() })]
 
     #[test]
     fn chunked_fences_equal_one_parse_on_tricky_lines(text in tricky_document()) {
