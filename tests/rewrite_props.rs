@@ -710,6 +710,9 @@ fn tricky_line() -> impl Strategy<Value = String> {
         1 => Just("    code".to_string()),
         1 => Just("  indented".to_string()),
         1 => Just("\r".to_string()),
+        1 => Just("\u{c}  ```".to_string()),
+        1 => Just("\u{b}> x".to_string()),
+        1 => Just("\u{a0}- ```".to_string()),
         4 => "[a-z`*<>_ ]{1,12}",
         2 => "[ ]{0,4}[-*>]{0,2}[ ]{0,2}[`~]{3,5}[a-z]{0,3}",
     ]
