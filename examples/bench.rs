@@ -677,12 +677,64 @@ impl Bench {
         }
         let _ = writeln!(
             out,
-            "\nmedians of {} run(s){}",
+            "\nmedians of {} run(s){}; {}",
             self.config.runs,
-            if self.config.quick { ", --quick" } else { "" }
+            if self.config.quick { ", --quick" } else { "" },
+            machine()
         );
         out
     }
+}
+
+/// The date and what the figures depend on, for the report: OS and
+/// architecture, cores, CPU model, the interpreters' versions and the
+/// litprog commit (where the tools to ask are there).
+fn machine() -> String {
+    let first_line = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| {
+                let text = String::from_utf8_lossy(&o.stdout).into_owned();
+                text.lines().next().map(|l| l.trim().to_string())
+            })
+            .filter(|l| !l.is_empty())
+    };
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .or_else(|| first_line("sysctl", &["-n", "machdep.cpu.brand_string"]))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let date = first_line("date", &["-u", "+%Y-%m-%d"]).unwrap_or_default();
+    let commit = first_line(
+        "git",
+        &[
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short",
+            "HEAD",
+        ],
+    )
+    .unwrap_or_else(|| "unknown".into());
+    let version = |program: &str, args: &[&str]| {
+        first_line(program, args).unwrap_or_else(|| format!("{program}: not found"))
+    };
+    format!(
+        "{date}, {} {}, {cores} cores, CPU \"{cpu}\", {}, {}, litprog at {commit}",
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        version("bash", &["--version"]),
+        version("python3", &["--version"]),
+    )
 }
 
 /// litprog's built-in marker statements (`Interpreter::template` and
