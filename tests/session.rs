@@ -185,6 +185,7 @@ fn python_runs_unbuffered_unless_the_author_says_otherwise() {
 
 #[test]
 fn python_reads_its_script_in_one_go_and_behaves_as_from_stdin() {
+    use std::os::unix::process::ExitStatusExt;
     if skip_unless("python3") {
         return;
     }
@@ -219,7 +220,6 @@ fn python_reads_its_script_in_one_go_and_behaves_as_from_stdin() {
             .stdin(file)
             .output()
             .unwrap();
-        use std::os::unix::process::ExitStatusExt;
         match (&capture.outcome, direct.status.code()) {
             (Outcome::Exited(code), Some(direct)) => assert_eq!(*code, direct, "{script}"),
             (Outcome::Signaled { signal, .. }, None) => {

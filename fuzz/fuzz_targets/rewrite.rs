@@ -1,10 +1,10 @@
 //! Fuzz the Markdown parser and the result block rewrite.
 //!
-//! On any input: `Document::parse` does not panic, and
-//! `markdown::fences` equals `markdown::fences_in_one_parse`. On input that parses,
-//! removing every owned result block, and putting a result block after
-//! every session code block (with lines taken from the input itself, so
-//! fences, `>`, tabs, carriage returns and NUL all turn up), must keep
+//! On any input: `Document::parse` does not panic, and `markdown::fences`
+//! equals `markdown::fences_in_one_parse`. On input that parses, removing
+//! every owned result block, and putting a result block after every
+//! session code block (with lines taken from the input itself, so fences,
+//! `>`, tabs, carriage returns and NUL all turn up), must keep
 //! every byte outside the owned result blocks, give back a document with
 //! the same groups, and be idempotent.
 

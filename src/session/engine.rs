@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use encoding_rs::Encoding;
 
 use super::capture::{Capture, InputLine, Outcome, Parts, Split, Stream};
-use super::marker::{Interpreter, Markers};
+use super::marker::{self, Interpreter, Markers};
 use super::reader::{self, StreamBuf};
 use super::registry::{self, TERMINATION_GRACE};
 use super::sys::{self, GroupSignal};
@@ -369,10 +369,8 @@ fn reads_script_from_stdin(argv: &[String]) -> bool {
     const FLAGS: [&str; 12] = [
         "-u", "-B", "-E", "-s", "-S", "-I", "-O", "-OO", "-q", "-b", "-bb", "-P",
     ];
-    let python2 = std::path::Path::new(&argv[0])
-        .file_name()
-        .is_some_and(|name| name.to_string_lossy().starts_with("python2"));
-    !python2 && argv.iter().skip(1).all(|a| FLAGS.contains(&a.as_str()))
+    !marker::basename(&argv[0]).starts_with("python2")
+        && argv.iter().skip(1).all(|a| FLAGS.contains(&a.as_str()))
 }
 
 /// The command for `opts`, and the pty masters to read when `term` is set.

@@ -251,7 +251,8 @@ impl Interpreter {
     }
 }
 
-fn basename(arg: &str) -> &str {
+/// The last component of a command word (`/usr/bin/python3` -> `python3`).
+pub(crate) fn basename(arg: &str) -> &str {
     Path::new(arg)
         .file_name()
         .and_then(|n| n.to_str())
