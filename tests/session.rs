@@ -1,7 +1,8 @@
 //! Integration tests of the session engine against real interpreters.
 //!
-//! Tests whose interpreter is absent are skipped with a note on stderr. No
-//! test sleeps to synchronise; timing assertions are generous bounds only.
+//! Tests whose interpreter is absent are skipped with a note on stderr, except
+//! under CI (`CI` set), where they fail. No test sleeps to synchronise; timing
+//! assertions are generous bounds only.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -37,10 +38,16 @@ fn cmd_exists(name: &str) -> bool {
     })
 }
 
+/// Skip a test whose interpreter is absent, except under CI (`CI` set), which
+/// installs every interpreter: there an absent one fails the test.
 fn skip_unless(name: &str) -> bool {
     if cmd_exists(name) {
         return false;
     }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "'{name}' is not installed, and CI must run every test (see .ci/run)"
+    );
     eprintln!("skipped: '{name}' is not installed");
     true
 }

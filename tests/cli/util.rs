@@ -139,13 +139,19 @@ impl Run {
     }
 }
 
-/// Is `name` on PATH? Tests for absent interpreters skip and say so.
+/// Is `name` on PATH? Tests for absent interpreters skip and say so, except
+/// under CI (`CI` set, as `.ci/run` has it), which installs every
+/// interpreter: there an absent one fails the test instead of passing it.
 pub fn has_command(name: &str) -> bool {
-    Command::new("sh")
+    let found = Command::new("sh")
         .args(["-c", &format!("command -v {name} >/dev/null 2>&1")])
         .status()
         .map(|s| s.success())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if !found && std::env::var_os("CI").is_some() {
+        panic!("'{name}' is not installed, and CI must run every test (see .ci/run)");
+    }
+    found
 }
 
 /// The seed document (`../shared/seed/session.md`, beside the project in
@@ -154,6 +160,9 @@ pub fn seed_document() -> Option<String> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/session.md");
     match fs::read_to_string(&p) {
         Ok(text) => Some(text),
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("{} is absent under CI: {e}", p.display())
+        }
         Err(_) => {
             eprintln!("skipped: {} is absent", p.display());
             None
