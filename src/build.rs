@@ -67,8 +67,24 @@ pub struct BuildReport {
     pub stale: Vec<StaleDocument>,
     /// Documents edited on disk during the build, left as they are.
     pub conflicts: Vec<PathBuf>,
-    /// The build was interrupted; documents were not rewritten.
+    /// Documents that could not be written, with the reason; the others
+    /// were written.
+    pub write_errors: Vec<(PathBuf, io::Error)>,
+    /// The build was interrupted (its [`RunOptions::cancel`] handle was
+    /// cancelled): sessions were terminated, and no document was rewritten
+    /// after that moment ([`BuildReport::rewritten`] lists those rewritten
+    /// before it).
     pub interrupted: bool,
+}
+
+/// What a build reports while it runs, in order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Progress<'a> {
+    /// A session finished, or was skipped.
+    Session(&'a Project, &'a SessionReport),
+    /// A document was rewritten with its new results.
+    Rewritten(&'a Path),
 }
 
 impl BuildReport {
@@ -76,15 +92,17 @@ impl BuildReport {
     pub fn success(&self) -> bool {
         !self.interrupted
             && self.conflicts.is_empty()
+            && self.write_errors.is_empty()
             && self.stale.is_empty()
             && self.sessions.iter().all(|s| s.ok)
     }
 }
 
-/// Run a build. `on_session` sees each session as it finishes.
+/// Run a build. `progress` sees each session as it finishes and each
+/// document as it is rewritten.
 pub fn build(
     options: &BuildOptions,
-    mut on_session: impl FnMut(&Project, &SessionReport),
+    mut progress: impl FnMut(Progress<'_>),
 ) -> Result<BuildReport, Diagnostics> {
     let project = files::load(&options.paths)?;
     // Report tangling and planning problems together.
@@ -98,17 +116,25 @@ pub fn build(
     };
     check_targets(&project, &outputs, options.allow_outside)?;
     let tangled = write_tangled(&project, &outputs)?;
-    let sessions = runner::run(&project, &plan, &options.run, |r| on_session(&project, r));
+    let sessions = runner::run(&project, &plan, &options.run, |r| {
+        progress(Progress::Session(&project, r))
+    });
+    let cancel = &options.run.cancel;
+    // A crash cancels the build too, but it is a failure, not an interrupt.
+    let crashed = sessions
+        .iter()
+        .any(|s| matches!(s.run, runner::Run::Crashed(_)));
     let mut report = BuildReport {
         tangled,
         sessions,
         rewritten: Vec::new(),
         stale: Vec::new(),
         conflicts: Vec::new(),
-        interrupted: runner::interrupted(),
+        write_errors: Vec::new(),
+        interrupted: cancel.is_cancelled() && !crashed,
         project,
     };
-    if report.interrupted {
+    if report.interrupted || crashed {
         return Ok(report);
     }
     for (doc_index, new_text) in new_texts(&report.project, &report.sessions) {
@@ -125,15 +151,27 @@ pub fn build(
                 // The author (or another litprog) may have changed the file
                 // while sessions ran: never overwrite that with text
                 // computed from the old one.
+                // After an interrupt, no further document is written; the
+                // check and the record of what was written happen under the
+                // lock that an immediate exit takes.
                 let replaced = files::replace_if_unchanged(
                     &doc.path,
                     doc.text.as_bytes(),
                     new_text.as_bytes(),
-                )
-                .map_err(|e| Diagnostic::new(&doc.path, 0, format!("cannot write: {e}")))?;
+                    || !cancel.is_cancelled(),
+                    || progress(Progress::Rewritten(&doc.path)),
+                );
+                // One document that cannot be written (deleted, read-only
+                // directory, full disk) does not keep the others from
+                // getting their results.
                 match replaced {
-                    Replaced::Written => report.rewritten.push(doc.path.clone()),
-                    Replaced::Changed => report.conflicts.push(doc.path.clone()),
+                    Ok(Replaced::Written) => report.rewritten.push(doc.path.clone()),
+                    Ok(Replaced::Changed) => report.conflicts.push(doc.path.clone()),
+                    Ok(Replaced::Abandoned) => {
+                        report.interrupted = true;
+                        break;
+                    }
+                    Err(e) => report.write_errors.push((doc.path.clone(), e)),
                 }
             }
         }
@@ -149,8 +187,9 @@ fn new_texts(project: &Project, sessions: &[SessionReport]) -> Vec<(usize, Strin
         let Spec::Session(spec) = &group.spec else {
             continue;
         };
-        // A session that was not run keeps whatever results it had.
-        if matches!(report.run, runner::Run::Skipped(_)) {
+        // A session that did not run (skipped, or could not start) keeps
+        // whatever results it had.
+        if !report.ran() {
             continue;
         }
         for (r, lines) in runner::placements(group, spec, &report.run) {

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 use std::num::NonZero;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 
 use crate::document::{Document, Project};
@@ -180,6 +181,9 @@ pub enum Replaced {
     Written,
     /// The file no longer held the expected bytes; it was left alone.
     Changed,
+    /// The caller no longer wanted the write (the build was interrupted);
+    /// the file was left alone.
+    Abandoned,
 }
 
 /// Replace `path` by `new` only if it still holds `expected`.
@@ -189,21 +193,56 @@ pub enum Replaced {
 /// the second sees the first one's text, reports [`Replaced::Changed`], and
 /// never overwrites it. (Editors do not take the lock; for them the window
 /// is the few microseconds between the comparison and the rename.)
-pub fn replace_if_unchanged(path: &Path, expected: &[u8], new: &[u8]) -> io::Result<Replaced> {
+///
+/// Once the lock is held and the file is found unchanged, `proceed` decides,
+/// under [`hold_writes`], whether to write after all, and `written` is
+/// called under it once the file is replaced: a process exiting at once
+/// after taking [`hold_writes`] has either not written the file or has
+/// recorded that it did.
+pub fn replace_if_unchanged(
+    path: &Path,
+    expected: &[u8],
+    new: &[u8],
+    proceed: impl FnOnce() -> bool,
+    written: impl FnOnce(),
+) -> io::Result<Replaced> {
     use nix::fcntl::{Flock, FlockArg};
     let file = fs::File::open(path)?;
     let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
     if fs::read(path)? != expected {
         return Ok(Replaced::Changed);
     }
-    write_atomic(path, new)?;
+    let _writing = hold_writes();
+    if !proceed() {
+        return Ok(Replaced::Abandoned);
+    }
+    write_atomic_holding(path, new)?;
+    written();
     Ok(Replaced::Written)
+}
+
+/// Held while a file is being replaced (from its temporary file's creation
+/// to the rename): see [`hold_writes`].
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// Waits until no file is being written and keeps any new write from
+/// starting while the guard lives. A process that must exit at once (a
+/// second Ctrl-C) takes it first, so that it never leaves a temporary file
+/// behind or exits between writing one and renaming it.
+pub fn hold_writes() -> MutexGuard<'static, ()> {
+    WRITING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Write `contents` to `path` atomically: a temporary file in the same
 /// directory, then a rename, so readers see the old or the new file, never
 /// half of one. An existing file's permissions are kept.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let _writing = hold_writes();
+    write_atomic_holding(path, contents)
+}
+
+/// [`write_atomic`] for a caller that holds [`hold_writes`].
+fn write_atomic_holding(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

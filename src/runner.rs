@@ -14,30 +14,41 @@ use std::time::Duration;
 use crate::document::{BlockRef, Group, Project};
 use crate::options::{OutputMode, SessionSpec, Spec};
 use crate::plan::Plan;
-use crate::session::{self, Capture, CapturedLine, Outcome, SessionOptions, Stream};
-
-/// Stop the build: start no new session and terminate the running ones.
-/// Safe to call from a signal-handling thread.
-pub fn interrupt() {
-    session::terminate_all();
-}
-
-/// Has [`interrupt`] been called? (The session registry holds the one flag:
-/// once it is terminating, sessions that start are killed at once, and the
-/// runner starts none.)
-pub fn interrupted() -> bool {
-    session::terminating()
-}
+use crate::session::{
+    self, Cancel, Capture, CapturedLine, Outcome, SessionError, SessionOptions, Stream,
+};
 
 /// How the runner schedules.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunOptions {
-    /// Sessions running at once (at least 1).
+    /// Sessions running at once (at least 1). The default, 1, runs them one
+    /// at a time in document order: sessions of different documents often
+    /// share files on disk without saying so in `requires`, and only one at
+    /// a time gives them the same results on every run.
     pub jobs: usize,
     /// Timeout of sessions that set none.
     pub default_timeout: Duration,
     /// Run everything possible after a failure instead of stopping.
     pub keep_going: bool,
+    /// A session whose interpreter is not installed is skipped with a
+    /// warning instead of failing.
+    pub skip_unavailable: bool,
+    /// Ends the run: no new session starts and the running ones are
+    /// terminated. Each build should have its own.
+    pub cancel: Cancel,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: 1,
+            default_timeout: Duration::from_secs(10),
+            keep_going: false,
+            skip_unavailable: false,
+            cancel: Cancel::new(),
+        }
+    }
 }
 
 /// How one session went.
@@ -47,8 +58,14 @@ pub enum Run {
     Finished(Capture),
     /// The process could not be started.
     StartFailed(String),
+    /// Not run: its interpreter is not installed and unavailable sessions
+    /// are skipped (`--skip-unavailable`).
+    Unavailable(String),
     /// Not run: a requirement failed, or the build stopped.
     Skipped(String),
+    /// litprog itself failed while running the session (a bug); the
+    /// message says what happened.
+    Crashed(String),
 }
 
 /// One session's result.
@@ -77,8 +94,17 @@ impl SessionReport {
                 other => outcome_text(other),
             },
             Run::StartFailed(e) => format!("could not start: {e}"),
+            Run::Unavailable(e) => format!("skipped: {e}"),
             Run::Skipped(why) => format!("skipped: {why}"),
+            Run::Crashed(why) => format!("internal error: {why}"),
         }
+    }
+
+    /// Whether the session ran, so that its results are to be written. A
+    /// session that was skipped, or could not start, leaves its result
+    /// blocks as they were.
+    pub fn ran(&self) -> bool {
+        matches!(self.run, Run::Finished(_))
     }
 
     /// Wall time of the session's process, if it ran.
@@ -139,9 +165,34 @@ fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunO
         .map(|&r| project.block(r).code.clone())
         .collect();
     let timeout = spec.timeout.unwrap_or(defaults.default_timeout);
-    match session::run(session_options(spec), &blocks, timeout) {
+    let mut opts = session_options(spec);
+    opts.cancel = defaults.cancel.clone();
+    // This thread waits for the session, so the interpreter may die with it.
+    opts.end_with_parent = true;
+    match session::run(opts, &blocks, timeout) {
         Ok(capture) => Run::Finished(capture),
+        Err(e @ SessionError::NotFound { .. }) if defaults.skip_unavailable => {
+            Run::Unavailable(format!("{e} (--skip-unavailable)"))
+        }
         Err(e) => Run::StartFailed(e.to_string()),
+    }
+}
+
+/// Runs `run` on the calling thread, turning a panic into [`Run::Crashed`]
+/// so that the scheduler always hears back.
+fn run_guarded(lpid: &str, run: impl FnOnce() -> Run) -> Run {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(run) => run,
+        Err(payload) => {
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            Run::Crashed(format!(
+                "the thread running session '{lpid}' panicked: {what}"
+            ))
+        }
     }
 }
 
@@ -149,16 +200,40 @@ fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunO
 enum State {
     Waiting,
     Running,
-    Done(bool),
+    /// Finished or skipped: succeeded, failed, or not run because its
+    /// interpreter (or that of a session it requires) is not installed.
+    Done(Done),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Done {
+    Ok,
+    Failed,
+    Unavailable,
 }
 
 /// Run the plan's sessions. `on_done` is called on the calling thread as
 /// each session finishes (or is skipped), in completion order.
+///
+/// With `jobs: 1` sessions run one at a time in the plan's order (document
+/// order), each after the sessions it requires.
 pub fn run(
     project: &Project,
     plan: &Plan,
     options: &RunOptions,
+    on_done: impl FnMut(&SessionReport),
+) -> Vec<SessionReport> {
+    run_with(project, plan, options, on_done, run_one)
+}
+
+/// [`run`] with the function that runs one session given, so that tests can
+/// make it fail in ways a real session cannot.
+fn run_with(
+    project: &Project,
+    plan: &Plan,
+    options: &RunOptions,
     mut on_done: impl FnMut(&SessionReport),
+    exec: impl Fn(&Project, &Group, &SessionSpec, &RunOptions) -> Run + Sync,
 ) -> Vec<SessionReport> {
     let n = plan.steps.len();
     let mut state = vec![State::Waiting; n];
@@ -166,11 +241,14 @@ pub fn run(
     let mut running = 0;
     let mut stop = false;
     let jobs = options.jobs.max(1);
+    let cancel = &options.cancel;
+    let exec = &exec;
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<(usize, Run)>();
         loop {
-            stop |= interrupted();
-            // Skip what can no longer run: a requirement failed, or the build stops.
+            stop |= cancel.is_cancelled();
+            // Skip what can no longer run: a requirement failed or is
+            // unavailable, or the build stops.
             let mut changed = true;
             while changed {
                 changed = false;
@@ -178,33 +256,35 @@ pub fn run(
                     if state[s] != State::Waiting {
                         continue;
                     }
-                    let failed_dep = plan.steps[s]
-                        .after
-                        .iter()
-                        .find(|&&d| state[d] == State::Done(false));
-                    let why = match failed_dep {
-                        Some(&d) => Some(format!(
-                            "requires '{}', which failed",
-                            project.groups[plan.steps[d].group].lpid
-                        )),
-                        None if stop => Some(if interrupted() {
+                    let dep = |what| {
+                        plan.steps[s]
+                            .after
+                            .iter()
+                            .find(|&&d| state[d] == State::Done(what))
+                            .map(|&d| &project.groups[plan.steps[d].group].lpid)
+                    };
+                    let run = if let Some(lpid) = dep(Done::Failed) {
+                        Run::Skipped(format!("requires '{lpid}', which failed"))
+                    } else if let Some(lpid) = dep(Done::Unavailable) {
+                        Run::Unavailable(format!("requires '{lpid}', which is unavailable"))
+                    } else if stop {
+                        Run::Skipped(if cancel.is_cancelled() {
                             "the build was interrupted".to_string()
                         } else {
                             "the build stopped after a failure (use --keep-going to run it)"
                                 .to_string()
-                        }),
-                        None => None,
+                        })
+                    } else {
+                        continue;
                     };
-                    if let Some(why) = why {
-                        state[s] = State::Done(false);
-                        let report = finish(project, plan, s, Run::Skipped(why));
-                        on_done(&report);
-                        reports[s] = Some(report);
-                        changed = true;
-                    }
+                    let report = finish(project, plan, s, run);
+                    state[s] = State::Done(done_state(&report));
+                    on_done(&report);
+                    reports[s] = Some(report);
+                    changed = true;
                 }
             }
-            // Start what is ready, in document order.
+            // Start what is ready, in plan order.
             for s in 0..n {
                 if running >= jobs || stop {
                     break;
@@ -213,7 +293,7 @@ pub fn run(
                     && plan.steps[s]
                         .after
                         .iter()
-                        .all(|&d| state[d] == State::Done(true));
+                        .all(|&d| state[d] == State::Done(Done::Ok));
                 if !ready {
                     continue;
                 }
@@ -225,17 +305,24 @@ pub fn run(
                 running += 1;
                 let tx = tx.clone();
                 scope.spawn(move || {
-                    let run = run_one(project, group, spec, options);
+                    let run = run_guarded(&group.lpid, || exec(project, group, spec, options));
                     let _ = tx.send((s, run));
                 });
             }
             if running == 0 {
                 break;
             }
+            // Every started thread sends exactly once (panics included), and
+            // `tx` lives here, so this cannot disconnect while any runs.
             let Ok((s, run)) = rx.recv() else { break };
             running -= 1;
+            if matches!(run, Run::Crashed(_)) {
+                // litprog itself is broken: end every session of the build
+                // rather than trust anything more it would do.
+                cancel.cancel();
+            }
             let report = finish(project, plan, s, run);
-            state[s] = State::Done(report.ok);
+            state[s] = State::Done(done_state(&report));
             if !report.ok && !options.keep_going {
                 stop = true;
             }
@@ -246,13 +333,25 @@ pub fn run(
     reports.into_iter().flatten().collect()
 }
 
+fn done_state(report: &SessionReport) -> Done {
+    match report.run {
+        Run::Unavailable(_) => Done::Unavailable,
+        _ if report.ok => Done::Ok,
+        _ => Done::Failed,
+    }
+}
+
 fn finish(project: &Project, plan: &Plan, step: usize, run: Run) -> SessionReport {
     let group = plan.steps[step].group;
     let expected = match &project.groups[group].spec {
         Spec::Session(s) => s.expected_exit_code,
         _ => 0,
     };
-    let ok = matches!(&run, Run::Finished(c) if c.outcome == Outcome::Exited(expected));
+    let ok = match &run {
+        Run::Finished(c) => c.outcome == Outcome::Exited(expected),
+        Run::Unavailable(_) => true,
+        Run::StartFailed(_) | Run::Skipped(_) | Run::Crashed(_) => false,
+    };
     SessionReport {
         group,
         run,
@@ -337,7 +436,8 @@ pub fn status_line(run: &Run) -> String {
             other => format!("# {}", outcome_text(other)),
         },
         Run::StartFailed(e) => format!("# could not start: {e}"),
-        Run::Skipped(why) => format!("# not run: {why}"),
+        Run::Unavailable(why) | Run::Skipped(why) => format!("# not run: {why}"),
+        Run::Crashed(why) => format!("# internal error: {why}"),
     }
 }
 
@@ -387,6 +487,80 @@ pub fn placements(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::Document;
+    use std::path::Path;
+    use std::time::Instant;
+
+    fn project(text: &str) -> Project {
+        let doc = Document::parse(Path::new("doc.md"), text.to_string()).unwrap();
+        Project::new(vec![doc]).unwrap()
+    }
+
+    #[test]
+    fn a_panic_in_a_session_thread_ends_the_run_and_names_the_session() {
+        // `slow` really runs, in parallel with `broken`, whose thread panics:
+        // the runner must hear back, end `slow` long before its 60 s, and
+        // report both.
+        let project = project(
+            "```bash lpid=slow lptype=session timeout=60\nsleep 60\n```\n\n\
+             ```bash lpid=broken lptype=session\necho hi\n```\n\n\
+             ```bash lpid=later lptype=session\necho never\n```\n",
+        );
+        let plan = Plan::new(&project).unwrap();
+        let options = RunOptions {
+            jobs: 2,
+            ..RunOptions::default()
+        };
+        let started = Instant::now();
+        let reports = run_with(
+            &project,
+            &plan,
+            &options,
+            |_| {},
+            |p, g, spec, o| {
+                if g.lpid == "broken" {
+                    panic!("injected failure");
+                }
+                run_one(p, g, spec, o)
+            },
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let by_lpid = |lpid: &str| {
+            reports
+                .iter()
+                .find(|r| project.groups[r.group].lpid == lpid)
+                .unwrap_or_else(|| panic!("no report for {lpid}: {reports:?}"))
+        };
+        let broken = by_lpid("broken");
+        assert!(!broken.ok);
+        assert!(
+            matches!(&broken.run, Run::Crashed(m) if m.contains("session 'broken'") && m.contains("injected failure")),
+            "{:?}",
+            broken.run
+        );
+        assert!(broken.outcome().starts_with("internal error: "));
+        let slow = by_lpid("slow");
+        assert!(
+            matches!(&slow.run, Run::Finished(c) if matches!(c.outcome, Outcome::Signaled { .. })),
+            "{:?}",
+            slow.run
+        );
+        assert!(matches!(by_lpid("later").run, Run::Skipped(_)));
+        assert!(options.cancel.is_cancelled());
+    }
+
+    #[test]
+    fn a_cancelled_run_does_not_poison_the_next() {
+        let project = project("```bash lpid=s lptype=session\necho hi\n```\n");
+        let plan = Plan::new(&project).unwrap();
+        let first = RunOptions::default();
+        first.cancel.cancel();
+        let reports = run(&project, &plan, &first, |_| {});
+        assert!(matches!(&reports[0].run, Run::Skipped(why) if why.contains("interrupted")));
+        let second = RunOptions::default();
+        let reports = run(&project, &plan, &second, |_| {});
+        assert!(reports[0].ok, "{:?}", reports[0].run);
+    }
 
     #[test]
     fn ansi_sequences_are_removed() {

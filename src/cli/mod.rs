@@ -1,6 +1,7 @@
 //! The command-line interface: argument parsing, the commands, and all
 //! terminal output. The library below it never prints.
 
+mod interrupt;
 mod list;
 mod report;
 
@@ -10,10 +11,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::build::{self, BuildOptions, Mode};
+use crate::build::{self, BuildOptions, Mode, Progress};
 use crate::error::Diagnostics;
 use crate::files;
-use crate::runner::{self, RunOptions};
+use crate::runner::RunOptions;
+use crate::session::Cancel;
 
 /// litprog: literate programming for Markdown.
 #[derive(Debug, Parser)]
@@ -50,9 +52,12 @@ enum Command {
 struct BuildArgs {
     /// Markdown files or directories (default: the current directory).
     paths: Vec<PathBuf>,
-    /// Sessions to run at once (default: the number of CPUs).
-    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    jobs: Option<u32>,
+    /// Sessions to run at once. The default, 1, runs them one at a time in
+    /// document order, so that sessions sharing files on disk give the same
+    /// results on every run; with N > 1, independent sessions run in
+    /// parallel (`requires` is always honoured).
+    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: u32,
     /// Timeout in seconds for sessions that set none.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_timeout)]
     timeout: f64,
@@ -65,6 +70,11 @@ struct BuildArgs {
     /// Run every session, ignoring cached results.
     #[arg(long)]
     no_cache: bool,
+    /// Skip, with a warning, sessions whose interpreter is not installed
+    /// (and those requiring them), leaving their results as they are,
+    /// instead of failing.
+    #[arg(long)]
+    skip_unavailable: bool,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -139,7 +149,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
             } else {
                 list::to_text(&project)
             };
-            print!("{out}");
+            print_out(&out);
             Ok(Status::Success)
         }
         Command::Build(args) => run_build(args, Mode::Write),
@@ -148,23 +158,25 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
 }
 
 fn run_build(args: BuildArgs, mode: Mode) -> Result<Status, Diagnostics> {
-    install_signal_handler();
-    let jobs = args
-        .jobs
-        .map(|j| j as usize)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let cancel = Cancel::new();
+    let interrupts = interrupt::install(cancel.clone());
     let options = BuildOptions {
         paths: args.paths,
         mode,
         run: RunOptions {
-            jobs,
+            jobs: args.jobs as usize,
             default_timeout: std::time::Duration::from_secs_f64(args.timeout),
             keep_going: args.keep_going,
+            skip_unavailable: args.skip_unavailable,
+            cancel,
         },
         allow_outside: args.allow_outside,
     };
     let _ = args.no_cache; // every session runs: there is no result cache yet
-    let report = build::build(&options, report::session_finished)?;
+    let report = build::build(&options, |progress| match progress {
+        Progress::Session(project, session) => report::session_finished(project, session),
+        Progress::Rewritten(path) => interrupts.rewritten(path),
+    })?;
     let status = report::summary(&report, mode);
     // The process ends next: freeing every document, capture and result
     // line one by one would only cost time (6% of a build of 1,000 result
@@ -173,26 +185,15 @@ fn run_build(args: BuildArgs, mode: Mode) -> Result<Status, Diagnostics> {
     Ok(status)
 }
 
-/// On SIGINT or SIGTERM, terminate every running session's process group
-/// and let the build end without rewriting documents; a second signal
-/// exits at once.
-fn install_signal_handler() {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
-        log::warn!("cannot install signal handlers; interrupted sessions may outlive litprog");
-        return;
-    };
-    std::thread::spawn(move || {
-        let mut count = 0;
-        for _ in signals.forever() {
-            count += 1;
-            if count > 1 {
-                std::process::exit(INTERRUPTED_STATUS as i32);
-            }
-            log::error!("interrupted: terminating running sessions");
-            runner::interrupt();
-        }
-    });
+/// Writes `text` to stdout. A closed pipe (`litprog list | head -1`) ends
+/// the output quietly, as with other Unix tools; other errors are logged.
+pub(crate) fn print_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        log::error!("cannot write to stdout: {e}");
+    }
 }
 
 /// Exit status after an interruption (128 + SIGINT, as shells report it).

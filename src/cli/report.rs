@@ -16,6 +16,10 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
         .runtime()
         .map(|t| format!("  {:.2}s", t.as_secs_f64()))
         .unwrap_or_default();
+    if let Run::Unavailable(_) = report.run {
+        log::warn!("skip  {}  {}", group.lpid, report.outcome());
+        return;
+    }
     if report.ok {
         log::info!("ok    {}  {}{time}", group.lpid, report.outcome());
         return;
@@ -113,13 +117,16 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         );
     }
     for stale in &report.stale {
-        print!("{}", stale.diff);
+        super::print_out(&stale.diff);
         log::error!("{}: results are out of date", stale.path.display());
     }
     let failed = report.sessions.iter().filter(|s| !s.ok).count();
     let total = report.sessions.len();
+    for (path, err) in &report.write_errors {
+        log::error!("{}: cannot write: {err}", path.display());
+    }
     if report.interrupted {
-        log::error!("build interrupted; documents were not rewritten");
+        log::error!("{}", interrupted_message(&report.rewritten));
         return Status::Interrupted;
     }
     if failed > 0 {
@@ -133,4 +140,18 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
     } else {
         Status::Failure
     }
+}
+
+/// What an interrupted build did to the documents: which were rewritten
+/// before the interrupt (after it, none is).
+pub fn interrupted_message(rewritten: &[std::path::PathBuf]) -> String {
+    if rewritten.is_empty() {
+        return "build interrupted; no document was rewritten".to_string();
+    }
+    let names: Vec<String> = rewritten.iter().map(|p| p.display().to_string()).collect();
+    format!(
+        "build interrupted after rewriting {} of its documents ({}); no other document was rewritten",
+        names.len(),
+        names.join(", ")
+    )
 }

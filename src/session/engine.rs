@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use encoding_rs::Encoding;
 
+use super::cancel::{Cancel, TERMINATION_GRACE};
 use super::capture::{Capture, InputLine, Outcome, Parts, Split, Stream};
 use super::marker::{self, Interpreter, Markers};
 use super::reader::{self, StreamBuf};
-use super::registry::{self, TERMINATION_GRACE};
 use super::sys::{self, GroupSignal};
 use super::writer::{self, Feed, Input, WriterConfig};
 use super::{SessionError, SessionOptions};
@@ -53,6 +53,7 @@ const KILL_WAIT: Duration = Duration::from_secs(5);
 pub struct Session {
     start: Instant,
     pgid: i32,
+    cancel: Cancel,
     registry_id: u64,
     input: Option<Sender<Input>>,
     inputs: Arc<Mutex<Vec<InputLine>>>,
@@ -136,7 +137,8 @@ impl Session {
         // report the end of the output.
         drop(cmd);
         let pgid = child.id() as i32;
-        let registry_id = registry::register(pgid);
+        let cancel = opts.cancel.clone();
+        let registry_id = cancel.register(pgid);
         log::debug!("started {:?} as process group {pgid}", opts.argv);
 
         let outputs: (Box<dyn Read + Send>, Box<dyn Read + Send>) = match masters {
@@ -150,7 +152,7 @@ impl Session {
         let stdin = child.stdin.take();
         let threads = Threads::spawn(
             child,
-            registry_id,
+            (cancel.clone(), registry_id),
             outputs,
             stdin,
             writer,
@@ -158,7 +160,7 @@ impl Session {
         )
         .map_err(|source| {
             sys::signal_group(pgid, GroupSignal::Kill);
-            registry::unregister(registry_id);
+            cancel.unregister(registry_id);
             SessionError::Spawn {
                 command: program.clone(),
                 source,
@@ -168,6 +170,7 @@ impl Session {
         let mut session = Session {
             start,
             pgid,
+            cancel,
             registry_id,
             input: threads.input,
             inputs: threads.inputs,
@@ -262,7 +265,7 @@ impl Session {
             runtime: ended.saturating_duration_since(self.start),
         }
         .into_capture();
-        registry::unregister(self.registry_id);
+        self.cancel.unregister(self.registry_id);
         self.finished = true;
         capture
     }
@@ -323,7 +326,7 @@ impl Drop for Session {
     fn drop(&mut self) {
         if !self.finished {
             sys::signal_group(self.pgid, GroupSignal::Kill);
-            registry::unregister(self.registry_id);
+            self.cancel.unregister(self.registry_id);
         }
     }
 }
@@ -385,7 +388,7 @@ fn command(
     }
     cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
-        // Own process group: the timeout and terminate_all reach everything
+        // Own process group: the timeout and a cancel reach everything
         // the session starts, and the terminal's Ctrl-C does not (it goes to
         // the foreground group; litprog decides what to do about it).
         .process_group(0);
@@ -398,6 +401,9 @@ fn command(
     }
     if let Some(cwd) = &opts.cwd {
         cmd.current_dir(cwd);
+    }
+    if opts.end_with_parent {
+        sys::end_with_parent(&mut cmd);
     }
     if opts.term {
         let out = sys::open_pty()?;
@@ -426,7 +432,7 @@ impl Threads {
     /// waiter.
     fn spawn(
         mut child: Child,
-        registry_id: u64,
+        (cancel, registry_id): (Cancel, u64),
         (stdout_src, stderr_src): (Box<dyn Read + Send>, Box<dyn Read + Send>),
         stdin: Option<ChildStdin>,
         writer: WriterConfig,
@@ -449,14 +455,14 @@ impl Threads {
         };
 
         // The waiter owns the Child: it blocks in waitpid and reports the
-        // exit, so `wait` can use recv_timeout and terminate_all a condvar.
+        // exit, so `wait` can use recv_timeout and a cancel a condvar.
         let (exit_tx, exits) = mpsc::channel();
         thread::Builder::new()
             .name("litprog-wait".into())
             .spawn(move || {
                 let status = child.wait();
                 let at = Instant::now();
-                registry::mark_exited(registry_id);
+                cancel.mark_exited(registry_id);
                 match status {
                     Ok(status) => {
                         let _ = exit_tx.send((status, at));

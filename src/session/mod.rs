@@ -88,8 +88,9 @@
 //! its group (`sleep 300 &` in a shell) gets the same treatment, so nothing
 //! the session started survives and the readers see the end of the pipes. A
 //! process that left the group (`setsid`) and keeps a pipe open is not waited
-//! for longer than a couple of seconds. [`terminate_all`] does the same to
-//! every running session, for the CLI's Ctrl-C handler. A [`Session`] dropped
+//! for longer than a couple of seconds. [`Cancel::cancel`] does the same to
+//! every running session started with that handle (a build's), for the
+//! CLI's Ctrl-C handler. A [`Session`] dropped
 //! without [`Session::wait`] has its group killed.
 //!
 //! A child that exits without reading all its input makes the writer's
@@ -109,19 +110,19 @@
 //! ASCII-compatible encoding: lines are split at `\n` bytes) and input is
 //! encoded with it.
 
+mod cancel;
 mod capture;
 mod engine;
 mod error;
 mod marker;
 mod options;
 mod reader;
-mod registry;
 mod sys;
 mod writer;
 
+pub use cancel::{Cancel, TERMINATION_GRACE};
 pub use capture::{BlockCapture, Capture, CapturedLine, Outcome, STREAM_ORDER_TOLERANCE, Stream};
 pub use engine::{Session, run};
 pub use error::SessionError;
 pub use options::SessionOptions;
 pub use reader::MAX_STREAM_BYTES;
-pub use registry::{TERMINATION_GRACE, terminate_all, terminating};

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::SessionError;
 use super::reader::MAX_STREAM_BYTES;
+use super::{Cancel, SessionError};
 
 /// How to start a session. Build it with [`SessionOptions::new`] or
 /// [`SessionOptions::from_command`], then set the public fields.
@@ -30,6 +30,14 @@ pub struct SessionOptions {
     pub marker: Option<String>,
     /// Bytes kept per output stream; the rest is read and dropped.
     pub output_limit: usize,
+    /// The handle that can end this session (and the others started with
+    /// it) from another thread; a fresh one by default.
+    pub cancel: Cancel,
+    /// On Linux, kill the interpreter (SIGKILL) when the thread that
+    /// started the session ends, even if the whole process is killed
+    /// (`PR_SET_PDEATHSIG`). Only for sessions waited for on the thread that
+    /// started them, as the CLI does; off by default.
+    pub end_with_parent: bool,
 }
 
 impl SessionOptions {
@@ -45,6 +53,8 @@ impl SessionOptions {
             encoding: None,
             marker: None,
             output_limit: MAX_STREAM_BYTES,
+            cancel: Cancel::new(),
+            end_with_parent: false,
         }
     }
 

@@ -2,16 +2,17 @@
 //! signals and signal names. Everything that talks to the OS directly below
 //! `std` lives here, so porting the engine means porting this file.
 //!
-//! The file needs no `unsafe`: nix wraps the calls safely, and std turns an
-//! `OwnedFd` into a child's stdio.
+//! The only `unsafe` of the crate is here: [`end_with_parent`] must run
+//! code in the child between `fork` and `exec`. Everything else nix wraps
+//! safely, and std turns an `OwnedFd` into a child's stdio.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::process::Command;
 
 use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, FdFlag, fcntl};
-use nix::pty::{Winsize, openpty};
+use nix::pty::Winsize;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::termios::{OutputFlags, SetArg, tcgetattr, tcsetattr};
 use nix::unistd::Pid;
@@ -24,30 +25,106 @@ pub(crate) struct Pty {
 
 /// Opens a pseudo-terminal whose output processing is off, so the bytes the
 /// child writes arrive unchanged (no `\n` -> `\r\n` from ONLCR).
+///
+/// Both descriptors are close-on-exec from the moment they exist: std
+/// dup2()s the slave onto the child's stdout/stderr (which clears the flag
+/// on the copy), and no other child spawned meanwhile by another thread may
+/// inherit a copy, or our master would never see the end of the output and
+/// that child would write into another session's terminal.
 pub(crate) fn open_pty() -> io::Result<Pty> {
+    let (master, slave) = open_pty_pair()?;
+    let mut termios = tcgetattr(&slave).map_err(io::Error::from)?;
+    termios
+        .output_flags
+        .remove(OutputFlags::OPOST | OutputFlags::ONLCR);
+    tcsetattr(&slave, SetArg::TCSANOW, &termios).map_err(io::Error::from)?;
     let size = Winsize {
         ws_row: 24,
         ws_col: 80,
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    let pty = openpty(&size, None).map_err(io::Error::from)?;
-    // openpty's descriptors are inherited across exec. Mark both close-on-exec
-    // right away: std dup2()s the slave onto the child's stdout/stderr (which
-    // clears the flag on the copy), but no other child spawned meanwhile may
-    // keep a copy, or our master would never see the end of the output.
+    set_window_size(&slave, &size)?;
+    Ok(Pty {
+        master: File::from(master),
+        slave,
+    })
+}
+
+nix::ioctl_write_ptr_bad!(tiocswinsz, nix::libc::TIOCSWINSZ, Winsize);
+
+/// Sets the terminal's size (`TIOCSWINSZ`), which programs read to lay out
+/// their output.
+#[allow(unsafe_code)]
+fn set_window_size(tty: &OwnedFd, size: &Winsize) -> io::Result<()> {
+    // SAFETY: `tty` is an open descriptor for the call's duration and `size`
+    // points to a valid `Winsize`, which TIOCSWINSZ only reads.
+    unsafe { tiocswinsz(tty.as_raw_fd(), size) }
+        .map(drop)
+        .map_err(io::Error::from)
+}
+
+/// Linux: `posix_openpt` and the slave's `open` both take `O_CLOEXEC`.
+#[cfg(target_os = "linux")]
+fn open_pty_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::fcntl::{OFlag, open};
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    use nix::sys::stat::Mode;
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let master = posix_openpt(flags).map_err(io::Error::from)?;
+    grantpt(&master).map_err(io::Error::from)?;
+    unlockpt(&master).map_err(io::Error::from)?;
+    let name = ptsname_r(&master).map_err(io::Error::from)?;
+    let slave = open(name.as_str(), flags, Mode::empty()).map_err(io::Error::from)?;
+    Ok((OwnedFd::from(master), slave))
+}
+
+/// Elsewhere `openpty` cannot set the flag atomically; it is set right
+/// after, which leaves a short window in which a child spawned by another
+/// thread can inherit the descriptors.
+#[cfg(not(target_os = "linux"))]
+fn open_pty_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    use std::os::fd::AsFd;
+    let pty = nix::pty::openpty(None, None).map_err(io::Error::from)?;
     for fd in [pty.master.as_fd(), pty.slave.as_fd()] {
         fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
     }
-    let mut termios = tcgetattr(&pty.slave).map_err(io::Error::from)?;
-    termios
-        .output_flags
-        .remove(OutputFlags::OPOST | OutputFlags::ONLCR);
-    tcsetattr(&pty.slave, SetArg::TCSANOW, &termios).map_err(io::Error::from)?;
-    Ok(Pty {
-        master: File::from(pty.master),
-        slave: pty.slave,
-    })
+    Ok((pty.master, pty.slave))
+}
+
+/// On Linux, makes the child of `cmd` receive SIGKILL when the thread that
+/// spawns it ends (`PR_SET_PDEATHSIG`), so that a session's interpreter does
+/// not outlive litprog even when litprog is killed by SIGKILL. If litprog
+/// died before the child could ask for this, the child does not run the
+/// command at all. Only the interpreter gets the signal, not the processes
+/// it started; and it is the spawning *thread* whose end counts, so the
+/// session must be waited for on the thread that started it. Elsewhere this
+/// does nothing.
+#[allow(unsafe_code)]
+pub(crate) fn end_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = nix::unistd::getpid();
+        let hook = move || -> io::Result<()> {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
+            if nix::unistd::getppid() != parent {
+                // litprog is gone: its group is no longer to be started.
+                // (No allocation here: this is the child of a fork.)
+                return Err(io::Error::from_raw_os_error(nix::libc::ESRCH));
+            }
+            Ok(())
+        };
+        // SAFETY: the hook runs in the child between fork and exec, where
+        // only async-signal-safe calls are allowed: it makes two system
+        // calls (prctl, getppid) and allocates nothing.
+        unsafe {
+            cmd.pre_exec(hook);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
 }
 
 /// True when a read error means "no more data": reading a pty master whose

@@ -326,8 +326,9 @@ fn command_that_cannot_start_is_a_failure_naming_it() {
     t.write("doc.md", "```yaml\nlpid: s\nlptype: session\ncommand: no-such-interpreter-xyz --flag\n```\n\n```bash lpid=s\necho hi\n```\n");
     t.litprog(&["build"])
         .status(1)
-        .stderr_has("no-such-interpreter-xyz");
-    assert!(t.read("doc.md").contains("# could not start: "));
+        .stderr_has("could not start: command not found: 'no-such-interpreter-xyz'");
+    // Nothing ran, so there is no result to write.
+    assert!(!t.read("doc.md").contains("lpout"));
 }
 
 #[test]

@@ -9,4 +9,5 @@ mod check;
 mod faults;
 mod list;
 mod parse_errors;
+mod processes;
 mod reliability;

@@ -101,6 +101,18 @@ fn sigterm_terminates_every_session_and_leaves_documents_alone() {
 }
 
 #[test]
+fn sighup_terminates_every_session_and_leaves_documents_alone() {
+    // A closed terminal.
+    interrupt_with(Signal::SIGHUP);
+}
+
+#[test]
+fn sigquit_terminates_every_session_and_leaves_documents_alone() {
+    // Ctrl-\.
+    interrupt_with(Signal::SIGQUIT);
+}
+
+#[test]
 fn two_sessions_finishing_together_both_land_in_one_file() {
     let t = TestDir::new();
     // Each waits for the other to start, so they finish at the same moment.

@@ -1,0 +1,96 @@
+//! Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT end the build.
+//!
+//! The first signal cancels the build's [`Cancel`] handle: every running
+//! session's process group is terminated, no new session starts, and no
+//! further document is written, so the build winds up on its own and says
+//! what it wrote. If it has not ended [`EXIT_DEADLINE`] later (it may be busy
+//! in a phase that does not look at the handle, such as parsing), or on a
+//! second signal, the process exits at once with status 130 — but never in
+//! the middle of writing a file ([`files::hold_writes`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+
+use super::{INTERRUPTED_STATUS, report};
+use crate::files;
+use crate::session::Cancel;
+
+/// How long the build gets to end on its own after the first signal.
+const EXIT_DEADLINE: Duration = Duration::from_millis(500);
+
+/// The CLI's side of the interrupt handling: which documents were rewritten
+/// so far, for the message of an exit that does not wait for the build.
+#[derive(Default)]
+pub struct Interrupts {
+    rewritten: Arc<Mutex<Vec<PathBuf>>>,
+}
+
+impl Interrupts {
+    /// Records a rewritten document.
+    pub fn rewritten(&self, path: &Path) {
+        self.rewritten
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(path.to_path_buf());
+    }
+}
+
+/// Installs the handler for the build that `cancel` ends, and a panic hook
+/// that ends the build's sessions before the panic is reported: an internal
+/// failure on any thread leaves no session running.
+pub fn install(cancel: Cancel) -> Interrupts {
+    let on_panic = cancel.clone();
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        on_panic.cancel();
+        report(info);
+    }));
+    let interrupts = Interrupts::default();
+    let rewritten = Arc::clone(&interrupts.rewritten);
+    let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT]);
+    let Ok(mut signals) = signals else {
+        log::warn!("cannot install signal handlers; interrupted sessions may outlive litprog");
+        return interrupts;
+    };
+    let (tx, rx) = mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name("litprog-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(signal).is_err() {
+                    break;
+                }
+            }
+        })
+        .and_then(|_| {
+            std::thread::Builder::new()
+                .name("litprog-interrupt".into())
+                .spawn(move || handle(&rx, &cancel, &rewritten))
+        });
+    if let Err(e) = spawned {
+        log::warn!(
+            "cannot start the signal handler ({e}); interrupted sessions may outlive litprog"
+        );
+    }
+    interrupts
+}
+
+fn handle(signals: &mpsc::Receiver<i32>, cancel: &Cancel, rewritten: &Mutex<Vec<PathBuf>>) {
+    let Ok(signal) = signals.recv() else { return };
+    log::error!(
+        "interrupted ({}): terminating running sessions",
+        signal_hook::low_level::signal_name(signal).unwrap_or("signal")
+    );
+    cancel.cancel();
+    // The build ends by itself now; a second signal, or a build that does
+    // not, ends the process here.
+    let _ = signals.recv_timeout(EXIT_DEADLINE);
+    let _writes = files::hold_writes();
+    let rewritten = rewritten.lock().unwrap_or_else(PoisonError::into_inner);
+    log::error!("{}", report::interrupted_message(&rewritten));
+    std::process::exit(i32::from(INTERRUPTED_STATUS));
+}
