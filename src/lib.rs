@@ -15,6 +15,8 @@
 //! | groups -> file contents | [`tangle`] |
 //! | groups -> dependency order | [`plan`] |
 //! | running interpreters | [`session`] |
+//! | output -> output without machine-specific paths | [`redact`] |
+//! | stored result blocks as patterns for new output | [`pattern`] |
 //! | captures -> result blocks spliced into the text | [`writeback`] |
 //! | the whole build: load, tangle, run, write back or check | [`build`] |
 //!
@@ -56,7 +58,9 @@ pub mod error;
 pub mod files;
 pub mod markdown;
 pub mod options;
+pub mod pattern;
 pub mod plan;
+pub mod redact;
 pub mod runner;
 pub mod session;
 pub mod tangle;
