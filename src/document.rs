@@ -127,6 +127,22 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// Why a result block cannot be litprog's own, if it cannot: litprog
+/// always closes the blocks it writes. An unclosed one runs to the end of
+/// its container, and rewriting it would replace everything up to there.
+fn result_block_error(path: &Path, fence: &Fence, lpid: &str) -> Option<Diagnostic> {
+    if !fence.closed {
+        return Some(Diagnostic::new(
+            path,
+            fence.line,
+            format!(
+                "result block of '{lpid}' has no closing fence; a build would replace everything after it (restore the closing fence or delete the block)"
+            ),
+        ));
+    }
+    None
+}
+
 impl Document {
     /// Interpret the fenced blocks of `text`. Errors name `path:line`.
     pub fn parse(path: &Path, text: String) -> Result<Document, Diagnostics> {
@@ -163,6 +179,9 @@ impl Document {
             let at = |offset: usize| fence.line + 1 + offset;
             if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
                 let lpid = scalar_text(&attrs[pos].value).unwrap_or_default();
+                if let Some(e) = result_block_error(path, &fence, &lpid) {
+                    errors.push(e);
+                }
                 blocks.push(Block {
                     role: Role::Result { lpid },
                     lpid: None,

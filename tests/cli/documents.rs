@@ -1,0 +1,59 @@
+//! Documents that litprog must read without losing a byte (issue 10,
+//! points 1 to 6): broken result blocks, result blocks in other
+//! containers, odd gap lines, empty and undecodable files, exotic lpids.
+
+use crate::util::*;
+
+/// `litprog ARGS` expecting a document error: exit status 2, no panic,
+/// and no file in the directory changed.
+#[track_caller]
+fn refused(dir: &TestDir, args: &[&str]) -> Run {
+    let before = dir.snapshot();
+    let run = dir.litprog(args).status(2);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(dir.snapshot() == before, "a refused run changed files");
+    run
+}
+
+/// `build` and `check` both refuse the directory and change nothing.
+#[track_caller]
+fn build_and_check_refuse(dir: &TestDir, messages: &[&str]) {
+    for cmd in ["build", "check"] {
+        let run = refused(dir, &[cmd]);
+        for m in messages {
+            assert!(
+                run.stderr.contains(m),
+                "{cmd}: stderr lacks {m:?}\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+const SESSION: &str = "# T\n\n```bash lpid=s lptype=session\necho hi\n```\n\n";
+
+// ------------------------------------------------------- 1: unclosed result
+
+#[test]
+fn unclosed_result_block_is_an_error_at_its_fence_and_nothing_is_written() {
+    // The closing fence was deleted by accident: the block runs to the end
+    // of the file, and the build replaced every chapter after it.
+    let dir = TestDir::new();
+    dir.write(
+        "doc.md",
+        format!("{SESSION}```text lpout=s\nold\n\n# Chapter 2\n\nLots of prose.\n"),
+    );
+    build_and_check_refuse(
+        &dir,
+        &["doc.md:7: result block of 's' has no closing fence"],
+    );
+    // In a list item the block ends with the item, unclosed just the same.
+    dir.write(
+        "doc.md",
+        "- step\n\n  ```bash lpid=s lptype=session\n  echo hi\n  ```\n\n  ~~~text lpout=s\n  old\n\nprose\n",
+    );
+    build_and_check_refuse(
+        &dir,
+        &["doc.md:7: result block of 's' has no closing fence"],
+    );
+}
