@@ -127,10 +127,15 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// Why a result block cannot be litprog's own, if it cannot: litprog
-/// always closes the blocks it writes. An unclosed one runs to the end of
+/// Why a result block cannot be litprog's own, if it cannot. litprog
+/// always closes the blocks it writes: an unclosed one runs to the end of
 /// its container, and rewriting it would replace everything up to there.
-fn result_block_error(path: &Path, fence: &Fence, lpid: &str) -> Option<Diagnostic> {
+/// And it makes its fence longer than any run of the fence character that
+/// starts a line of the content: a content line that opens a fence of the
+/// same character and at least the same length means the result block's
+/// own closing fence is missing and a later block's closes it, and
+/// rewriting it would delete the prose and blocks in between.
+fn result_block_error(path: &Path, text: &str, fence: &Fence, lpid: &str) -> Option<Diagnostic> {
     if !fence.closed {
         return Some(Diagnostic::new(
             path,
@@ -139,6 +144,28 @@ fn result_block_error(path: &Path, fence: &Fence, lpid: &str) -> Option<Diagnost
                 "result block of '{lpid}' has no closing fence; a build would replace everything after it (restore the closing fence or delete the block)"
             ),
         ));
+    }
+    let ch = text.as_bytes()[fence.opener.start];
+    let len = fence.opener.len();
+    // Content lines end at `\n`; a bare `\r` ends a line too (for the
+    // line numbers).
+    let mut line = fence.line + 1;
+    for content_line in fence.content.split_inclusive('\n') {
+        let trimmed = content_line.trim_start_matches([' ', '\t']);
+        if trimmed.bytes().take_while(|&b| b == ch).count() >= len {
+            let shown: String = trimmed.trim_end().chars().take(60).collect();
+            return Some(Diagnostic::new(
+                path,
+                fence.line,
+                format!(
+                    "result block of '{lpid}' is not closed before line {line}, which opens another block ({shown}); a build would delete everything in between (restore the result block's closing fence before line {line})"
+                ),
+            ));
+        }
+        let bytes = content_line.as_bytes();
+        line += 1 + memchr::memchr_iter(b'\r', bytes)
+            .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
+            .count();
     }
     None
 }
@@ -175,11 +202,12 @@ impl Document {
         let mut previous: Option<(String, Option<String>)> = None;
         for mut fence in fences(&text[bom..]) {
             fence.span = fence.span.start + bom..fence.span.end + bom;
+            fence.opener = fence.opener.start + bom..fence.opener.end + bom;
             let (mut attrs, flags) = info_attributes(&fence.info);
             let at = |offset: usize| fence.line + 1 + offset;
             if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
                 let lpid = scalar_text(&attrs[pos].value).unwrap_or_default();
-                if let Some(e) = result_block_error(path, &fence, &lpid) {
+                if let Some(e) = result_block_error(path, &text, &fence, &lpid) {
                     errors.push(e);
                 }
                 blocks.push(Block {

@@ -57,3 +57,51 @@ fn unclosed_result_block_is_an_error_at_its_fence_and_nothing_is_written() {
         &["doc.md:7: result block of 's' has no closing fence"],
     );
 }
+
+// ---------------------------------------------- 2: result swallowing a fence
+
+#[test]
+fn result_block_closed_by_a_later_fence_is_an_error_naming_both_lines() {
+    // The result block's closing fence is missing and the bare fence of a
+    // later code block closes it: the prose and the block in between were
+    // deleted by the build.
+    let dir = TestDir::new();
+    dir.write(
+        "doc.md",
+        format!(
+            "{SESSION}```text lpout=s\nold\n\nProse between.\n\n```python lpid=p\nprint(1)\n```\n\nEnd.\n"
+        ),
+    );
+    build_and_check_refuse(
+        &dir,
+        &[
+            "doc.md:7: result block of 's' is not closed before line 12",
+            "```python lpid=p",
+        ],
+    );
+    // Tildes, a longer fence and a block quote: the same.
+    dir.write(
+        "doc.md",
+        "> ```bash lpid=s lptype=session\n> echo hi\n> ```\n>\n> ~~~~text lpout=s\n> old\n>\n> ~~~~~bash lpid=x\n> echo x\n> ~~~~~\n",
+    );
+    build_and_check_refuse(
+        &dir,
+        &["doc.md:5: result block of 's' is not closed before line 8"],
+    );
+}
+
+#[test]
+fn result_block_holding_shorter_fences_is_litprogs_own() {
+    // litprog writes a longer fence around output that holds fences; such
+    // a block is replaced as usual.
+    let dir = TestDir::new();
+    dir.write(
+        "doc.md",
+        format!("{SESSION}````text lpout=s\n```python\n~~~~~ x\n````\n\nEnd.\n"),
+    );
+    dir.litprog(&["build"]).success();
+    assert_eq!(
+        dir.read("doc.md"),
+        format!("{SESSION}```text lpout=s\nhi\n# exit: 0\n```\n\nEnd.\n")
+    );
+}
