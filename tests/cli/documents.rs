@@ -105,3 +105,49 @@ fn result_block_holding_shorter_fences_is_litprogs_own() {
         format!("{SESSION}```text lpout=s\nhi\n# exit: 0\n```\n\nEnd.\n")
     );
 }
+
+// ------------------------------------------- 3: result in another container
+
+#[test]
+fn result_block_in_the_next_list_item_is_not_the_code_blocks_and_keeps_its_marker() {
+    // Code in item 1, a result block the first thing of item 2: the build
+    // took it for the code block's and deleted item 2's marker, turning
+    // three items into two. It is not that block's result: a new one goes
+    // into item 1, and item 2 keeps every byte.
+    for (first, second, third) in [
+        ("- ", "- ", "- "),
+        ("* ", "* ", "* "),
+        ("1. ", "2. ", "3. "),
+    ] {
+        let pad = " ".repeat(first.len());
+        let code = format!(
+            "{first}item one\n\n{pad}```bash lpid=s lptype=session\n{pad}echo hi\n{pad}```\n"
+        );
+        let rest = format!("{second}```text lpout=s\n{pad}old\n{pad}```\n{third}item three\n");
+        let dir = TestDir::new();
+        dir.write("doc.md", format!("{code}{rest}"));
+        dir.litprog(&["build"]).success();
+        let want =
+            format!("{code}\n{pad}```text lpout=s\n{pad}hi\n{pad}# exit: 0\n{pad}```\n{rest}");
+        assert_eq!(dir.read("doc.md"), want, "{first:?}");
+        // And that is stable.
+        dir.litprog(&["build"]).success();
+        assert_eq!(dir.read("doc.md"), want, "{first:?}");
+        dir.litprog(&["check"]).success();
+    }
+}
+
+#[test]
+fn result_block_in_another_block_quote_is_not_the_code_blocks() {
+    // An empty line (no `>`) ends the quote: the `> ` lines after it are a
+    // second quote, and removing its first line would merge the two.
+    let code = "> ```bash lpid=s lptype=session\n> echo hi\n> ```\n";
+    let rest = "\n> ```text lpout=s\n> old\n> ```\n> more quoted prose\n";
+    let dir = TestDir::new();
+    dir.write("doc.md", format!("{code}{rest}"));
+    dir.litprog(&["build"]).success();
+    let want = format!("{code}>\n> ```text lpout=s\n> hi\n> # exit: 0\n> ```\n{rest}");
+    assert_eq!(dir.read("doc.md"), want);
+    dir.litprog(&["build"]).success();
+    assert_eq!(dir.read("doc.md"), want);
+}
