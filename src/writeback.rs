@@ -135,7 +135,8 @@ fn quote_lpid_shell(lpid: &str) -> String {
 
 /// Is `gap`, the whole lines between a code block and a result block, only
 /// lines that are blank in the code block's container (whose prefix for
-/// new lines is `indent`)? In a block quote a
+/// new lines is `indent`)? Blank is CommonMark's blank: spaces and tabs
+/// only (U+00A0 and other Unicode spaces are text). In a block quote a
 /// blank line keeps its `>` markers, as many as the container has: a line
 /// with fewer ends the quote, one with more opens another.
 fn is_gap(gap: &str, indent: &str) -> bool {
@@ -143,7 +144,7 @@ fn is_gap(gap: &str, indent: &str) -> bool {
     gap.split_terminator('\n')
         .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
         .all(|line| {
-            line.chars().all(|c| c.is_whitespace() || c == '>')
+            line.bytes().all(|b| matches!(b, b' ' | b'\t' | b'>'))
                 && memchr::memchr_iter(b'>', line.as_bytes()).count() == quotes
         })
 }
@@ -474,6 +475,27 @@ mod tests {
         );
         assert_eq!(rewrite(&doc(&out), &wanted), out);
         assert_eq!(rewrite(&doc(&out), &BTreeMap::from([(0, None)])), text);
+    }
+
+    #[test]
+    fn gap_lines_are_blank_in_the_container() {
+        assert!(is_gap("", ""));
+        assert!(is_gap("\n \t\n\r\n", ""));
+        assert!(is_gap(">\n> \r\n", "> "));
+        assert!(is_gap("  >\n", ">   "));
+        assert!(is_gap("\r", ""));
+        for (gap, indent) in [
+            ("\u{a0}\n", ""),
+            ("\u{2003}\n", ""),
+            ("\u{b}\n", ""),
+            ("\u{c}\n", ""),
+            (">\n", ""),
+            ("\n", "> "),
+            (">\n", "> > "),
+            ("> >\n", "> "),
+        ] {
+            assert!(!is_gap(gap, indent), "{gap:?} in {indent:?}");
+        }
     }
 
     #[test]

@@ -151,3 +151,32 @@ fn result_block_in_another_block_quote_is_not_the_code_blocks() {
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read("doc.md"), want);
 }
+
+// ---------------------------------------------------------- 4: gap lines
+
+#[test]
+fn only_blank_gap_lines_go_with_a_result_block() {
+    let code =
+        "```yaml\nlpid: s\nlptype: session\noutput: none\n```\n\n```bash lpid=s\necho hi\n```\n";
+    // Spaces and tabs are blank: the gap goes with the removed result.
+    let dir = TestDir::new();
+    dir.write(
+        "doc.md",
+        format!("{code} \t\n\n```text lpout=s\nold\n```\nEnd.\n"),
+    );
+    dir.litprog(&["build"]).success();
+    assert_eq!(dir.read("doc.md"), format!("{code}End.\n"));
+    // A line holding U+00A0 is text, not a blank line: it was deleted with
+    // the result block. The block after it is not the code block's.
+    let nbsp = format!("{code}\u{a0}\n```text lpout=s\nold\n```\nEnd.\n");
+    dir.write("doc.md", &nbsp);
+    dir.litprog(&["build"]).success();
+    assert_eq!(dir.read("doc.md"), nbsp);
+    // Nor between stacked copies of a result block.
+    let session = "```bash lpid=s lptype=session\necho hi\n```\n";
+    let fresh = "\n```text lpout=s\nhi\n# exit: 0\n```\n";
+    let rest = "\u{a0}\u{2003}\n\n```text lpout=s\nolder\n```\nEnd.\n";
+    dir.write("doc.md", format!("{session}{fresh}{rest}"));
+    dir.litprog(&["build"]).success();
+    assert_eq!(dir.read("doc.md"), format!("{session}{fresh}{rest}"));
+}
