@@ -181,11 +181,13 @@ impl Document {
         }
         let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
         if text[bom..].trim().is_empty() {
-            return Err(Diagnostics(vec![Diagnostic::new(
-                path,
-                0,
-                "the document is empty",
-            )]));
+            // An empty file, white space or a BOM alone (a placeholder
+            // chapter): a document with no blocks.
+            return Ok(Document {
+                path: path.to_path_buf(),
+                text,
+                blocks: Vec::new(),
+            });
         }
         if !text.contains('\n') && text.contains('\r') {
             // Markdown parsers read a lone CR as a line ending in prose but
@@ -713,6 +715,24 @@ mod tests {
                     .starts_with("t.md:3: option 'filepath' must be a non-empty string"),
                 "{value:?}: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn empty_white_space_and_bom_only_documents_have_no_blocks() {
+        for text in [
+            "",
+            " ",
+            "\n\n",
+            "\t\r\n",
+            "\r",
+            "\u{feff}",
+            "\u{feff}\n  \n",
+        ] {
+            let d = Document::parse(Path::new("t.md"), text.to_string())
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert!(d.blocks.is_empty());
+            assert_eq!(d.text, text);
         }
     }
 

@@ -180,3 +180,66 @@ fn only_blank_gap_lines_go_with_a_result_block() {
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read("doc.md"), format!("{session}{fresh}{rest}"));
 }
+
+// ------------------------------------------- 5: empty and undecodable files
+
+#[test]
+fn empty_white_space_and_bom_only_documents_are_documents_without_blocks() {
+    // Placeholder chapters: any of them made every command exit 2 for the
+    // whole tree.
+    let empties: [(&str, &[u8]); 5] = [
+        ("empty.md", b""),
+        ("blank.md", b"  \n\t\n\n"),
+        ("crlf.md", b"\r\n\r\n"),
+        ("bom.md", b"\xef\xbb\xbf"),
+        ("chapters/bom-newline.markdown", b"\xef\xbb\xbf\n"),
+    ];
+    let dir = TestDir::new();
+    dir.write("doc.md", SESSION);
+    for (name, bytes) in empties {
+        dir.write(name, bytes);
+    }
+    dir.litprog(&["list"]).success();
+    dir.litprog(&["check"]).status(1);
+    dir.litprog(&["build"])
+        .success()
+        .stderr_has("updated doc.md");
+    assert!(dir.read("doc.md").contains("```text lpout=s\nhi\n"));
+    dir.litprog(&["check"]).success();
+    for (name, bytes) in empties {
+        assert_eq!(dir.read_bytes(name), bytes, "{name}");
+        // Named on the command line too.
+        dir.litprog(&["build", name]).success();
+        dir.litprog(&["list", "--json", name]).success();
+    }
+}
+
+#[test]
+fn undecodable_file_found_in_a_directory_is_skipped_with_a_warning() {
+    let dir = TestDir::new();
+    dir.write("doc.md", SESSION)
+        .write("docs/latin1.md", b"# Caf\xe9\n\nok\n".as_slice());
+    let mut utf16 = vec![0xff, 0xfe];
+    for c in "```sh lpid=a\nx\n```\n".encode_utf16() {
+        utf16.extend_from_slice(&c.to_le_bytes());
+    }
+    dir.write("wide.md", &utf16);
+    for args in [&["list"][..], &["build"], &["check"], &["build", "."]] {
+        dir.litprog(args)
+            .success()
+            .stderr_has("docs/latin1.md:1: not valid UTF-8 (byte 5); skipped")
+            .stderr_has("wide.md:1: not valid UTF-8 (byte 0); skipped");
+    }
+    assert!(dir.read("doc.md").contains("```text lpout=s\nhi\n"));
+    assert_eq!(dir.read_bytes("docs/latin1.md"), b"# Caf\xe9\n\nok\n");
+    assert_eq!(dir.read_bytes("wide.md"), utf16);
+    // Named on the command line, it stays an error, also when a directory
+    // holding it is named as well.
+    for args in [
+        &["build", "docs/latin1.md"][..],
+        &["list", "./docs/latin1.md"],
+        &["check", ".", "docs/latin1.md"],
+    ] {
+        refused(&dir, args).stderr_has("error: docs/latin1.md:1: not valid UTF-8 (byte 5)");
+    }
+}
