@@ -127,6 +127,23 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// What is wrong with an lpid that could not round-trip through a result
+/// block's info string, which is one line, trimmed, and split at white
+/// space: white space at either end, a control character (a newline, a
+/// carriage return, a tab), or white space other than U+0020.
+fn lpid_problem(lpid: &str) -> Option<String> {
+    if lpid.trim() != lpid {
+        return Some("starts or ends with white space".to_string());
+    }
+    if let Some(c) = lpid.chars().find(|c| c.is_control()) {
+        return Some(format!("holds the control character U+{:04X}", c as u32));
+    }
+    if let Some(c) = lpid.chars().find(|&c| c.is_whitespace() && c != ' ') {
+        return Some(format!("holds the space character U+{:04X}", c as u32));
+    }
+    None
+}
+
 /// Why a result block cannot be litprog's own, if it cannot. litprog
 /// always closes the blocks it writes: an unclosed one runs to the end of
 /// its container, and rewriting it would replace everything up to there.
@@ -272,7 +289,19 @@ impl Document {
             };
             let mut lpid = match options.iter().find(|o| o.key == "lpid") {
                 Some(o) => match scalar_text(&o.value) {
-                    Some(s) if !s.trim().is_empty() => Some(s),
+                    Some(s) if !s.trim().is_empty() => match lpid_problem(&s) {
+                        None => Some(s),
+                        Some(problem) => {
+                            errors.push(Diagnostic::new(
+                                path,
+                                o.line,
+                                format!(
+                                    "lpid {s:?} {problem}; an lpid is written into its result blocks' info strings and must read back the same (use letters, digits, punctuation and inner spaces)"
+                                ),
+                            ));
+                            continue;
+                        }
+                    },
                     _ => {
                         errors.push(Diagnostic::new(
                             path,

@@ -243,3 +243,115 @@ fn undecodable_file_found_in_a_directory_is_skipped_with_a_warning() {
         refused(&dir, args).stderr_has("error: docs/latin1.md:1: not valid UTF-8 (byte 5)");
     }
 }
+
+// ------------------------------------------------------ 6: exotic lpids
+
+#[test]
+fn lpids_that_cannot_round_trip_are_errors_at_their_line() {
+    // Each never matched its own result block (a newline even split the
+    // result's info line), so every build added another. The info string
+    // is entity-decoded before it is split, so `&#10;` is a newline.
+    let cases: &[(&str, &str, &str)] = &[
+        // leading or trailing white space
+        (
+            "yaml, leading space",
+            "# T\n\n```yaml\nlptype: session\nlpid: \" s\"\n```\n",
+            "doc.md:5: lpid \" s\" starts or ends with white space",
+        ),
+        (
+            "json, trailing space",
+            "```json\n{\"lpid\": \"s \", \"lptype\": \"session\"}\n```\n",
+            "doc.md:2: lpid \"s \" starts or ends with white space",
+        ),
+        (
+            "toml, trailing em space",
+            "```toml\nlptype = \"session\"\nlpid = \"s\\u2003\"\n```\n",
+            "doc.md:3: lpid \"s\\u{2003}\" starts or ends with white space",
+        ),
+        (
+            "info, trailing em space",
+            "```bash lpid='s&#x2003;' lptype=session\necho hi\n```\n",
+            "doc.md:1: lpid \"s\\u{2003}\" starts or ends with white space",
+        ),
+        // control characters
+        (
+            "toml, carriage return",
+            "x\n\n```toml\nlpid = \"a\\rb\"\nlptype = \"session\"\n```\n",
+            "doc.md:4: lpid \"a\\rb\" holds the control character U+000D",
+        ),
+        (
+            "info, tab",
+            "```bash lpid='a\tb' lptype=session\necho hi\n```\n",
+            "doc.md:1: lpid \"a\\tb\" holds the control character U+0009",
+        ),
+        (
+            "yaml, newline",
+            "```yaml\nlptype: session\nlpid: \"a\\nb\"\n```\n",
+            "doc.md:3: lpid \"a\\nb\" holds the control character U+000A",
+        ),
+        (
+            "json, DEL",
+            "```json\n{\"lptype\": \"session\",\n \"lpid\": \"a\\u007fb\"}\n```\n",
+            "doc.md:3: lpid \"a\\u{7f}b\" holds the control character U+007F",
+        ),
+        // non-ASCII spaces
+        (
+            "info, no-break space",
+            "```bash lpid=a&nbsp;b lptype=session\necho hi\n```\n",
+            "doc.md:1: lpid \"a\\u{a0}b\" holds the space character U+00A0",
+        ),
+        (
+            "comment, no-break space",
+            "```bash\n# lpid = a\u{a0}b\n# lptype = session\necho hi\n```\n",
+            "doc.md:2: lpid \"a\\u{a0}b\" holds the space character U+00A0",
+        ),
+        (
+            "yaml, ideographic space",
+            "```yaml\nlpid: \"a\u{3000}b\"\nlptype: session\n```\n",
+            "doc.md:2: lpid \"a\\u{3000}b\" holds the space character U+3000",
+        ),
+    ];
+    for (name, doc, message) in cases {
+        let dir = TestDir::new();
+        dir.write("doc.md", doc);
+        for cmd in ["build", "check", "list"] {
+            let run = dir.litprog(&[cmd]);
+            assert_eq!(run.status, 2, "{name}, {cmd}: {run:?}");
+            let run = refused(&dir, &[cmd]);
+            assert!(
+                run.stderr.contains(message),
+                "{name}, {cmd}: stderr lacks {message:?}\n{}",
+                run.stderr
+            );
+        }
+    }
+}
+
+#[test]
+fn lpids_with_inner_spaces_and_punctuation_round_trip() {
+    // In an info string or a comment the value is read as a YAML scalar,
+    // which folds a newline into a space and trims the ends: `'a&#10;b'`
+    // is the lpid `a b`.
+    for lpid in [
+        "'a b'",
+        "a\\\\\\\\b",
+        "'it''s'",
+        "a&amp;b",
+        "été.1",
+        "'a&#10;b'",
+        "'a&#13;b'",
+        "' s'",
+    ] {
+        let dir = TestDir::new();
+        dir.write(
+            "doc.md",
+            format!("```bash lpid={lpid} lptype=session\necho hi\n```\n"),
+        );
+        dir.litprog(&["build"]).success();
+        let once = dir.read("doc.md");
+        assert_eq!(once.matches("lpout=").count(), 1, "{once}");
+        dir.litprog(&["build"]).success();
+        assert_eq!(dir.read("doc.md"), once, "{lpid}");
+        dir.litprog(&["check"]).success();
+    }
+}
