@@ -127,6 +127,66 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
+/// What is wrong with an lpid that could not round-trip through a result
+/// block's info string, which is one line, trimmed, and split at white
+/// space: white space at either end, a control character (a newline, a
+/// carriage return, a tab), or white space other than U+0020.
+fn lpid_problem(lpid: &str) -> Option<String> {
+    if lpid.trim() != lpid {
+        return Some("starts or ends with white space".to_string());
+    }
+    if let Some(c) = lpid.chars().find(|c| c.is_control()) {
+        return Some(format!("holds the control character U+{:04X}", c as u32));
+    }
+    if let Some(c) = lpid.chars().find(|&c| c.is_whitespace() && c != ' ') {
+        return Some(format!("holds the space character U+{:04X}", c as u32));
+    }
+    None
+}
+
+/// Why a result block cannot be litprog's own, if it cannot. litprog
+/// always closes the blocks it writes: an unclosed one runs to the end of
+/// its container, and rewriting it would replace everything up to there.
+/// And it makes its fence longer than any run of the fence character that
+/// starts a line of the content: a content line that opens a fence of the
+/// same character and at least the same length means the result block's
+/// own closing fence is missing and a later block's closes it, and
+/// rewriting it would delete the prose and blocks in between.
+fn result_block_error(path: &Path, text: &str, fence: &Fence, lpid: &str) -> Option<Diagnostic> {
+    if !fence.closed {
+        return Some(Diagnostic::new(
+            path,
+            fence.line,
+            format!(
+                "result block of '{lpid}' has no closing fence; a build would replace everything after it (restore the closing fence or delete the block)"
+            ),
+        ));
+    }
+    let ch = text.as_bytes()[fence.opener.start];
+    let len = fence.opener.len();
+    // Content lines end at `\n`; a bare `\r` ends a line too (for the
+    // line numbers).
+    let mut line = fence.line + 1;
+    for content_line in fence.content.split_inclusive('\n') {
+        let trimmed = content_line.trim_start_matches([' ', '\t']);
+        if trimmed.bytes().take_while(|&b| b == ch).count() >= len {
+            let shown: String = trimmed.trim_end().chars().take(60).collect();
+            return Some(Diagnostic::new(
+                path,
+                fence.line,
+                format!(
+                    "result block of '{lpid}' is not closed before line {line}, which opens another block ({shown}); a build would delete everything in between (restore the result block's closing fence before line {line})"
+                ),
+            ));
+        }
+        let bytes = content_line.as_bytes();
+        line += 1 + memchr::memchr_iter(b'\r', bytes)
+            .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
+            .count();
+    }
+    None
+}
+
 impl Document {
     /// Interpret the fenced blocks of `text`. Errors name `path:line`.
     pub fn parse(path: &Path, text: String) -> Result<Document, Diagnostics> {
@@ -138,11 +198,13 @@ impl Document {
         }
         let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
         if text[bom..].trim().is_empty() {
-            return Err(Diagnostics(vec![Diagnostic::new(
-                path,
-                0,
-                "the document is empty",
-            )]));
+            // An empty file, white space or a BOM alone (a placeholder
+            // chapter): a document with no blocks.
+            return Ok(Document {
+                path: path.to_path_buf(),
+                text,
+                blocks: Vec::new(),
+            });
         }
         if !text.contains('\n') && text.contains('\r') {
             // Markdown parsers read a lone CR as a line ending in prose but
@@ -159,10 +221,14 @@ impl Document {
         let mut previous: Option<(String, Option<String>)> = None;
         for mut fence in fences(&text[bom..]) {
             fence.span = fence.span.start + bom..fence.span.end + bom;
+            fence.opener = fence.opener.start + bom..fence.opener.end + bom;
             let (mut attrs, flags) = info_attributes(&fence.info);
             let at = |offset: usize| fence.line + 1 + offset;
             if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
                 let lpid = scalar_text(&attrs[pos].value).unwrap_or_default();
+                if let Some(e) = result_block_error(path, &text, &fence, &lpid) {
+                    errors.push(e);
+                }
                 blocks.push(Block {
                     role: Role::Result { lpid },
                     lpid: None,
@@ -223,7 +289,19 @@ impl Document {
             };
             let mut lpid = match options.iter().find(|o| o.key == "lpid") {
                 Some(o) => match scalar_text(&o.value) {
-                    Some(s) if !s.trim().is_empty() => Some(s),
+                    Some(s) if !s.trim().is_empty() => match lpid_problem(&s) {
+                        None => Some(s),
+                        Some(problem) => {
+                            errors.push(Diagnostic::new(
+                                path,
+                                o.line,
+                                format!(
+                                    "lpid {s:?} {problem}; an lpid is written into its result blocks' info strings and must read back the same (use letters, digits, punctuation and inner spaces)"
+                                ),
+                            ));
+                            continue;
+                        }
+                    },
                     _ => {
                         errors.push(Diagnostic::new(
                             path,
@@ -666,6 +744,24 @@ mod tests {
                     .starts_with("t.md:3: option 'filepath' must be a non-empty string"),
                 "{value:?}: {e}"
             );
+        }
+    }
+
+    #[test]
+    fn empty_white_space_and_bom_only_documents_have_no_blocks() {
+        for text in [
+            "",
+            " ",
+            "\n\n",
+            "\t\r\n",
+            "\r",
+            "\u{feff}",
+            "\u{feff}\n  \n",
+        ] {
+            let d = Document::parse(Path::new("t.md"), text.to_string())
+                .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+            assert!(d.blocks.is_empty());
+            assert_eq!(d.text, text);
         }
     }
 

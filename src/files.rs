@@ -92,6 +92,11 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> io::Result<()> {
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     let bytes =
         fs::read(path).map_err(|e| Diagnostic::new(path, 0, format!("cannot read: {e}")))?;
+    decode(path, bytes)
+}
+
+/// The text of a file's bytes, or the error naming where it is not UTF-8.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
@@ -99,29 +104,63 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
     })
 }
 
+/// One file of [`load`], read and parsed.
+enum Loaded {
+    Document(Document),
+    /// Not UTF-8: an error if the file was named, skipped if it was found
+    /// in a directory.
+    NotText(Diagnostic),
+    Invalid(Diagnostics),
+}
+
 /// Discover, read and parse every document under `paths`, and group them.
+///
+/// A file found by scanning a directory that is not UTF-8 (a Latin-1
+/// note, a UTF-16 export) is skipped with a warning naming it; one named
+/// in `paths` is an error.
 ///
 /// Documents are read and parsed on all cores (parsing is CPU-bound); the
 /// documents and the errors come out in the order of the paths all the same.
 pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
     let files = discover(paths)?;
-    let parsed = map_parallel(&files, |path| {
-        read_text(path)
-            .map_err(Diagnostics::from)
-            .and_then(|t| Document::parse(path, t))
+    let named: Vec<PathBuf> = paths
+        .iter()
+        .filter(|p| !p.is_dir())
+        .map(|p| tidy(p.clone()))
+        .collect();
+    let parsed = map_parallel(&files, |path| match fs::read(path) {
+        Err(e) => Loaded::Invalid(Diagnostic::new(path, 0, format!("cannot read: {e}")).into()),
+        Ok(bytes) => match decode(path, bytes) {
+            Err(e) => Loaded::NotText(e),
+            Ok(text) => match Document::parse(path, text) {
+                Ok(doc) => Loaded::Document(doc),
+                Err(e) => Loaded::Invalid(e),
+            },
+        },
     });
     let mut documents = Vec::new();
     let mut errors = Vec::new();
-    for result in parsed {
+    let mut skipped = Vec::new();
+    for (path, result) in files.iter().zip(parsed) {
         match result {
-            Ok(doc) => documents.push(doc),
-            Err(e) => errors.extend(e.0),
+            Loaded::Document(doc) => documents.push(doc),
+            Loaded::NotText(e) if !named.contains(path) => skipped.push(Diagnostic {
+                message: format!(
+                    "{}; skipped (name the file to make this an error)",
+                    e.message
+                ),
+                ..e
+            }),
+            Loaded::NotText(e) => errors.push(e),
+            Loaded::Invalid(e) => errors.extend(e.0),
         }
     }
     if !errors.is_empty() {
         return Err(Diagnostics(errors));
     }
-    Project::new(documents)
+    let mut project = Project::new(documents)?;
+    project.warnings.splice(0..0, skipped);
+    Ok(project)
 }
 
 /// `f` of every item, in the items' order, computed on up to
@@ -294,7 +333,22 @@ mod tests {
                 std::fs::write(dir.path().join(&name), format!("# doc {i}\n")).unwrap();
             }
         }
-        let errors = load(&[dir.path().to_path_buf()]).unwrap_err();
+        let all: Vec<PathBuf> = (0..40)
+            .map(|i| dir.path().join(format!("{i:02}.md")))
+            .collect();
+        let errors = load(&all).unwrap_err();
+        // Found by scanning, the broken ones are skipped with a warning.
+        let scanned = load(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(scanned.documents.len(), 26);
+        let warned: Vec<String> = scanned
+            .warnings
+            .iter()
+            .map(|d| {
+                let name = d.path.file_name().unwrap().to_string_lossy();
+                format!("{name}:{}", d.line)
+            })
+            .collect();
+        assert_eq!(warned, want);
         // The same files without the broken ones load in order too.
         let good: Vec<PathBuf> = (0..40)
             .filter(|i| i % 3 != 0)

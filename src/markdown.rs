@@ -17,6 +17,9 @@ pub struct Fence {
     /// (container prefixes such as `> ` included) to the end of the closing
     /// fence's line, line ending included.
     pub span: Range<usize>,
+    /// Bytes of the opening fence's run of backticks or tildes (what comes
+    /// before it on its line is the container prefix).
+    pub opener: Range<usize>,
     /// 1-based line number of the opening fence.
     pub line: usize,
     /// The info string after the opening fence, trimmed.
@@ -395,6 +398,7 @@ fn fence(
         .to_string();
     Fence {
         span: line_start..end,
+        opener: start..start + fence_len,
         line: index.line_of(start),
         info,
         lang,
@@ -423,6 +427,7 @@ mod tests {
         assert_eq!(f.info, "python lpid=x");
         assert_eq!(f.content, "print(1)\n");
         assert_eq!(&text[f.span.clone()], "```python lpid=x\nprint(1)\n```\n");
+        assert_eq!(f.opener, 5..8);
         assert!(f.closed);
         assert_eq!(f.indent, "");
     }
@@ -432,6 +437,7 @@ mod tests {
         let text = "~~~~ sh\n```\nnot a fence end\n```\n~~~~\n";
         let f = one(text);
         assert_eq!(f.lang, "sh");
+        assert_eq!(f.opener, 0..4);
         assert_eq!(f.content, "```\nnot a fence end\n```\n");
         assert_eq!(f.span, 0..text.len());
     }
@@ -454,6 +460,8 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert_eq!(f[0].content, "echo a\n");
         assert_eq!(f[0].indent, "> ");
+        assert_eq!(&text[f[0].opener.clone()], "```");
+        assert_eq!(&text[f[1].span.start..f[1].opener.start], "  ");
         assert_eq!(f[0].line, 1);
         assert_eq!(&text[f[0].span.clone()], "> ```bash\n> echo a\n> ```\n");
         assert_eq!(f[1].content, "ls\n");

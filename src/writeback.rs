@@ -133,10 +133,20 @@ fn quote_lpid_shell(lpid: &str) -> String {
     quoted.replace('\\', "\\\\").replace('&', "\\&")
 }
 
-/// Is the text between a code block and a result block only blank lines
-/// (in a block quote, lines holding nothing but `>`)?
-fn is_gap(text: &str) -> bool {
-    text.chars().all(|c| c.is_whitespace() || c == '>')
+/// Is `gap`, the whole lines between a code block and a result block, only
+/// lines that are blank in the code block's container (whose prefix for
+/// new lines is `indent`)? Blank is CommonMark's blank: spaces and tabs
+/// only (U+00A0 and other Unicode spaces are text). In a block quote a
+/// blank line keeps its `>` markers, as many as the container has: a line
+/// with fewer ends the quote, one with more opens another.
+fn is_gap(gap: &str, indent: &str) -> bool {
+    let quotes = memchr::memchr_iter(b'>', indent.as_bytes()).count();
+    gap.split_terminator('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
+        .all(|line| {
+            line.bytes().all(|b| matches!(b, b' ' | b'\t' | b'>'))
+                && memchr::memchr_iter(b'>', line.as_bytes()).count() == quotes
+        })
 }
 
 /// The line ending of the line that ends at `end` (CRLF or LF).
@@ -159,20 +169,26 @@ fn eol_before(text: &str, end: usize) -> &'static str {
 /// Does block `r` belong to code block `b` as a result block, coming after
 /// block `prev` with only blank lines between?
 ///
-/// A result block in another container is not the code block's: its span
-/// starts at its line, so replacing or removing it would also remove the
-/// list marker or quote it opens, and change what the following lines
-/// belong to.
+/// It must be in the code block's container: its first line starts with
+/// exactly the prefix litprog writes there (the code block's `indent`), and
+/// the lines between are blank in that container. A result block that
+/// opens a list item (`- `, `1. `) or another block quote is not the code
+/// block's: replacing or removing its lines would remove the list marker
+/// or the quote it opens, and change what the following lines belong to.
 fn owned_after(doc: &Document, b: usize, prev: usize, r: usize) -> bool {
     let code = &doc.blocks[b];
     let Some(next) = doc.blocks.get(r) else {
         return false;
     };
+    let indent = code.fence.indent.as_str();
     match &next.role {
         Role::Result { lpid } => {
             Some(lpid) == code.lpid.as_ref()
-                && next.fence.indent == code.fence.indent
-                && is_gap(&doc.text[doc.blocks[prev].fence.span.end..next.fence.span.start])
+                && doc.text[next.fence.span.start..next.fence.opener.start] == *indent
+                && is_gap(
+                    &doc.text[doc.blocks[prev].fence.span.end..next.fence.span.start],
+                    indent,
+                )
         }
         _ => false,
     }
@@ -459,6 +475,27 @@ mod tests {
         );
         assert_eq!(rewrite(&doc(&out), &wanted), out);
         assert_eq!(rewrite(&doc(&out), &BTreeMap::from([(0, None)])), text);
+    }
+
+    #[test]
+    fn gap_lines_are_blank_in_the_container() {
+        assert!(is_gap("", ""));
+        assert!(is_gap("\n \t\n\r\n", ""));
+        assert!(is_gap(">\n> \r\n", "> "));
+        assert!(is_gap("  >\n", ">   "));
+        assert!(is_gap("\r", ""));
+        for (gap, indent) in [
+            ("\u{a0}\n", ""),
+            ("\u{2003}\n", ""),
+            ("\u{b}\n", ""),
+            ("\u{c}\n", ""),
+            (">\n", ""),
+            ("\n", "> "),
+            (">\n", "> > "),
+            ("> >\n", "> "),
+        ] {
+            assert!(!is_gap(gap, indent), "{gap:?} in {indent:?}");
+        }
     }
 
     #[test]

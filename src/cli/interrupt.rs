@@ -81,11 +81,12 @@ pub fn install(cancel: Cancel) -> Interrupts {
 
 fn handle(signals: &mpsc::Receiver<i32>, cancel: &Cancel, rewritten: &Mutex<Vec<PathBuf>>) {
     let Ok(signal) = signals.recv() else { return };
+    // Said once the handle is cancelled: from then on no document is written.
+    cancel.cancel();
     log::error!(
-        "interrupted ({}): terminating running sessions",
+        "interrupted ({}): running sessions terminated",
         signal_hook::low_level::signal_name(signal).unwrap_or("signal")
     );
-    cancel.cancel();
     // The build ends by itself now; a second signal, or a build that does
     // not, ends the process here.
     let _ = signals.recv_timeout(EXIT_DEADLINE);

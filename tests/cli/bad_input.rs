@@ -233,9 +233,9 @@ fn cases() -> Vec<Case> {
             messages: vec!["doc.md:1: out_file 'adir' is a directory"],
         },
         Case {
-            name: "file that is not UTF-8",
+            name: "file named on the command line that is not UTF-8",
             files: vec![("doc.md", b"# Caf\xe9\n\nline two\n".to_vec())],
-            args: vec!["build"],
+            args: vec!["build", "doc.md"],
             status: 2,
             messages: vec!["doc.md:1: not valid UTF-8"],
         },
@@ -266,7 +266,6 @@ fn cases() -> Vec<Case> {
             2,
             &["doc.md:", "invalid yaml option block"],
         ),
-        case("empty document", "", 2, &["doc.md: the document is empty"]),
         case(
             "bare carriage return line endings",
             "# T\r\r```bash lpid=s lptype=session\recho hi\r```\r",

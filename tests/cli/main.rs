@@ -6,6 +6,7 @@ mod util;
 mod bad_input;
 mod build;
 mod check;
+mod documents;
 mod faults;
 mod list;
 mod parse_errors;

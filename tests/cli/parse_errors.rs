@@ -26,26 +26,32 @@ fn every_command_fails(dir: &TestDir) -> Run {
 // ---------------------------------------------------------------- files
 
 #[test]
-fn non_utf8_file_is_an_error_naming_the_file() {
+fn non_utf8_file_named_on_the_command_line_is_an_error_naming_it() {
+    // Found by scanning a directory, such a file is skipped with a warning
+    // (`documents::undecodable_file_found_in_a_directory_is_skipped_with_a_warning`).
     let dir = TestDir::new();
     dir.write("good.md", "```sh lpid=a\nx\n```\n")
         .write("docs/latin1.md", b"# Caf\xe9\n\nok\n".as_slice());
-    every_command_fails(&dir)
-        .stderr_has("docs/latin1.md:1:")
-        .stderr_has("not valid UTF-8");
-    // Named explicitly as well.
-    fails(&dir, &["list", "docs/latin1.md"]).stderr_has("docs/latin1.md");
+    for args in [
+        &["list", "--json", "docs/latin1.md"][..],
+        &["build", "good.md", "docs/latin1.md"],
+        &["list", "docs/latin1.md"],
+    ] {
+        fails(&dir, args)
+            .stderr_has("docs/latin1.md:1:")
+            .stderr_has("not valid UTF-8");
+    }
 }
 
 #[test]
-fn utf16_file_is_an_error_naming_the_file() {
+fn utf16_file_named_on_the_command_line_is_an_error_naming_it() {
     let dir = TestDir::new();
     let mut bytes = vec![0xff, 0xfe];
     for c in "```sh lpid=a\nx\n```\n".encode_utf16() {
         bytes.extend_from_slice(&c.to_le_bytes());
     }
     dir.write("wide.md", bytes);
-    fails(&dir, &["list"]).stderr_has("wide.md");
+    fails(&dir, &["list", "wide.md"]).stderr_has("wide.md");
 }
 
 #[test]
@@ -298,7 +304,7 @@ fn every_error_is_reported_not_just_the_first() {
             "c.md",
             "```yaml\nlpid: t\nlptype: session\noutput: loud\n```\n",
         );
-    let run = fails(&dir, &["list"]);
+    let run = fails(&dir, &["list", "a.md", "b.md", "c.md"]);
     run.stderr_has("a.md:1:")
         .stderr_has("b.md:")
         .stderr_has("invalid yaml option block");
