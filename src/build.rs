@@ -67,6 +67,9 @@ pub struct BuildReport {
     pub stale: Vec<StaleDocument>,
     /// Documents edited on disk during the build, left as they are.
     pub conflicts: Vec<PathBuf>,
+    /// Result blocks that follow no code block of their session: removed by
+    /// `build`, reported by `check`.
+    pub stale_results: Vec<StaleResult>,
     /// Documents that could not be written, with the reason; the others
     /// were written.
     pub write_errors: Vec<(PathBuf, io::Error)>,
@@ -130,6 +133,7 @@ pub fn build(
         rewritten: Vec::new(),
         stale: Vec::new(),
         conflicts: Vec::new(),
+        stale_results: Vec::new(),
         write_errors: Vec::new(),
         interrupted: cancel.is_cancelled() && !crashed,
         project,
@@ -137,7 +141,23 @@ pub fn build(
     if report.interrupted || crashed {
         return Ok(report);
     }
-    for (doc_index, new_text) in new_texts(&report.project, &report.sessions) {
+    let stale = stale_results(&report.project);
+    for (&d, blocks) in &stale {
+        let doc = &report.project.documents[d];
+        for &r in blocks {
+            let block = &doc.blocks[r];
+            report.stale_results.push(StaleResult {
+                path: doc.path.clone(),
+                line: block.fence.line,
+                lpid: match &block.role {
+                    crate::document::Role::Result { lpid } => lpid.clone(),
+                    _ => String::new(),
+                },
+                removable: writeback::removable(doc, r),
+            });
+        }
+    }
+    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale) {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -179,9 +199,44 @@ pub fn build(
     Ok(report)
 }
 
-/// For every document with session blocks, its text with fresh results.
-fn new_texts(project: &Project, sessions: &[SessionReport]) -> Vec<(usize, String)> {
+/// A result block that follows no code block of its session.
+#[derive(Debug, Clone)]
+pub struct StaleResult {
+    /// The document.
+    pub path: PathBuf,
+    /// The line of its opening fence.
+    pub line: usize,
+    /// Its lpid.
+    pub lpid: String,
+    /// Whether it is removed (`build`) or would be (`check`). One whose
+    /// fence line opens a list item is left: removing it would remove the
+    /// list marker.
+    pub removable: bool,
+}
+
+/// Every result block that follows no code block of its session.
+fn stale_results(project: &Project) -> BTreeMap<usize, Vec<usize>> {
+    let mut stale = BTreeMap::new();
+    for (d, doc) in project.documents.iter().enumerate() {
+        let found = writeback::stale_results(doc);
+        if !found.is_empty() {
+            stale.insert(d, found);
+        }
+    }
+    stale
+}
+
+/// For every document with session blocks or stale result blocks, its text
+/// with fresh results and without the stale blocks that can be removed.
+fn new_texts(
+    project: &Project,
+    sessions: &[SessionReport],
+    stale: &BTreeMap<usize, Vec<usize>>,
+) -> Vec<(usize, String)> {
     let mut wanted: BTreeMap<usize, Wanted> = BTreeMap::new();
+    for &d in stale.keys() {
+        wanted.entry(d).or_default();
+    }
     for report in sessions {
         let group = &project.groups[report.group];
         let Spec::Session(spec) = &group.spec else {
@@ -198,7 +253,17 @@ fn new_texts(project: &Project, sessions: &[SessionReport]) -> Vec<(usize, Strin
     }
     wanted
         .into_iter()
-        .map(|(d, w)| (d, writeback::rewrite(&project.documents[d], &w)))
+        .map(|(d, w)| {
+            let doc = &project.documents[d];
+            let remove: Vec<usize> = stale
+                .get(&d)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|&r| writeback::removable(doc, r))
+                .collect();
+            (d, writeback::rewrite_removing(doc, &w, &remove))
+        })
         .collect()
 }
 

@@ -19,22 +19,30 @@ pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
 /// close the fence or the list item early: such a line is split in two. A
 /// NUL byte, which Markdown replaces anyway and litprog refuses to read, is
 /// written as U+FFFD.
+///
+/// Trailing spaces and tabs are removed from every line: editors that trim
+/// them on save must not make `check` fail over bytes no reader sees.
 fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
     let mut out = Vec::with_capacity(lines.len());
     for line in lines {
         if memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_none() {
             // The common case: the line is written as it is.
-            out.push(Cow::Borrowed(line.as_str()));
+            out.push(Cow::Borrowed(trim_end(line)));
             continue;
         }
         let clean = line.replace('\0', "\u{fffd}");
         out.extend(
             clean
                 .split(['\r', '\n'])
-                .map(|part| Cow::Owned(part.to_string())),
+                .map(|part| Cow::Owned(trim_end(part).to_string())),
         );
     }
     out
+}
+
+/// `line` without trailing spaces and tabs.
+fn trim_end(line: &str) -> &str {
+    line.trim_end_matches([' ', '\t'])
 }
 
 /// The fence for a result block: backticks (tildes when the info string
@@ -74,13 +82,35 @@ fn fence_run_chars(line: &str, ch: u8) -> usize {
 
 /// Render a result block: `indent` starts every line, `eol` ends it.
 pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
-    let lines = written_lines(lines);
+    render_lines(lpid, None, &written_lines(lines), indent, eol)
+}
+
+/// The info string of a new result block: `text lpout=LPID`.
+fn new_info(lpid: &str) -> String {
     let quoted = quote_lpid(lpid);
     let mut info = String::with_capacity(6 + RESULT_ATTR.len() + quoted.len());
     for part in ["text ", RESULT_ATTR, "=", &quoted] {
         info.push_str(part);
     }
-    let fence = fence_for(&lines, &info);
+    info
+}
+
+/// [`render`] of lines already in their written form, with the info string
+/// of the block being replaced when there is one: the author may have
+/// changed the language (`json lpout=x`, for highlighting) or added
+/// attributes, and they stay as written.
+fn render_lines(
+    lpid: &str,
+    info: Option<&str>,
+    lines: &[Cow<'_, str>],
+    indent: &str,
+    eol: &str,
+) -> String {
+    let info = match info {
+        Some(info) => info.to_string(),
+        None => new_info(lpid),
+    };
+    let fence = fence_for(lines, &info);
     let bare = indent.trim_end();
     let size = lines.iter().map(|l| l.len()).sum::<usize>()
         + (lines.len() + 2) * (indent.len() + eol.len())
@@ -90,7 +120,7 @@ pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
     for part in [indent, &fence, &info, eol] {
         out.push_str(part);
     }
-    for line in &lines {
+    for line in lines {
         if line.is_empty() {
             out.push_str(bare);
         } else {
@@ -217,19 +247,62 @@ fn owned_span(doc: &Document, b: usize) -> Option<Range<usize>> {
 /// block index, `Some(lines)` puts a result block after it (replacing the
 /// existing one), `None` removes an existing one. Blocks not in `wanted` are
 /// left alone.
+///
+/// An existing result block is a pattern for its new lines (see
+/// [`crate::pattern`]): when they match it, it is kept byte for byte.
+/// When it is replaced, its info string is kept.
 pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
+    rewrite_removing(doc, wanted, &[])
+}
+
+/// [`rewrite`], also removing the result blocks `stale` (indices of blocks,
+/// as [`stale_results`] finds them).
+pub fn rewrite_removing(doc: &Document, wanted: &Wanted, stale: &[usize]) -> String {
+    enum Edit<'a> {
+        Result(usize, &'a Option<Vec<String>>),
+        Remove(usize),
+    }
+    let mut edits: Vec<(usize, Edit<'_>)> = wanted
+        .iter()
+        .map(|(&b, lines)| (doc.blocks[b].fence.span.start, Edit::Result(b, lines)))
+        .chain(
+            stale
+                .iter()
+                .map(|&r| (doc.blocks[r].fence.span.start, Edit::Remove(r))),
+        )
+        .collect();
+    edits.sort_by_key(|(at, _)| *at);
     let text = doc.text.as_str();
     let mut out = String::with_capacity(text.len() + 256);
     let mut copied = 0;
-    for (&b, lines) in wanted {
+    for (_, edit) in edits {
+        let (b, lines) = match edit {
+            Edit::Result(b, lines) => (b, lines),
+            Edit::Remove(r) => {
+                let span = removal_span(doc, r);
+                if span.start >= copied {
+                    out.push_str(&text[copied..span.start]);
+                    copied = span.end;
+                }
+                continue;
+            }
+        };
         let code = &doc.blocks[b];
         let lpid = code.lpid.as_deref().unwrap_or_default();
         let end = code.fence.span.end;
         let eol = eol_before(text, end);
         match (lines, owned_span(doc, b)) {
             (Some(lines), Some(old)) => {
+                let written = written_lines(lines);
+                let first = &doc.blocks[b + 1];
+                let alone = old.end == first.fence.span.end;
+                if alone && stored_matches(first, &written) {
+                    // Kept as it is: copied with the text around it.
+                    continue;
+                }
                 out.push_str(&text[copied..old.start]);
-                out.push_str(&render(lpid, lines, &code.fence.indent, eol));
+                let info = Some(raw_info(text, first)).filter(|i| !i.is_empty());
+                out.push_str(&render_lines(lpid, info, &written, &code.fence.indent, eol));
                 copied = old.end;
             }
             (Some(lines), None) => {
@@ -251,6 +324,97 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
     }
     out.push_str(&text[copied..]);
     out
+}
+
+/// The info string of `block` as written in `text` (the parser's copy has
+/// its backslash escapes resolved), trimmed.
+fn raw_info<'t>(text: &'t str, block: &crate::document::Block) -> &'t str {
+    let rest = &text[block.fence.opener.end..block.fence.span.end];
+    let line = rest.split(['\n', '\r']).next().unwrap_or_default();
+    line.trim_matches([' ', '\t'])
+}
+
+/// Does the stored result block `stored` match the new `lines` as a
+/// pattern? Its content is read without line endings; a block whose
+/// content does not end with a line ending has none of its own.
+fn stored_matches(stored: &crate::document::Block, lines: &[Cow<'_, str>]) -> bool {
+    let content = stored.fence.content.as_str();
+    let stored_lines: Vec<&str> = content
+        .split_terminator('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .collect();
+    let new_lines: Vec<&str> = lines.iter().map(|l| l.as_ref()).collect();
+    if stored_lines == new_lines {
+        return true;
+    }
+    crate::pattern::matches(&stored_lines, &new_lines)
+}
+
+/// Result blocks that belong to no code block: not directly after a code
+/// block of their lpid in its container (the session was renamed, its code
+/// block deleted or moved, prose inserted between). They are out of date by
+/// definition. Only those whose lines hold nothing but the block (no list
+/// marker on the fence line) can be removed without touching other text;
+/// the others are left, see [`removable`].
+pub fn stale_results(doc: &Document) -> Vec<usize> {
+    let mut owned = vec![false; doc.blocks.len()];
+    for (b, block) in doc.blocks.iter().enumerate() {
+        if block.role != Role::Code || block.lpid.is_none() {
+            continue;
+        }
+        let mut last = b;
+        while owned_after(doc, b, last, last + 1) {
+            last += 1;
+            owned[last] = true;
+        }
+    }
+    doc.blocks
+        .iter()
+        .enumerate()
+        .filter(|&(r, block)| matches!(block.role, Role::Result { .. }) && !owned[r])
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// Can stale result block `r` be removed without removing other text: is
+/// what precedes its fence on the line only a container's continuation
+/// (spaces and `>`), not a list marker that opens an item?
+pub fn removable(doc: &Document, r: usize) -> bool {
+    let fence = &doc.blocks[r].fence;
+    doc.text[fence.span.start..fence.opener.start]
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'>'))
+}
+
+/// The bytes removed with stale result block `r`: the block, and the blank
+/// line before it when there is one (as litprog inserted it), so that
+/// removing what litprog added gives the text back.
+fn removal_span(doc: &Document, r: usize) -> Range<usize> {
+    let span = doc.blocks[r].fence.span.clone();
+    let before = &doc.text[..span.start];
+    let Some(prev) = before
+        .strip_suffix("\r\n")
+        .or_else(|| before.strip_suffix('\n'))
+    else {
+        return span;
+    };
+    let line_start = prev.rfind('\n').map_or(0, |i| i + 1);
+    let blank = prev[line_start..]
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'>'));
+    // Only when a blank line (or the end) follows too: otherwise that blank
+    // line now separates what came before from what follows.
+    let after = &doc.text[span.end..];
+    let next_line = after.split('\n').next().unwrap_or_default();
+    let blank_after = after.is_empty()
+        || next_line
+            .bytes()
+            .all(|b| matches!(b, b' ' | b'\t' | b'>' | b'\r'));
+    if blank && blank_after && line_start > 0 {
+        line_start..span.end
+    } else {
+        span
+    }
 }
 
 #[cfg(test)]

@@ -93,14 +93,14 @@ fn lines_of(s: &str) -> Vec<&str> {
 
 /// What a wanted line looks like once written: `render` turns a bare
 /// carriage return into a line break and NUL into U+FFFD, since Markdown
-/// itself reads them that way.
+/// itself reads them that way, and drops trailing spaces and tabs.
 fn as_written(lines: &[String]) -> Vec<String> {
     lines
         .iter()
         .flat_map(|l| {
             l.replace('\0', "\u{fffd}")
                 .split(['\r', '\n'])
-                .map(str::to_string)
+                .map(|part| part.trim_end_matches([' ', '\t']).to_string())
                 .collect::<Vec<_>>()
         })
         .collect()

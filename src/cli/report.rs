@@ -107,6 +107,26 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
             log::debug!("wrote {}", path.display());
         }
     }
+    for stale in &report.stale_results {
+        let at = format!("{}:{}", stale.path.display(), stale.line);
+        match (mode, stale.removable) {
+            (Mode::Write, true) => log::info!(
+                "removed stale result block {at} (lpout={} follows no code block of '{}')",
+                stale.lpid,
+                stale.lpid
+            ),
+            (Mode::Check, true) => log::error!(
+                "{at}: stale result block: lpout={} follows no code block of '{}'",
+                stale.lpid,
+                stale.lpid
+            ),
+            (_, false) => log::warn!(
+                "{at}: stale result block: lpout={} follows no code block of '{}'; it opens a list item, so litprog leaves it for you to remove",
+                stale.lpid,
+                stale.lpid
+            ),
+        }
+    }
     for path in &report.rewritten {
         log::info!("updated {}", path.display());
     }

@@ -145,8 +145,13 @@ fn result_block_in_another_block_quote_is_not_the_code_blocks() {
     let rest = "\n> ```text lpout=s\n> old\n> ```\n> more quoted prose\n";
     let dir = TestDir::new();
     dir.write("doc.md", format!("{code}{rest}"));
-    dir.litprog(&["build"]).success();
-    let want = format!("{code}>\n> ```text lpout=s\n> hi\n> # exit: 0\n> ```\n{rest}");
+    // The block in the second quote is stale (it follows no code block of
+    // 's'): its own lines go, and the second quote keeps its prose.
+    dir.litprog(&["build"])
+        .success()
+        .stderr_has("removed stale result block doc.md:5");
+    let want =
+        format!("{code}>\n> ```text lpout=s\n> hi\n> # exit: 0\n> ```\n\n> more quoted prose\n");
     assert_eq!(dir.read("doc.md"), want);
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read("doc.md"), want);
@@ -166,19 +171,25 @@ fn only_blank_gap_lines_go_with_a_result_block() {
     );
     dir.litprog(&["build"]).success();
     assert_eq!(dir.read("doc.md"), format!("{code}End.\n"));
-    // A line holding U+00A0 is text, not a blank line: it was deleted with
-    // the result block. The block after it is not the code block's.
+    // A line holding U+00A0 is text, not a blank line: it used to be
+    // deleted with the result block. The block after it is not the code
+    // block's: it is stale, and only its own lines are removed.
     let nbsp = format!("{code}\u{a0}\n```text lpout=s\nold\n```\nEnd.\n");
     dir.write("doc.md", &nbsp);
-    dir.litprog(&["build"]).success();
-    assert_eq!(dir.read("doc.md"), nbsp);
+    dir.litprog(&["build"])
+        .success()
+        .stderr_has("removed stale result block doc.md:11");
+    assert_eq!(dir.read("doc.md"), format!("{code}\u{a0}\nEnd.\n"));
     // Nor between stacked copies of a result block.
     let session = "```bash lpid=s lptype=session\necho hi\n```\n";
     let fresh = "\n```text lpout=s\nhi\n# exit: 0\n```\n";
     let rest = "\u{a0}\u{2003}\n\n```text lpout=s\nolder\n```\nEnd.\n";
     dir.write("doc.md", format!("{session}{fresh}{rest}"));
     dir.litprog(&["build"]).success();
-    assert_eq!(dir.read("doc.md"), format!("{session}{fresh}{rest}"));
+    assert_eq!(
+        dir.read("doc.md"),
+        format!("{session}{fresh}\u{a0}\u{2003}\n\nEnd.\n")
+    );
 }
 
 // ------------------------------------------- 5: empty and undecodable files

@@ -10,5 +10,6 @@ mod documents;
 mod faults;
 mod list;
 mod parse_errors;
+mod patterns;
 mod processes;
 mod reliability;

@@ -1,0 +1,114 @@
+//! Stored result blocks as patterns, the author's info strings, trailing
+//! white space and stale result blocks (issue 12).
+
+use crate::util::*;
+
+#[test]
+fn a_stored_block_with_patterns_is_kept_byte_for_byte() {
+    let t = TestDir::new();
+    let doc = "```bash lpid=s lptype=session\necho \"pid $$\"\necho start; seq 1 $((RANDOM % 5 + 1)); echo end\ndate +%s%N\nexit 3\n```\n\n\
+               ```text lpout=s\npid [..]\nstart\n...\nend\n[0-9]+ (re)\n# exit: [..]\n```\n";
+    // expected_exit_code is 0, so the session fails, but its output matches.
+    let doc = doc.replace("lptype=session", "lptype=session expected_exit_code=3");
+    t.write("doc.md", &doc);
+    for _ in 0..3 {
+        t.litprog(&["build"]).success();
+        assert_eq!(t.read("doc.md"), doc);
+        t.litprog(&["check"]).success();
+    }
+}
+
+#[test]
+fn output_that_does_not_match_the_pattern_is_written_and_check_shows_it() {
+    let t = TestDir::new();
+    let doc = "```bash lpid=s lptype=session\necho one; echo two\n```\n\n```text lpout=s\none\n[0-9] (re)\n# exit: 0\n```\n";
+    t.write("doc.md", doc);
+    t.litprog(&["check"])
+        .status(1)
+        .stdout_has("-[0-9] (re)\n+two");
+    assert_eq!(t.read("doc.md"), doc);
+    t.litprog(&["build"]).success();
+    assert!(
+        t.read("doc.md")
+            .contains("```text lpout=s\none\ntwo\n# exit: 0\n```")
+    );
+}
+
+#[test]
+fn the_authors_info_string_is_kept() {
+    let t = TestDir::new();
+    let doc = "```bash lpid=s lptype=session\necho '{\"a\": 1}'\n```\n\n```json lpout=s title=\"out\"\nstale\n```\n";
+    t.write("doc.md", doc);
+    t.litprog(&["build"]).success();
+    let text = t.read("doc.md");
+    assert!(
+        text.ends_with("```json lpout=s title=\"out\"\n{\"a\": 1}\n# exit: 0\n```\n"),
+        "{text}"
+    );
+    t.litprog(&["check"]).success();
+}
+
+#[test]
+fn trailing_white_space_is_not_written_so_trimming_editors_do_not_break_check() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```bash lpid=s lptype=session\nprintf 'a  \\nb\\t\\n  c \\n'\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    let text = t.read("doc.md");
+    assert!(
+        text.contains("```text lpout=s\na\nb\n  c\n# exit: 0\n```"),
+        "{text:?}"
+    );
+    t.litprog(&["check"]).success();
+}
+
+#[test]
+fn a_renamed_sessions_old_result_block_is_removed_and_check_reports_it() {
+    let t = TestDir::new();
+    let old = "Intro.\n\n```bash lpid=new lptype=session\necho hi\n```\n\n```text lpout=new\nhi\n# exit: 0\n```\n\nMiddle.\n\n```text lpout=old\nhi\n# exit: 0\n```\n\nEnd.\n";
+    t.write("doc.md", old);
+    t.litprog(&["check"])
+        .status(1)
+        .stderr_has("doc.md:14: stale result block: lpout=old follows no code block of 'old'")
+        .stdout_has("-```text lpout=old");
+    assert_eq!(t.read("doc.md"), old);
+    t.litprog(&["build"])
+        .success()
+        .stderr_has("removed stale result block doc.md:14");
+    assert_eq!(
+        t.read("doc.md"),
+        "Intro.\n\n```bash lpid=new lptype=session\necho hi\n```\n\n```text lpout=new\nhi\n# exit: 0\n```\n\nMiddle.\n\nEnd.\n"
+    );
+    t.litprog(&["check"]).success();
+}
+
+#[test]
+fn prose_inserted_between_code_and_result_makes_the_result_stale() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```bash lpid=s lptype=session\necho hi\n```\n\nA new paragraph.\n\n```text lpout=s\nhi\n# exit: 0\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    assert_eq!(
+        t.read("doc.md"),
+        "```bash lpid=s lptype=session\necho hi\n```\n\n```text lpout=s\nhi\n# exit: 0\n```\n\nA new paragraph.\n"
+    );
+}
+
+#[test]
+fn a_stale_block_opening_a_list_item_is_reported_not_removed() {
+    let t = TestDir::new();
+    let doc = "- ```bash lpid=s lptype=session\n  echo hi\n  ```\n- ```text lpout=gone\n  hi\n  ```\n- item\n";
+    t.write("doc.md", doc);
+    t.litprog(&["build"])
+        .success()
+        .stderr_has("doc.md:4: stale result block: lpout=gone follows no code block of 'gone'; it opens a list item");
+    let text = t.read("doc.md");
+    assert!(
+        text.contains("- ```text lpout=gone\n  hi\n  ```\n- item\n"),
+        "{text}"
+    );
+}
