@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::error::{Diagnostic, Diagnostics, location};
-use crate::markdown::{Fence, fences};
+use crate::markdown::{Fence, LineIndex, fences};
 use crate::options::{
     self, HeaderFormat, LpType, OptionMap, RawOption, Spec, comment_options, info_attributes,
 };
@@ -127,23 +127,6 @@ fn scalar_text(v: &Value) -> Option<String> {
     }
 }
 
-/// What is wrong with an lpid that could not round-trip through a result
-/// block's info string, which is one line, trimmed, and split at white
-/// space: white space at either end, a control character (a newline, a
-/// carriage return, a tab), or white space other than U+0020.
-fn lpid_problem(lpid: &str) -> Option<String> {
-    if lpid.trim() != lpid {
-        return Some("starts or ends with white space".to_string());
-    }
-    if let Some(c) = lpid.chars().find(|c| c.is_control()) {
-        return Some(format!("holds the control character U+{:04X}", c as u32));
-    }
-    if let Some(c) = lpid.chars().find(|&c| c.is_whitespace() && c != ' ') {
-        return Some(format!("holds the space character U+{:04X}", c as u32));
-    }
-    None
-}
-
 /// Why a result block cannot be litprog's own, if it cannot. litprog
 /// always closes the blocks it writes: an unclosed one runs to the end of
 /// its container, and rewriting it would replace everything up to there.
@@ -164,25 +147,59 @@ fn result_block_error(path: &Path, text: &str, fence: &Fence, lpid: &str) -> Opt
     }
     let ch = text.as_bytes()[fence.opener.start];
     let len = fence.opener.len();
-    // Content lines end at `\n`; a bare `\r` ends a line too (for the
-    // line numbers).
-    let mut line = fence.line + 1;
-    for content_line in fence.content.split_inclusive('\n') {
-        let trimmed = content_line.trim_start_matches([' ', '\t']);
-        if trimmed.bytes().take_while(|&b| b == ch).count() >= len {
-            let shown: String = trimmed.trim_end().chars().take(60).collect();
-            return Some(Diagnostic::new(
-                path,
-                fence.line,
-                format!(
-                    "result block of '{lpid}' is not closed before line {line}, which opens another block ({shown}); a build would delete everything in between (restore the result block's closing fence before line {line})"
-                ),
-            ));
+    let content = fence.content.as_bytes();
+    // Only a fence character can start such a line: look at those alone
+    // (most output holds none).
+    let mut after = 0;
+    for at in memchr::memchr_iter(ch, content) {
+        if at < after {
+            continue;
         }
-        let bytes = content_line.as_bytes();
-        line += 1 + memchr::memchr_iter(b'\r', bytes)
-            .filter(|&i| bytes.get(i + 1) != Some(&b'\n'))
-            .count();
+        let run = content[at..].iter().take_while(|&&b| b == ch).count();
+        after = at + run;
+        let line_start = memchr::memrchr2(b'\n', b'\r', &content[..at]).map_or(0, |i| i + 1);
+        if run < len
+            || !content[line_start..at]
+                .iter()
+                .all(|&b| b == b' ' || b == b'\t')
+        {
+            continue;
+        }
+        let line = fence.line + LineIndex::new(&fence.content).line_of(line_start);
+        let end = memchr::memchr2(b'\n', b'\r', &content[at..]).map_or(content.len(), |i| at + i);
+        let shown: String = fence.content[at..end].trim_end().chars().take(60).collect();
+        return Some(Diagnostic::new(
+            path,
+            fence.line,
+            format!(
+                "result block of '{lpid}' is not closed before line {line}, which opens another block ({shown}); a build would delete everything in between (restore the result block's closing fence before line {line})"
+            ),
+        ));
+    }
+    None
+}
+
+/// What is wrong with an lpid that could not round-trip through a result
+/// block's info string, which is one line, trimmed, and split at white
+/// space: white space at either end, a control character (a newline, a
+/// carriage return, a tab), or white space other than U+0020.
+fn lpid_problem(lpid: &str) -> Option<String> {
+    let bytes = lpid.as_bytes();
+    // The common case: printable ASCII with inner spaces only.
+    if bytes.iter().all(|&b| b.is_ascii_graphic() || b == b' ')
+        && bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+    {
+        return None;
+    }
+    if lpid.trim() != lpid {
+        return Some("starts or ends with white space".to_string());
+    }
+    if let Some(c) = lpid.chars().find(|c| c.is_control()) {
+        return Some(format!("holds the control character U+{:04X}", c as u32));
+    }
+    if let Some(c) = lpid.chars().find(|&c| c.is_whitespace() && c != ' ') {
+        return Some(format!("holds the space character U+{:04X}", c as u32));
     }
     None
 }
@@ -762,6 +779,30 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{text:?}: {e}"));
             assert!(d.blocks.is_empty());
             assert_eq!(d.text, text);
+        }
+    }
+
+    #[test]
+    fn result_block_holding_a_fence_of_its_own_kind_is_an_error_at_both_lines() {
+        let err = |text: &str| {
+            Document::parse(Path::new("t.md"), text.to_string())
+                .err()
+                .map(|e| e.to_string())
+        };
+        let e = err("```text lpout=s\r\nold\r\n\r\n  ````sh lpid=x\r\necho\r\n```\r\n").unwrap();
+        assert!(
+            e.starts_with("t.md:1: result block of 's' is not closed before line 4, which opens another block (````sh lpid=x)"),
+            "{e}"
+        );
+        let e = err("> ~~~text lpout=s\n> a ~~~ b\n>\t~~~ x\n> ~~~\n").unwrap();
+        assert!(e.contains("before line 3"), "{e}");
+        // Shorter runs, runs after text and the other character are output.
+        for text in [
+            "````text lpout=s\n```python\na ```` b\n~~~~~~\n````\n",
+            "~~~text lpout=s\n```\n~~\n~~~\n",
+            "```text lpout=s\n```\n",
+        ] {
+            assert_eq!(err(text), None, "{text:?}");
         }
     }
 

@@ -170,7 +170,17 @@ fn quote_lpid_shell(lpid: &str) -> String {
 /// blank line keeps its `>` markers, as many as the container has: a line
 /// with fewer ends the quote, one with more opens another.
 fn is_gap(gap: &str, indent: &str) -> bool {
+    if !gap
+        .bytes()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'>'))
+    {
+        return false;
+    }
     let quotes = memchr::memchr_iter(b'>', indent.as_bytes()).count();
+    if quotes == 0 {
+        // The common case: blank lines outside any block quote.
+        return memchr::memchr(b'>', gap.as_bytes()).is_none();
+    }
     gap.split_terminator('\n')
         .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
         .all(|line| {
