@@ -59,5 +59,6 @@ pub mod options;
 pub mod plan;
 pub mod runner;
 pub mod session;
+pub mod state;
 pub mod tangle;
 pub mod writeback;

@@ -40,7 +40,13 @@ enum Command {
         json: bool,
     },
     /// Tangle out_files, run sessions, and write their results into the documents.
-    Build(BuildArgs),
+    Build {
+        #[command(flatten)]
+        args: BuildArgs,
+        /// Overwrite tangled files that were changed since litprog wrote them.
+        #[arg(long)]
+        force: bool,
+    },
     /// Like build, but fail (exit 1) if any document's results are out of date,
     /// printing a diff; documents are not rewritten.
     Check(BuildArgs),
@@ -142,12 +148,12 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
             print!("{out}");
             Ok(Status::Success)
         }
-        Command::Build(args) => run_build(args, Mode::Write),
-        Command::Check(args) => run_build(args, Mode::Check),
+        Command::Build { args, force } => run_build(args, Mode::Write, force),
+        Command::Check(args) => run_build(args, Mode::Check, false),
     }
 }
 
-fn run_build(args: BuildArgs, mode: Mode) -> Result<Status, Diagnostics> {
+fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnostics> {
     install_signal_handler();
     let jobs = args
         .jobs
@@ -162,6 +168,7 @@ fn run_build(args: BuildArgs, mode: Mode) -> Result<Status, Diagnostics> {
             keep_going: args.keep_going,
         },
         allow_outside: args.allow_outside,
+        force,
     };
     let _ = args.no_cache; // every session runs: there is no result cache yet
     let report = build::build(&options, report::session_finished)?;
