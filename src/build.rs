@@ -6,18 +6,19 @@
 //! each document's new text is computed once and written atomically (or,
 //! for `check`, compared).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::document::Project;
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
 use crate::runner::{self, RunOptions, SessionReport};
+use crate::state;
 use crate::tangle::{self, TangledFile};
 use crate::writeback::{self, Wanted};
 
@@ -41,6 +42,8 @@ pub struct BuildOptions {
     pub run: RunOptions,
     /// Permit out_files outside the current directory.
     pub allow_outside: bool,
+    /// Overwrite tangled files that someone else changed.
+    pub force: bool,
 }
 
 /// A document whose result blocks are out of date (`check`).
@@ -59,6 +62,9 @@ pub struct BuildReport {
     pub project: Project,
     /// Tangled files and whether each was (re)written.
     pub tangled: Vec<(PathBuf, bool)>,
+    /// Tangled files changed by someone else, left alone; when there are
+    /// any, no session ran.
+    pub edited: Vec<EditedFile>,
     /// Every session, in completion order.
     pub sessions: Vec<SessionReport>,
     /// Documents rewritten (`build`).
@@ -94,6 +100,7 @@ impl BuildReport {
     /// True when every session succeeded and nothing is stale or conflicting.
     pub fn success(&self) -> bool {
         !self.interrupted
+            && self.edited.is_empty()
             && self.conflicts.is_empty()
             && self.write_errors.is_empty()
             && self.stale.is_empty()
@@ -107,7 +114,7 @@ pub fn build(
     options: &BuildOptions,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<BuildReport, Diagnostics> {
-    let project = files::load(&options.paths)?;
+    let mut project = files::load(&options.paths)?;
     // Report tangling and planning problems together.
     let (outputs, plan) = match (
         tangle::tangle(&project, options.allow_outside),
@@ -117,18 +124,25 @@ pub fn build(
         (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
-    check_targets(&project, &outputs, options.allow_outside)?;
-    let tangled = write_tangled(&project, &outputs)?;
-    let sessions = runner::run(&project, &plan, &options.run, |r| {
-        progress(Progress::Session(&project, r))
-    });
+    let targets = check_targets(&project, &outputs, options.allow_outside)?;
+    let tangled = write_tangled(&mut project, &outputs, &targets, options.force)?;
+    // Sessions would run a file the documents do not hold, and write what
+    // it prints into them: stop until the edit is resolved.
+    let sessions = if tangled.edited.is_empty() {
+        runner::run(&project, &plan, &options.run, |r| {
+            progress(Progress::Session(&project, r))
+        })
+    } else {
+        Vec::new()
+    };
     let cancel = &options.run.cancel;
     // A crash cancels the build too, but it is a failure, not an interrupt.
     let crashed = sessions
         .iter()
         .any(|s| matches!(s.run, runner::Run::Crashed(_)));
     let mut report = BuildReport {
-        tangled,
+        tangled: tangled.written,
+        edited: tangled.edited,
         sessions,
         rewritten: Vec::new(),
         stale: Vec::new(),
@@ -138,7 +152,7 @@ pub fn build(
         interrupted: cancel.is_cancelled() && !crashed,
         project,
     };
-    if report.interrupted || crashed {
+    if report.interrupted || crashed || !report.edited.is_empty() {
         return Ok(report);
     }
     let stale = stale_results(&report.project);
@@ -276,108 +290,275 @@ fn unified_diff(path: &Path, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// Refuse out_file targets that escape the current directory through a
-/// symbolic link, or that are directories.
+/// Where an out_file lands, once checked.
+#[derive(Debug, Clone)]
+struct Target {
+    /// The key of its record in the state file.
+    key: String,
+}
+
+/// Check what lies at every out_file's path before anything is written:
+/// it must be a regular file or nothing (never a FIFO, socket, device or
+/// directory, which are refused without being opened), inside the current
+/// directory after symbolic links (unless `allow_outside`), not a document,
+/// and not the target of another out_file under another name. Documents
+/// reached through a symbolic link must lie inside too.
 fn check_targets(
     project: &Project,
     outputs: &[TangledFile],
     allow_outside: bool,
-) -> Result<(), Diagnostics> {
+) -> Result<Vec<Target>, Diagnostics> {
     let cwd = std::env::current_dir()
         .and_then(fs::canonicalize)
         .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
     let mut errors = Vec::new();
-    for out in outputs {
+    let mut documents: HashMap<PathBuf, &Path> = HashMap::new();
+    for doc in &project.documents {
+        let Ok(real) = fs::canonicalize(&doc.path) else {
+            continue;
+        };
+        if !allow_outside && !real.starts_with(&cwd) && lexically_inside(&cwd, &doc.path) {
+            errors.push(Diagnostic::new(
+                &doc.path,
+                0,
+                format!(
+                    "the document is a symbolic link to {}, outside the current directory; use --allow-outside to permit writing there",
+                    real.display()
+                ),
+            ));
+        }
+        documents.insert(real, &doc.path);
+    }
+    let mut seen: HashMap<PathBuf, usize> = HashMap::new();
+    let mut targets = Vec::new();
+    for (i, out) in outputs.iter().enumerate() {
         let group = &project.groups[out.group];
         let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
-        if out.path.is_dir() {
+        let name = out.path.display();
+        if let Some(problem) = target_problem(&out.path) {
+            errors.push(at(format!("out_file '{name}' {problem}")));
+            continue;
+        }
+        let real = match files::identity(&out.path) {
+            Ok(real) => real,
+            Err(e) => {
+                errors.push(at(format!("out_file '{name}': cannot resolve: {e}")));
+                continue;
+            }
+        };
+        if !allow_outside && !real.starts_with(&cwd) {
             errors.push(at(format!(
-                "out_file '{}' is a directory",
-                out.path.display()
+                "out_file '{name}' leads outside the current directory through a symbolic link (to {}); use --allow-outside to permit it",
+                real.display()
             )));
             continue;
         }
-        if allow_outside {
+        if let Some(doc) = documents.get(&real) {
+            errors.push(at(format!(
+                "out_file '{name}' would overwrite the document {}",
+                doc.display()
+            )));
             continue;
         }
-        // The deepest part of the path that exists decides where it leads.
-        let mut existing = out.path.as_path();
-        while !existing.as_os_str().is_empty() && fs::symlink_metadata(existing).is_err() {
-            existing = existing.parent().unwrap_or(Path::new(""));
-        }
-        if existing.as_os_str().is_empty() {
+        if let Some(&first) = seen.get(&real) {
+            let other = &project.groups[outputs[first].group];
+            errors.push(at(format!(
+                "out_file '{name}' is the same file as out_file '{}' at {}",
+                outputs[first].path.display(),
+                location(&other.path, other.line)
+            )));
             continue;
         }
-        match fs::canonicalize(existing) {
-            Ok(real) if real.starts_with(&cwd) => {}
-            Ok(real) => errors.push(at(format!(
-                "out_file '{}' leads outside the current directory through a symbolic link (to {}); use --allow-outside to permit it",
-                out.path.display(),
-                real.display()
-            ))),
-            Err(e) => errors.push(at(format!(
-                "out_file '{}': cannot resolve {}: {e}",
-                out.path.display(),
-                existing.display()
-            ))),
-        }
+        seen.insert(real.clone(), i);
+        let key = match real.strip_prefix(&cwd) {
+            Ok(rel) => rel.to_string_lossy().into_owned(),
+            Err(_) => real.to_string_lossy().into_owned(),
+        };
+        targets.push(Target { key });
     }
     if errors.is_empty() {
-        Ok(())
+        Ok(targets)
     } else {
         Err(Diagnostics(errors))
     }
 }
 
-/// Write tangled files whose content changed; set executable bits.
+/// Does `path` stay inside `cwd` when symbolic links are not followed?
+fn lexically_inside(cwd: &Path, path: &Path) -> bool {
+    path.is_relative() && tangle::stays_inside(path) || path.starts_with(cwd)
+}
+
+/// What is wrong with what lies at `path` (found without opening it).
+fn target_problem(path: &Path) -> Option<String> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() && fs::metadata(path).is_err() => {
+            return Some("is a symbolic link that leads nowhere".to_string());
+        }
+        Ok(_) => {
+            return match fs::metadata(path) {
+                Ok(m) if !m.is_file() => {
+                    Some(format!("is {}, not a regular file", files::kind_of(&m)))
+                }
+                _ => None,
+            };
+        }
+        Err(_) => {}
+    }
+    // Missing: every existing ancestor must be a directory.
+    let mut ancestor = path.parent();
+    while let Some(dir) = ancestor.filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(m) = fs::metadata(dir) {
+            return (!m.is_dir()).then(|| {
+                format!(
+                    "cannot be created: {} is {}, not a directory",
+                    dir.display(),
+                    files::kind_of(&m)
+                )
+            });
+        }
+        ancestor = dir.parent();
+    }
+    None
+}
+
+/// A tangled file that holds neither what the documents produce nor what
+/// litprog last wrote: someone else changed it, so it was left alone.
+#[derive(Debug, Clone)]
+pub struct EditedFile {
+    /// The tangled file.
+    pub path: PathBuf,
+    /// The out_file's `file:line`, where the edit belongs.
+    pub location: String,
+    /// Unified diff from the file on disk to what the documents produce.
+    pub diff: String,
+}
+
+/// What writing the tangled files did.
+struct Tangled {
+    written: Vec<(PathBuf, bool)>,
+    edited: Vec<EditedFile>,
+}
+
+/// Write the tangled files whose content changed and set executable bits.
+///
+/// A file is overwritten only when it is missing, holds exactly what
+/// litprog last wrote there (its record in [`crate::state`]), or `force`;
+/// any other content is someone's edit, reported and left alone.
 fn write_tangled(
-    project: &Project,
+    project: &mut Project,
     outputs: &[TangledFile],
-) -> Result<Vec<(PathBuf, bool)>, Diagnostics> {
-    let mut written = Vec::new();
-    let mut errors = Vec::new();
-    for out in outputs {
-        match write_one(out) {
-            Ok(changed) => written.push((out.path.clone(), changed)),
-            Err(e) => {
-                let group = &project.groups[out.group];
-                errors.push(Diagnostic::new(
-                    &group.path,
-                    group.line,
-                    format!("cannot write out_file '{}': {e}", out.path.display()),
-                ));
+    targets: &[Target],
+    force: bool,
+) -> Result<Tangled, Diagnostics> {
+    let mut done = Tangled {
+        written: Vec::new(),
+        edited: Vec::new(),
+    };
+    if outputs.is_empty() {
+        return Ok(done);
+    }
+    let state_path = Path::new(state::STATE_DIR).join(state::STATE_FILE);
+    let mut state = match state::State::open(Path::new(".")) {
+        Ok((state, warning)) => {
+            if let Some(w) = warning {
+                project.warnings.push(Diagnostic::new(&state_path, 0, w));
             }
+            Some(state)
+        }
+        Err(e) => {
+            project.warnings.push(Diagnostic::new(
+                &state_path,
+                0,
+                format!("cannot open the state file ({e}); tangled files that differ from the documents count as edited by hand"),
+            ));
+            None
+        }
+    };
+    let mut errors = Vec::new();
+    for (out, target) in outputs.iter().zip(targets) {
+        let group = &project.groups[out.group];
+        let fail = |e: io::Error| {
+            Diagnostic::new(
+                &group.path,
+                group.line,
+                format!("cannot write out_file '{}': {e}", out.path.display()),
+            )
+        };
+        let current = match files::read_regular(&out.path) {
+            Ok(current) => current,
+            Err(e) => {
+                errors.push(fail(e));
+                continue;
+            }
+        };
+        let ours = |c: &[u8]| {
+            state
+                .as_ref()
+                .and_then(|s| s.recorded(&target.key))
+                .is_some_and(|h| h == state::hash(c))
+        };
+        let write = match &current {
+            Some(c) if c[..] == out.contents[..] => false,
+            Some(c) if !force && !ours(c) => {
+                done.edited.push(EditedFile {
+                    path: out.path.clone(),
+                    location: location(&group.path, group.line),
+                    diff: unified_diff(
+                        &out.path,
+                        &String::from_utf8_lossy(c),
+                        &String::from_utf8_lossy(&out.contents),
+                    ),
+                });
+                continue;
+            }
+            _ => true,
+        };
+        match write_one(out, write, current.is_some()) {
+            Ok(()) => {
+                if let Some(s) = &mut state {
+                    s.record(&target.key, state::hash(&out.contents));
+                }
+                done.written.push((out.path.clone(), write));
+            }
+            Err(e) => errors.push(fail(e)),
         }
     }
+    if let Some(Err(e)) = state.as_mut().map(state::State::save) {
+        project.warnings.push(Diagnostic::new(
+            &state_path,
+            0,
+            format!("cannot record what was written ({e}); the next build will take these files as edited by hand"),
+        ));
+    }
     if errors.is_empty() {
-        Ok(written)
+        Ok(done)
     } else {
         Err(Diagnostics(errors))
     }
 }
 
-fn write_one(out: &TangledFile) -> io::Result<bool> {
-    let current = fs::read(&out.path).ok();
-    let changed = current.as_deref() != Some(&out.contents[..]);
-    if changed {
+/// Write `out` (when `write`) and give it its executable bits: a new file
+/// gets `0o666`, or `0o777` if executable, less the umask; an existing one
+/// keeps its mode, gaining `x` where it has `r` if executable.
+fn write_one(out: &TangledFile, write: bool, exists: bool) -> io::Result<()> {
+    if write {
         if let Some(parent) = out.path.parent()
             && !parent.as_os_str().is_empty()
         {
             fs::create_dir_all(parent)?;
         }
-        files::write_atomic(&out.path, &out.contents)?;
-        if current.is_none() {
-            fs::set_permissions(&out.path, fs::Permissions::from_mode(0o644))?;
+        let mode = if out.executable { 0o777 } else { 0o666 };
+        files::write_atomic_mode(&out.path, &out.contents, mode)?;
+        if !exists {
+            return Ok(());
         }
     }
-    let mode = fs::metadata(&out.path)?.permissions().mode();
-    let wanted = if out.executable {
-        mode | ((mode & 0o444) >> 2)
-    } else {
-        mode
-    };
-    if wanted != mode {
-        fs::set_permissions(&out.path, fs::Permissions::from_mode(wanted))?;
+    if out.executable {
+        let mode = fs::metadata(&out.path)?.permissions().mode();
+        let wanted = mode | ((mode & 0o444) >> 2);
+        if wanted != mode {
+            fs::set_permissions(&out.path, fs::Permissions::from_mode(wanted))?;
+        }
     }
-    Ok(changed)
+    Ok(())
 }

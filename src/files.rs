@@ -122,7 +122,7 @@ enum Loaded {
 /// Documents are read and parsed on all cores (parsing is CPU-bound); the
 /// documents and the errors come out in the order of the paths all the same.
 pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
-    let files = discover(paths)?;
+    let files = once_each(discover(paths)?);
     let named: Vec<PathBuf> = paths
         .iter()
         .filter(|p| !p.is_dir())
@@ -255,7 +255,7 @@ pub fn replace_if_unchanged(
     if !proceed() {
         return Ok(Replaced::Abandoned);
     }
-    write_atomic_holding(path, new)?;
+    write_atomic_holding(path, new, 0o666)?;
     written();
     Ok(Replaced::Written)
 }
@@ -272,31 +272,224 @@ pub fn hold_writes() -> MutexGuard<'static, ()> {
     WRITING.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Write `contents` to `path` atomically: a temporary file in the same
-/// directory, then a rename, so readers see the old or the new file, never
-/// half of one. An existing file's permissions are kept.
+/// Write `contents` to `path` atomically, as a new file would be created
+/// (mode `0o666` less the umask) or keeping an existing file's mode, owner
+/// and group. See [`write_atomic_mode`].
 pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let _writing = hold_writes();
-    write_atomic_holding(path, contents)
+    write_atomic_mode(path, contents, 0o666)
 }
 
-/// [`write_atomic`] for a caller that holds [`hold_writes`].
-fn write_atomic_holding(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let dir = match path.parent() {
+/// Write `contents` to `path` atomically: a temporary file in the same
+/// directory, then a rename, so readers see the old or the new file, never
+/// half of one.
+///
+/// - A symbolic link at `path` is written through: the link stays, the file
+///   it leads to gets the content (a dangling link is an error).
+/// - A new file gets `new_mode` less the umask, as `open(2)` gives it.
+/// - An existing file keeps its mode, owner and group. Giving the new file
+///   the old one's owner needs root: when litprog runs as root and cannot,
+///   nothing is written and the error says so; run by another user (who can
+///   write the file through its group or other bits), the file keeps its
+///   group where that user belongs to it, and becomes theirs, as with any
+///   editor that saves by renaming.
+pub fn write_atomic_mode(path: &Path, contents: &[u8], new_mode: u32) -> io::Result<()> {
+    let _writing = hold_writes();
+    write_atomic_holding(path, contents, new_mode)
+}
+
+/// [`write_atomic_mode`] for a caller that holds [`hold_writes`].
+fn write_atomic_holding(path: &Path, contents: &[u8], new_mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let target = resolve_link(path)?;
+    let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::Builder::new()
         .prefix(".litprog-")
         .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(new_mode))
         .tempfile_in(dir)?;
     tmp.write_all(contents)?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = fs::metadata(path) {
-        fs::set_permissions(tmp.path(), meta.permissions())?;
+    match fs::metadata(&target) {
+        Ok(old) => {
+            let file = tmp.as_file();
+            let ours = file.metadata()?;
+            if (ours.uid(), ours.gid()) != (old.uid(), old.gid()) {
+                keep_owner(file, &ours, &old).map_err(|e| {
+                    io::Error::new(
+                        e.kind(),
+                        format!(
+                            "cannot give the new file the owner {}:{} of the old one ({e}); it was left as it was",
+                            old.uid(),
+                            old.gid()
+                        ),
+                    )
+                })?;
+            }
+            // After the owner: chown may clear set-user-ID bits.
+            file.set_permissions(fs::Permissions::from_mode(old.mode() & 0o7777))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
     }
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&target).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// Give `file` (created by this process, `ours`) the owner and group of
+/// `old`. Root must succeed; anyone else keeps the group if they can.
+fn keep_owner(file: &fs::File, ours: &fs::Metadata, old: &fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, fchown};
+    match fchown(file, Some(old.uid()), Some(old.gid())) {
+        Ok(()) => Ok(()),
+        // Only root may give a file away. Root that cannot (an ID the
+        // file system or user namespace does not map) must not silently
+        // take the file over; an ordinary user renaming over a file they
+        // may write is what every editor does.
+        Err(e) if ours.uid() != 0 && e.raw_os_error() == Some(nix::libc::EPERM) => {
+            if ours.gid() != old.gid() {
+                let _ = fchown(file, None, Some(old.gid()));
+            }
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Where writing to `path` lands: `path` itself, or the file a symbolic
+/// link at `path` leads to (through any chain of links).
+pub fn resolve_link(path: &Path) -> io::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{} is a symbolic link that leads nowhere ({e})",
+                    path.display()
+                ),
+            )
+        }),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// The content of `path` if it is a regular file, `None` if there is
+/// nothing there. Anything else (a FIFO, socket, device or directory) is
+/// an error, found without blocking: the file is opened non-blocking and
+/// checked before it is read.
+pub fn read_regular(path: &Path) -> io::Result<Option<Vec<u8>>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is {}, not a regular file",
+                path.display(),
+                kind_of(&meta)
+            ),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// What kind of file `meta` describes, for messages ("a FIFO").
+pub fn kind_of(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// The absolute path `path` leads to, through symbolic links, whether or
+/// not it exists: its deepest existing ancestor resolved, the rest added
+/// lexically. Two paths naming one file get the same identity.
+pub fn identity(path: &Path) -> io::Result<PathBuf> {
+    use std::path::Component;
+    let absolute = std::env::current_dir()?.join(path);
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    loop {
+        if fs::symlink_metadata(existing).is_ok() {
+            break;
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            // `..` or the root: resolve what is there.
+            _ => break,
+        }
+    }
+    let mut out = fs::canonicalize(existing)?;
+    for name in rest.iter().rev() {
+        match Path::new(name).components().next() {
+            Some(Component::ParentDir) => {
+                out.pop();
+            }
+            Some(Component::Normal(n)) => out.push(n),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// `paths` with every file named more than once (through a symbolic link,
+/// `sub/../doc.md`) kept once, under the name that is not a link where
+/// there is one, else the first; sorted.
+pub fn once_each(paths: Vec<PathBuf>) -> Vec<PathBuf> {
+    let mut seen: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
+    let mut out: Vec<PathBuf> = Vec::with_capacity(paths.len());
+    for path in paths {
+        let Ok(real) = fs::canonicalize(&path) else {
+            // Reading it will report the problem.
+            out.push(path);
+            continue;
+        };
+        match seen.get(&real) {
+            None => {
+                seen.insert(real, out.len());
+                out.push(path);
+            }
+            Some(&i) => {
+                let is_link =
+                    |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
+                if is_link(&out[i]) && !is_link(&path) {
+                    out[i] = path;
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 #[cfg(test)]

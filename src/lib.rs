@@ -63,5 +63,6 @@ pub mod plan;
 pub mod redact;
 pub mod runner;
 pub mod session;
+pub mod state;
 pub mod tangle;
 pub mod writeback;

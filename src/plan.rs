@@ -6,8 +6,9 @@
 //! runner ([`crate::build`]) executes.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
-use crate::document::Project;
+use crate::document::{Group, Project};
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::options::{SessionSpec, Spec};
 use crate::tangle::{expand, no_match_hint};
@@ -32,7 +33,7 @@ impl Plan {
     /// Resolve every session's `requires`. Unknown lpids and cycles are
     /// errors naming the chain and each member's file:line.
     pub fn new(project: &Project) -> Result<Plan, Diagnostics> {
-        let mut errors = Vec::new();
+        let mut errors = check_sessions(project);
         let sessions: Vec<(usize, &SessionSpec)> = project
             .groups
             .iter()
@@ -147,6 +148,79 @@ impl Plan {
         }
         None
     }
+}
+
+/// Check what sessions hand to the operating system: environment names
+/// (not empty, no `=` or NUL) and values, the command, `cwd` and `marker`
+/// (no NUL, which no C string can hold). Every problem is a document error
+/// at the line of the option, found before anything is written or run.
+fn check_sessions(project: &Project) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for group in &project.groups {
+        let Spec::Session(spec) = &group.spec else {
+            continue;
+        };
+        let mut bad = |key: &str, message: String| {
+            let (path, line) = option_location(project, group, key);
+            errors.push(Diagnostic::new(
+                &path,
+                line,
+                format!("{message} (in '{}')", group.lpid),
+            ));
+        };
+        for (name, value) in &spec.env {
+            let shown = name.escape_debug();
+            if name.is_empty() {
+                bad("env", "environment variable name is empty".to_string());
+            } else if name.contains('=') {
+                bad(
+                    "env",
+                    format!("environment variable name '{shown}' contains '='"),
+                );
+            } else if name.contains('\0') {
+                bad(
+                    "env",
+                    format!("environment variable name '{shown}' contains a NUL character"),
+                );
+            }
+            if value.contains('\0') {
+                bad(
+                    "env",
+                    format!("the value of environment variable '{shown}' contains a NUL character"),
+                );
+            }
+        }
+        if spec.command.0.iter().any(|a| a.contains('\0')) {
+            bad(
+                "command",
+                "option 'command' contains a NUL character".to_string(),
+            );
+        }
+        if spec.cwd.as_deref().is_some_and(|c| c.contains('\0')) {
+            bad("cwd", "option 'cwd' contains a NUL character".to_string());
+        }
+        if spec.marker.as_deref().is_some_and(|c| c.contains('\0')) {
+            bad(
+                "marker",
+                "option 'marker' contains a NUL character".to_string(),
+            );
+        }
+    }
+    errors
+}
+
+/// Where `key` was set for `group` (its declaration first, then its
+/// blocks), or the group's first block.
+fn option_location(project: &Project, group: &Group, key: &str) -> (PathBuf, usize) {
+    group
+        .declaration
+        .iter()
+        .chain(&group.blocks)
+        .find_map(|&r| {
+            let o = project.block(r).options.iter().find(|o| o.key == key)?;
+            Some((project.documents[r.doc].path.clone(), o.line))
+        })
+        .unwrap_or_else(|| (group.path.clone(), group.line))
 }
 
 #[cfg(test)]

@@ -42,7 +42,13 @@ enum Command {
         json: bool,
     },
     /// Tangle out_files, run sessions, and write their results into the documents.
-    Build(BuildArgs),
+    Build {
+        #[command(flatten)]
+        args: BuildArgs,
+        /// Overwrite tangled files that were changed since litprog wrote them.
+        #[arg(long)]
+        force: bool,
+    },
     /// Like build, but fail (exit 1) if any document's results are out of date,
     /// printing a diff; documents are not rewritten.
     Check(BuildArgs),
@@ -152,12 +158,12 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
             print_out(&out);
             Ok(Status::Success)
         }
-        Command::Build(args) => run_build(args, Mode::Write),
-        Command::Check(args) => run_build(args, Mode::Check),
+        Command::Build { args, force } => run_build(args, Mode::Write, force),
+        Command::Check(args) => run_build(args, Mode::Check, false),
     }
 }
 
-fn run_build(args: BuildArgs, mode: Mode) -> Result<Status, Diagnostics> {
+fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
     let options = BuildOptions {
@@ -171,6 +177,7 @@ fn run_build(args: BuildArgs, mode: Mode) -> Result<Status, Diagnostics> {
             cancel,
         },
         allow_outside: args.allow_outside,
+        force,
     };
     let _ = args.no_cache; // every session runs: there is no result cache yet
     let report = build::build(&options, |progress| match progress {

@@ -136,6 +136,14 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
             path.display()
         );
     }
+    for edited in &report.edited {
+        print!("{}", edited.diff);
+        log::error!(
+            "{} was changed since litprog wrote it and differs from what the documents produce; it was left as it is and no session ran. Move the change into the document at {}, or overwrite it with `litprog build --force`",
+            edited.path.display(),
+            edited.location
+        );
+    }
     for stale in &report.stale {
         super::print_out(&stale.diff);
         log::error!("{}: results are out of date", stale.path.display());
@@ -152,7 +160,7 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
     if failed > 0 {
         log::error!("{failed} of {total} sessions failed");
     }
-    if mode == Mode::Check && report.stale.is_empty() && failed == 0 {
+    if mode == Mode::Check && report.stale.is_empty() && report.edited.is_empty() && failed == 0 {
         log::info!("all results are up to date ({total} sessions)");
     }
     if report.success() {

@@ -9,6 +9,7 @@ mod check;
 mod documents;
 mod faults;
 mod list;
+mod outfiles;
 mod parse_errors;
 mod patterns;
 mod processes;
