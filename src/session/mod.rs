@@ -110,6 +110,7 @@
 //! encoded with it.
 
 mod capture;
+mod driver;
 mod engine;
 mod error;
 mod marker;
@@ -119,9 +120,10 @@ mod registry;
 mod sys;
 mod writer;
 
-pub use capture::{BlockCapture, Capture, CapturedLine, Outcome, STREAM_ORDER_TOLERANCE, Stream};
+pub use capture::{BlockCapture, Capture, Line, Outcome, Stream};
 pub use engine::{Session, run};
 pub use error::SessionError;
-pub use options::SessionOptions;
+pub use options::{SessionOptions, StderrMode};
 pub use reader::MAX_STREAM_BYTES;
 pub use registry::{TERMINATION_GRACE, terminate_all, terminating};
+pub use writer::{Block, BlockSource};
