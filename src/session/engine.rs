@@ -525,6 +525,50 @@ fn protocol(
     }
 }
 
+/// What litprog adds to the interpreter's command line.
+fn extra_args(interpreter: Option<Interpreter>, delivery: Delivery) -> Vec<&'static str> {
+    match (delivery, interpreter) {
+        (Delivery::Driver, Some(Interpreter::Python)) => {
+            vec!["-c", driver::PYTHON_BOOT, driver::PYTHON_DRIVER]
+        }
+        (Delivery::Driver, _) => vec!["-e", driver::NODE_DRIVER],
+        (Delivery::DevStdin, _) => vec!["/dev/stdin"],
+        (Delivery::Stdin, _) => Vec::new(),
+    }
+}
+
+/// The command line a session of `opts` runs and the bytes its interpreter
+/// reads on stdin for `blocks` (script and markers, or the driver's
+/// frames), as [`run`] gives them: for measuring what the protocol costs
+/// the interpreter itself, outside litprog (the benchmark does).
+pub fn prepare<B: BlockSource>(opts: &SessionOptions, blocks: &[B]) -> (Vec<String>, Vec<u8>) {
+    let interpreter = Interpreter::detect(&opts.argv);
+    let delivery = delivery(opts, interpreter);
+    let merged = opts.stderr == StderrMode::Merged;
+    let encoding = opts
+        .encoding
+        .as_deref()
+        .and_then(|l| Encoding::for_label(l.trim().as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    let mut feed = Feed::new(
+        protocol(opts, interpreter, delivery, merged),
+        encoding,
+        false,
+    );
+    let mut input = Vec::new();
+    let _ = feed.blocks(blocks, &mut |b| {
+        input.extend(b);
+        Ok::<(), Infallible>(())
+    });
+    let mut argv = opts.argv.clone();
+    argv.extend(
+        extra_args(interpreter, delivery)
+            .into_iter()
+            .map(String::from),
+    );
+    (argv, input)
+}
+
 /// The command for `opts`, and the output streams to read: one when stdout
 /// and stderr are merged, two when separate.
 fn command(
@@ -533,20 +577,9 @@ fn command(
     delivery: Delivery,
 ) -> std::io::Result<(Command, Vec<Box<dyn Read + Send>>)> {
     let mut cmd = Command::new(&opts.argv[0]);
-    cmd.args(&opts.argv[1..]);
-    match (delivery, interpreter) {
-        (Delivery::Driver, Some(Interpreter::Python)) => {
-            cmd.args(["-c", driver::PYTHON_BOOT, driver::PYTHON_DRIVER]);
-        }
-        (Delivery::Driver, _) => {
-            cmd.args(["-e", driver::NODE_DRIVER]);
-        }
-        (Delivery::DevStdin, _) => {
-            cmd.arg("/dev/stdin");
-        }
-        (Delivery::Stdin, _) => {}
-    }
-    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
+    cmd.args(&opts.argv[1..])
+        .args(extra_args(interpreter, delivery))
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         // Own process group: the timeout and terminate_all reach everything
         // the session starts, and the terminal's Ctrl-C does not (it goes to
