@@ -6,7 +6,6 @@
 //! each document's new text is computed once and written atomically (or,
 //! for `check`, compared).
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -142,24 +141,37 @@ pub fn build(
 }
 
 /// For every document with session blocks, its text with fresh results.
+///
+/// One document at a time: a document's result lines are made, spliced in
+/// and dropped before the next document's are made, so that memory holds
+/// the result lines of one document, not of the whole build.
 fn new_texts(project: &Project, sessions: &[SessionReport]) -> Vec<(usize, String)> {
-    let mut wanted: BTreeMap<usize, Wanted> = BTreeMap::new();
-    for report in sessions {
-        let group = &project.groups[report.group];
-        let Spec::Session(spec) = &group.spec else {
-            continue;
-        };
-        // A session that was not run keeps whatever results it had.
-        if matches!(report.run, runner::Run::Skipped(_)) {
-            continue;
-        }
-        for (r, lines) in runner::placements(group, spec, &report.run) {
-            wanted.entry(r.doc).or_default().insert(r.block, lines);
-        }
-    }
-    wanted
-        .into_iter()
-        .map(|(d, w)| (d, writeback::rewrite(&project.documents[d], &w)))
+    // A session that was not run keeps whatever results it had.
+    let ran = |report: &&SessionReport| !matches!(report.run, runner::Run::Skipped(_));
+    let docs: std::collections::BTreeSet<usize> = sessions
+        .iter()
+        .filter(ran)
+        .flat_map(|r| project.groups[r.group].blocks.iter().map(|b| b.doc))
+        .collect();
+    docs.into_iter()
+        .map(|d| {
+            let mut wanted = Wanted::new();
+            for report in sessions.iter().filter(ran) {
+                let group = &project.groups[report.group];
+                let Spec::Session(spec) = &group.spec else {
+                    continue;
+                };
+                if !group.blocks.iter().any(|b| b.doc == d) {
+                    continue;
+                }
+                for (r, lines) in runner::placements(group, spec, &report.run) {
+                    if r.doc == d {
+                        wanted.insert(r.block, lines);
+                    }
+                }
+            }
+            (d, writeback::rewrite(&project.documents[d], &wanted))
+        })
         .collect()
 }
 
