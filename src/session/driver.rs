@@ -21,6 +21,7 @@
 pub(crate) const PYTHON_DRIVER: &str = r#"
 def main():
     import os, sys, ast, json, linecache
+    from types import CodeType
     src = os.fdopen(os.dup(0), 'rb')
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
@@ -74,7 +75,14 @@ def main():
         if len(lines) < need:
             lines.extend(['\n'] * (need - len(lines)))
         lines[line - 1:need] = [l if l.endswith('\n') else l + '\n' for l in text]
-        linecache.cache[name] = (sum(map(len, lines)), None, lines, name)
+        # No mtime: linecache.checkcache leaves the entry alone.
+        linecache.cache[name] = (0, None, lines, name)
+
+    def shift(co, d):
+        if d == 0:
+            return co
+        consts = tuple(shift(c, d) if isinstance(c, CodeType) else c for c in co.co_consts)
+        return co.replace(co_firstlineno=co.co_firstlineno + d, co_consts=consts)
 
     index = -1
     while True:
@@ -91,7 +99,10 @@ def main():
         if name != '<stdin>':
             remember(name, line, code)
         try:
-            tree = ast.parse(code, name)
+            if show:
+                tree = ast.parse(code, name)
+            else:
+                unit = compile(code, name, 'exec', dont_inherit=True)
         except SyntaxError as e:
             # python fills in the text from the file by that name, at the
             # cell's own line number: take it from the cell instead.
@@ -104,12 +115,19 @@ def main():
                 e.end_lineno += line - 1
             e.filename = name
             fail(True)
-        ast.increment_lineno(tree, line - 1)
         last = None
-        if show and tree.body and isinstance(tree.body[-1], ast.Expr):
-            last = ast.Expression(tree.body.pop().value)
+        if show:
+            ast.increment_lineno(tree, line - 1)
+            if tree.body and isinstance(tree.body[-1], ast.Expr):
+                last = ast.Expression(tree.body.pop().value)
+        else:
+            # Line numbers are relative to each code object's first line:
+            # moving those moves every line, at no cost per line.
+            unit = shift(unit, line - 1)
         try:
-            exec(compile(tree, name, 'exec'), ns)
+            if show:
+                unit = compile(tree, name, 'exec', dont_inherit=True)
+            exec(unit, ns)
             if last is not None:
                 value = eval(compile(last, name, 'eval'), ns)
                 if value is not None:
