@@ -392,10 +392,8 @@ impl Bench {
         write_session_doc(&dir.join("doc.md"), "bash", &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.sh"), &script)?;
-        fs::write(
-            dir.join("marked.sh"),
-            with_markers(&blocks, SHELL_MARKER, ""),
-        )?;
+        let (marked_argv, marked) = prepared("bash", &blocks)?;
+        fs::write(dir.join("marked.sh"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
@@ -413,12 +411,7 @@ impl Bench {
                         Some(script.as_bytes()),
                     )
                 },
-                &mut || {
-                    timed(
-                        Command::new("bash").arg("marked.sh").current_dir(&dir),
-                        None,
-                    )
-                },
+                &mut || run_prepared(&dir, &marked_argv, &dir.join("marked.sh")),
             ],
         )?;
         self.ratio_rows(
@@ -428,7 +421,7 @@ impl Bench {
             &[
                 ("bash script.sh", file),
                 ("bash < pipe", pipe),
-                ("bash marked.sh, + markers", marked),
+                ("bash /dev/stdin < marked.sh file, + markers", marked),
             ],
             1.5,
         );
@@ -480,10 +473,8 @@ impl Bench {
         write_session_doc(&dir.join("doc.md"), "python3", &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.py"), &script)?;
-        fs::write(
-            dir.join("marked.py"),
-            with_markers(&blocks, PYTHON_MARKER, PYTHON_SETUP),
-        )?;
+        let (marked_argv, marked) = prepared("python3", &blocks)?;
+        fs::write(dir.join("marked.py"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
@@ -503,18 +494,9 @@ impl Bench {
                         Some(script.as_bytes()),
                     )
                 },
-                &mut || {
-                    // Exactly litprog's protocol: the marked script as
-                    // stdin from a regular file, python unbuffered.
-                    let marked = fs::File::open(dir.join("marked.py"))?;
-                    timed_as_set(
-                        Command::new("python3")
-                            .env("PYTHONUNBUFFERED", "1")
-                            .stdin(marked)
-                            .current_dir(&dir),
-                        None,
-                    )
-                },
+                // Exactly litprog's protocol: the driver, its frames as stdin
+                // from a regular file, python unbuffered.
+                &mut || run_prepared(&dir, &marked_argv, &dir.join("marked.py")),
             ],
         )?;
         self.ratio_rows(
@@ -524,10 +506,7 @@ impl Bench {
             &[
                 ("python3 script.py", file),
                 ("PYTHONUNBUFFERED=1 python3 < pipe", pipe),
-                (
-                    "PYTHONUNBUFFERED=1 python3 < marked.py file, + markers",
-                    marked,
-                ),
+                ("python3 -c DRIVER < frames file (litprog's cells)", marked),
             ],
             1.5,
         );
@@ -737,39 +716,26 @@ fn machine() -> String {
     )
 }
 
-/// litprog's built-in marker statements (`Interpreter::template` and
-/// `Interpreter::setup` in `src/session/marker.rs`), copied here to measure
-/// what they cost the interpreter itself; `{head}` and `{tail}` are the two
-/// halves of the marker. Keep them in step with the engine.
-const SHELL_MARKER: &str =
-    "printf '%s%s\\n' '{head}' '{tail}'; printf '%s%s\\n' '{head}' '{tail}' >&2";
-const PYTHON_MARKER: &str = "__import__('sys')._litprog_marker('{tail}')";
-/// What litprog puts before the first python marker statement: the helper
-/// that the statements call.
-const PYTHON_SETUP: &str = "__import__('sys')._litprog_marker = (lambda s, h: lambda t: \
-    (s.stdout.write(h + t + '\\n'), s.stdout.flush(), \
-    s.stderr.write(h + t + '\\n'), s.stderr.flush()) and None)\
-    (__import__('sys'), '{head}'); ";
+/// What litprog runs for a session of `command` with `blocks`, from the
+/// library itself (`litprog::session::prepare`): the command line and what
+/// the interpreter reads, markers (or the python driver's frames) included.
+fn prepared(command: &str, blocks: &[String]) -> Result<(Vec<String>, Vec<u8>)> {
+    let opts = litprog::session::SessionOptions::from_command(command)?;
+    Ok(litprog::session::prepare(&opts, blocks))
+}
 
-/// `blocks` joined by marker statements made from `template`, as litprog
-/// sends them to the interpreter (with a fixed marker prefix).
-fn with_markers(blocks: &[String], template: &str, setup: &str) -> String {
-    const HEAD: &str = "__litprog_0123456789abcdef_";
-    let mut out = String::new();
-    for (i, block) in blocks.iter().enumerate() {
-        if i > 0 {
-            if i == 1 {
-                out.push_str(&setup.replace("{head}", HEAD));
-            }
-            let statement = template
-                .replace("{head}", HEAD)
-                .replace("{tail}", &format!("{}__", i - 1));
-            out.push_str(&statement);
-            out.push('\n');
-        }
-        out.push_str(block);
-    }
-    out
+/// Runs a prepared session's command in `dir` with `input` as stdin from a
+/// regular file, as litprog gives it.
+fn run_prepared(dir: &Path, argv: &[String], input: &Path) -> Result<f64> {
+    let file = fs::File::open(input)?;
+    timed_as_set(
+        Command::new(&argv[0])
+            .args(&argv[1..])
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(file)
+            .current_dir(dir),
+        None,
+    )
 }
 
 /// A document with one session of `command` whose blocks are `blocks`: the

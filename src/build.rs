@@ -242,32 +242,41 @@ fn stale_results(project: &Project) -> BTreeMap<usize, Vec<usize>> {
 
 /// For every document with session blocks or stale result blocks, its text
 /// with fresh results and without the stale blocks that can be removed.
+///
+/// One document at a time: a document's result lines are made, spliced in
+/// and dropped before the next document's are made, so that memory holds
+/// the result lines of one document, not of the whole build.
 fn new_texts(
     project: &Project,
     sessions: &[SessionReport],
     stale: &BTreeMap<usize, Vec<usize>>,
 ) -> Vec<(usize, String)> {
-    let mut wanted: BTreeMap<usize, Wanted> = BTreeMap::new();
-    for &d in stale.keys() {
-        wanted.entry(d).or_default();
-    }
-    for report in sessions {
-        let group = &project.groups[report.group];
-        let Spec::Session(spec) = &group.spec else {
-            continue;
-        };
-        // A session that did not run (skipped, or could not start) keeps
-        // whatever results it had.
-        if !report.ran() {
-            continue;
-        }
-        for (r, lines) in runner::placements(group, spec, &report.run) {
-            wanted.entry(r.doc).or_default().insert(r.block, lines);
-        }
-    }
-    wanted
-        .into_iter()
-        .map(|(d, w)| {
+    // A session that did not run (skipped, or could not start) keeps
+    // whatever results it had.
+    let ran = |report: &&SessionReport| report.ran();
+    let docs: std::collections::BTreeSet<usize> = sessions
+        .iter()
+        .filter(ran)
+        .flat_map(|r| project.groups[r.group].blocks.iter().map(|b| b.doc))
+        .chain(stale.keys().copied())
+        .collect();
+    docs.into_iter()
+        .map(|d| {
+            let mut wanted = Wanted::new();
+            for report in sessions.iter().filter(ran) {
+                let group = &project.groups[report.group];
+                let Spec::Session(spec) = &group.spec else {
+                    continue;
+                };
+                if !group.blocks.iter().any(|b| b.doc == d) {
+                    continue;
+                }
+                for (r, lines) in runner::placements(group, spec, &report.run) {
+                    if r.doc == d {
+                        wanted.insert(r.block, lines);
+                    }
+                }
+            }
             let doc = &project.documents[d];
             let remove: Vec<usize> = stale
                 .get(&d)
@@ -276,7 +285,7 @@ fn new_texts(
                 .copied()
                 .filter(|&r| writeback::removable(doc, r))
                 .collect();
-            (d, writeback::rewrite_removing(doc, &w, &remove))
+            (d, writeback::rewrite_removing(doc, &wanted, &remove))
         })
         .collect()
 }

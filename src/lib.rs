@@ -29,7 +29,7 @@
 //! let opts = SessionOptions::from_command("bash").unwrap();
 //! let blocks = vec!["x=6\necho a\n".to_string(), "echo $((x * 7))\n".to_string()];
 //! let capture = session::run(opts, &blocks, Duration::from_secs(10)).unwrap();
-//! let per_block = capture.blocks.unwrap();
+//! let per_block = &capture.blocks;
 //! assert_eq!(per_block[0].stdout, "a\n");
 //! assert_eq!(per_block[1].stdout, "42\n");
 //! ```

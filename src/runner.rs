@@ -15,7 +15,7 @@ use crate::document::{BlockRef, Group, Project};
 use crate::options::{OutputMode, SessionSpec, Spec};
 use crate::plan::Plan;
 use crate::session::{
-    self, Cancel, Capture, CapturedLine, Outcome, SessionError, SessionOptions, Stream,
+    self, BlockCapture, Cancel, Capture, Line, Outcome, SessionError, SessionOptions, Stream,
 };
 
 /// How the runner schedules.
@@ -79,12 +79,18 @@ pub struct SessionReport {
     pub ok: bool,
     /// The exit status it had to have.
     pub expected_exit_code: i32,
+    /// `path:line` of the block that read input meant for the blocks after
+    /// it (a session fed on stdin), which fails the session.
+    pub input_consumed_at: Option<String>,
 }
 
 impl SessionReport {
     /// A one-line description of the outcome: `exit 0`, `timed out after
     /// 2 s`, `killed by SIGSEGV`, ...
     pub fn outcome(&self) -> String {
+        if let Some(at) = &self.input_consumed_at {
+            return format!("the block at {at} read input meant for the blocks after it");
+        }
         match &self.run {
             Run::Finished(c) => match &c.outcome {
                 Outcome::Exited(n) if *n == self.expected_exit_code => format!("exit {n}"),
@@ -121,6 +127,7 @@ fn outcome_text(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Exited(n) => format!("exit {n}"),
         Outcome::TimedOut(d) => format!("timed out after {} s", seconds(*d)),
+        Outcome::SessionTimedOut(d) => format!("session timed out after {} s", seconds(*d)),
         Outcome::Signaled { name, .. } => format!("killed by {name}"),
     }
 }
@@ -134,10 +141,10 @@ fn seconds(d: Duration) -> String {
     }
 }
 
-/// Output kept per stream of a session for its result blocks (1 MiB).
-/// The rest is read and dropped, and the result says how much was cut:
-/// documentation is no place for megabytes of output, and litprog's memory
-/// stays bounded whatever a session prints.
+/// Output kept per block (per stream) for its result block (1 MiB); markers
+/// never count. The rest is read and dropped, and the block's result says
+/// how much was cut: documentation is no place for megabytes of output, and
+/// litprog's memory stays bounded whatever a session prints.
 pub const OUTPUT_LIMIT: usize = 1 << 20;
 
 /// The engine's options for a session group.
@@ -151,6 +158,9 @@ pub fn session_options(spec: &SessionSpec) -> SessionOptions {
         .collect();
     opts.cwd = spec.cwd.as_ref().map(PathBuf::from);
     opts.term = spec.term;
+    opts.stderr = spec.stderr;
+    opts.session_timeout = spec.session_timeout;
+    opts.show_value = spec.show_value;
     opts.echo = spec.echo;
     opts.input_delay = spec.input_delay;
     opts.encoding = spec.encoding.clone();
@@ -159,10 +169,17 @@ pub fn session_options(spec: &SessionSpec) -> SessionOptions {
 }
 
 fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunOptions) -> Run {
-    let blocks: Vec<String> = group
+    let blocks: Vec<session::Block> = group
         .blocks
         .iter()
-        .map(|&r| project.block(r).code.clone())
+        .map(|&r| {
+            let block = project.block(r);
+            session::Block {
+                code: block.code.clone(),
+                file: Some(project.documents[r.doc].path.display().to_string()),
+                line: block.code_line,
+            }
+        })
         .collect();
     let timeout = spec.timeout.unwrap_or(defaults.default_timeout);
     let mut opts = session_options(spec);
@@ -347,16 +364,25 @@ fn finish(project: &Project, plan: &Plan, step: usize, run: Run) -> SessionRepor
         Spec::Session(s) => s.expected_exit_code,
         _ => 0,
     };
-    let ok = match &run {
-        Run::Finished(c) => c.outcome == Outcome::Exited(expected),
-        Run::Unavailable(_) => true,
-        Run::StartFailed(_) | Run::Skipped(_) | Run::Crashed(_) => false,
+    let consumed = match &run {
+        Run::Finished(c) => c.input_consumed_by,
+        _ => None,
     };
+    let input_consumed_at = consumed
+        .and_then(|b| project.groups[group].blocks.get(b))
+        .map(|&r| project.location(r));
+    let ok = input_consumed_at.is_none()
+        && match &run {
+            Run::Finished(c) => c.outcome == Outcome::Exited(expected),
+            Run::Unavailable(_) => true,
+            Run::StartFailed(_) | Run::Skipped(_) | Run::Crashed(_) => false,
+        };
     SessionReport {
         group,
         run,
         ok,
         expected_exit_code: expected,
+        input_consumed_at,
     }
 }
 
@@ -401,19 +427,16 @@ pub fn strip_ansi(s: &str) -> Cow<'_, str> {
 }
 
 /// Captured lines as result block lines: stdout (and echoed input) as
-/// printed, stderr prefixed with `! `, ANSI escapes and a trailing carriage
-/// return removed.
-pub fn result_lines(lines: &[CapturedLine]) -> Vec<String> {
-    result_lines_of(lines.iter())
-}
-
-/// [`result_lines`] of lines that need not be in one slice.
-fn result_lines_of<'a>(lines: impl Iterator<Item = &'a CapturedLine>) -> Vec<String> {
+/// printed, stderr (only separate from stdout with `stderr: separate`)
+/// prefixed with `! `, ANSI escapes removed, and a line rewritten with
+/// carriage returns shown in its final state, as a terminal shows it.
+pub fn result_lines<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> Vec<String> {
     lines
+        .into_iter()
         .map(|l| {
-            let text = l.text.strip_suffix('\n').unwrap_or(&l.text);
-            let text = text.strip_suffix('\r').unwrap_or(text);
+            let text = l.text.strip_suffix('\n').unwrap_or(l.text);
             let text = strip_ansi(text);
+            let text = overstrike(&text);
             match l.stream {
                 Stream::Stderr => {
                     let mut line = String::with_capacity(text.len() + 2);
@@ -427,10 +450,37 @@ fn result_lines_of<'a>(lines: impl Iterator<Item = &'a CapturedLine>) -> Vec<Str
         .collect()
 }
 
+/// A line as a terminal leaves it: each carriage return goes back to the
+/// start of the line, and what follows overwrites what was there.
+pub fn overstrike(line: &str) -> Cow<'_, str> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    if memchr::memchr(b'\r', line.as_bytes()).is_none() {
+        return Cow::Borrowed(line);
+    }
+    let mut screen: Vec<char> = Vec::new();
+    let mut col = 0;
+    for c in line.chars() {
+        if c == '\r' {
+            col = 0;
+            continue;
+        }
+        if col < screen.len() {
+            screen[col] = c;
+        } else {
+            screen.push(c);
+        }
+        col += 1;
+    }
+    Cow::Owned(screen.into_iter().collect())
+}
+
 /// The last line of a session's result: `# exit: 0`, `# timed out after
 /// 10 s`, `# killed by SIGSEGV`.
 pub fn status_line(run: &Run) -> String {
     match run {
+        Run::Finished(c) if c.input_consumed_by.is_some() => {
+            "# error: this block read input meant for the blocks after it".to_string()
+        }
         Run::Finished(c) => match &c.outcome {
             Outcome::Exited(n) => format!("# exit: {n}"),
             other => format!("# {}", outcome_text(other)),
@@ -441,8 +491,38 @@ pub fn status_line(run: &Run) -> String {
     }
 }
 
+/// The `# output truncated` line of a block that went over the output limit.
+fn truncation_line(block: &BlockCapture) -> Option<String> {
+    (block.dropped_bytes > 0)
+        .then(|| format!("# output truncated: {} bytes dropped", block.dropped_bytes))
+}
+
+/// The blocks of a finished session whose output went over the limit, with
+/// the bytes dropped, for the console's warnings.
+pub fn truncated_blocks(group: &Group, run: &Run) -> Vec<(BlockRef, u64)> {
+    let Run::Finished(c) = run else {
+        return Vec::new();
+    };
+    let last = group.blocks.len().saturating_sub(1);
+    c.blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.dropped_bytes > 0)
+        .filter_map(|(i, b)| {
+            let at = if c.per_block { i } else { last };
+            group.blocks.get(at).map(|&r| (r, b.dropped_bytes))
+        })
+        .collect()
+}
+
 /// Where the result blocks of a session go: for each of its code blocks,
 /// the lines of its result block (`None`: no result block).
+///
+/// With `output: block`, each block that printed gets its own lines, the
+/// block over the output limit a `# output truncated` line, and the status
+/// line goes under the block that was running when the session ended (the
+/// one that read the input of later blocks, if any); blocks that never ran
+/// get nothing.
 pub fn placements(
     group: &Group,
     spec: &SessionSpec,
@@ -453,34 +533,35 @@ pub fn placements(
     if n == 0 || spec.output == OutputMode::None {
         return group.blocks.iter().map(|&r| (r, None)).collect();
     }
-    let mut tail = Vec::new();
+    let mut status_at = n - 1;
     if let Run::Finished(c) = run {
-        if c.truncated {
-            tail.push(format!(
-                "# output truncated: {} bytes dropped",
-                c.dropped_bytes
-            ));
-        }
-        match (&c.blocks, spec.output) {
-            (Some(blocks), OutputMode::Block) => {
-                for (i, b) in blocks.iter().enumerate().take(n) {
-                    let lines = result_lines(&b.lines);
+        let with_tail = |b: &BlockCapture| {
+            let mut lines = result_lines(b.lines());
+            lines.extend(truncation_line(b));
+            lines
+        };
+        match (c.per_block, spec.output) {
+            (true, OutputMode::Block) => {
+                for (i, b) in c.blocks.iter().enumerate().take(n) {
+                    let lines = with_tail(b);
                     if !lines.is_empty() {
                         per_block[i] = Some(lines);
                     }
                 }
+                status_at = c
+                    .input_consumed_by
+                    .unwrap_or_else(|| c.ran().max(1) - 1)
+                    .min(n - 1);
             }
-            // Blocks keep their exact order; only lines within a block are
-            // ordered by the time they were read.
-            (Some(blocks), _) => {
-                let lines = blocks.iter().flat_map(|b| &b.lines);
-                per_block[n - 1] = Some(result_lines_of(lines));
+            // Blocks keep their exact order.
+            _ => {
+                per_block[n - 1] = Some(c.blocks.iter().flat_map(with_tail).collect());
             }
-            (None, _) => per_block[n - 1] = Some(result_lines(&c.transcript)),
         }
     }
-    tail.push(status_line(run));
-    per_block[n - 1].get_or_insert_with(Vec::new).extend(tail);
+    per_block[status_at]
+        .get_or_insert_with(Vec::new)
+        .push(status_line(run));
     group.blocks.iter().copied().zip(per_block).collect()
 }
 
@@ -578,11 +659,7 @@ mod tests {
 
     #[test]
     fn lines_are_prefixed_by_stream() {
-        let l = |stream, text: &str| CapturedLine {
-            time: Duration::ZERO,
-            stream,
-            text: text.to_string(),
-        };
+        let l = |stream, text| Line { stream, text };
         let lines = [
             l(Stream::Stdout, "out\r\n"),
             l(Stream::Stderr, "err\n"),
@@ -592,22 +669,27 @@ mod tests {
             l(Stream::Stderr, ""),
         ];
         assert_eq!(
-            result_lines(&lines),
+            result_lines(lines),
             vec!["out", "! err", "last", "! red", "in", "! "]
         );
+    }
+
+    #[test]
+    fn carriage_returns_overwrite_as_in_a_terminal() {
+        assert_eq!(overstrike("10%\r20%\r100%"), "100%");
+        assert_eq!(overstrike("abcdef\rXY"), "XYcdef");
+        assert_eq!(overstrike("done\r"), "done");
+        assert!(matches!(overstrike("plain"), Cow::Borrowed("plain")));
     }
 
     #[test]
     fn status_lines() {
         let cap = |outcome| Capture {
             outcome,
-            stdout: String::new(),
-            stderr: String::new(),
-            transcript: Vec::new(),
             runtime: Duration::ZERO,
-            blocks: None,
-            truncated: false,
-            dropped_bytes: 0,
+            blocks: Vec::new(),
+            per_block: false,
+            input_consumed_by: None,
         };
         assert_eq!(
             status_line(&Run::Finished(cap(Outcome::Exited(3)))),

@@ -65,7 +65,7 @@ struct BuildArgs {
     #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     jobs: u32,
     /// Timeout in seconds for sessions that set none.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = parse_timeout)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
     timeout: f64,
     /// Run every session that can run, even after a failure.
     #[arg(short, long)]

@@ -12,6 +12,13 @@ use crate::runner::{self, Run, SessionReport};
 /// Print the line (and, on failure, the details) of a finished session.
 pub fn session_finished(project: &Project, report: &SessionReport) {
     let group = &project.groups[report.group];
+    for (r, dropped) in runner::truncated_blocks(group, &report.run) {
+        log::warn!(
+            "{}: output truncated: {dropped} bytes dropped (the limit is {} bytes per block)",
+            project.location(r),
+            runner::OUTPUT_LIMIT
+        );
+    }
     let time = report
         .runtime()
         .map(|t| format!("  {:.2}s", t.as_secs_f64()))
@@ -39,10 +46,7 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
     // (blocks after it never ran), and the output: the tail of each, so a
     // long session's cause is on screen without scrolling through it all.
     let ran = match &report.run {
-        Run::Finished(c) => c
-            .blocks
-            .as_ref()
-            .map_or(group.blocks.len(), |b| b.iter().filter(|b| b.ran).count()),
+        Run::Finished(c) if c.per_block => c.ran(),
         _ => group.blocks.len(),
     };
     let mut input = Vec::new();

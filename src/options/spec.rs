@@ -66,6 +66,10 @@ pub const SESSION_KEYS: &[&str] = &[
     "marker",
     "input_delay",
     "encoding",
+    // The session engine's (issue 11).
+    "stderr",
+    "session_timeout",
+    "show_value",
 ];
 
 /// out_file option keys.
@@ -113,6 +117,12 @@ pub struct SessionSpec {
     pub input_delay: Option<Duration>,
     /// The interpreter's encoding.
     pub encoding: Option<String>,
+    /// stdout and stderr as one stream (default) or two.
+    pub stderr: crate::session::StderrMode,
+    /// Limit of the whole session (default none).
+    pub session_timeout: Option<Duration>,
+    /// python, node: print the value of each block's last expression.
+    pub show_value: bool,
 }
 
 /// Checked options of an out_file group.
@@ -277,6 +287,9 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
         marker: None,
         input_delay: None,
         encoding: None,
+        stderr: crate::session::StderrMode::Merged,
+        session_timeout: None,
+        show_value: false,
     };
     for (key, v) in options {
         match key.as_str() {
@@ -349,10 +362,36 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
             }
             "input_delay" => spec.input_delay = Some(as_seconds(key, v, true)?),
             "encoding" => spec.encoding = Some(as_encoding(key, v)?),
-            _ => {}
+            _ => session_engine_key(&mut spec, key, v)?,
         }
     }
     Ok(spec)
+}
+
+/// The session engine's keys: `stderr`, `session_timeout`, `show_value`.
+fn session_engine_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<(), OptionError> {
+    use crate::session::StderrMode;
+    match key {
+        "stderr" => {
+            spec.stderr = match v.as_str() {
+                Some("merged") => StderrMode::Merged,
+                Some("separate") => StderrMode::Separate,
+                _ => {
+                    return Err(err(
+                        key,
+                        format!(
+                            "option 'stderr' must be merged or separate, not {}",
+                            show(v)
+                        ),
+                    ));
+                }
+            }
+        }
+        "session_timeout" => spec.session_timeout = Some(as_seconds(key, v, false)?),
+        "show_value" => spec.show_value = as_bool(key, v)?,
+        _ => {}
+    }
+    Ok(())
 }
 
 fn out_file_spec(lpid: &str, options: &OptionMap) -> Result<OutFileSpec, OptionError> {

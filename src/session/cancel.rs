@@ -205,7 +205,7 @@ mod tests {
         session.send("echo alive\n");
         let capture = session.wait(Duration::from_secs(60));
         assert_eq!(capture.outcome, Outcome::Exited(0));
-        assert_eq!(capture.stdout, "alive\n");
+        assert_eq!(capture.stdout(), "alive\n");
         assert!(!second.is_cancelled());
 
         // And a session started with the cancelled handle dies at once.

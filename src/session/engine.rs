@@ -1,32 +1,36 @@
 //! [`Session`]: one running process, its threads, and the end of it all.
 //!
 //! Threads per session, and why:
-//! - two readers (stdout, stderr), started with the process, so the child
-//!   never blocks on a full pipe;
-//! - one stdin writer, so the caller never blocks on the child's stdin
+//! - one reader per output stream (one when stdout and stderr are merged,
+//!   two when separate), started with the process, so the child never
+//!   blocks on a full pipe; they divide the output among the blocks as it
+//!   arrives and report each marker at once;
+//! - one input writer, so the caller never blocks on the child's input
 //!   (none when [`run`] gives the child its input as a file);
-//! - one waiter, blocked in `waitpid`, which reports the exit on a channel
-//!   so that `wait` can use `recv_timeout` instead of polling.
+//! - one waiter, blocked in `waitpid`.
+//!
+//! All of them report on one channel, which [`Session::wait`] receives from
+//! with a deadline: the per-block timeout counts from the latest marker.
 
 use std::convert::Infallible;
-use std::fs::File;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use encoding_rs::Encoding;
 
 use super::cancel::{Cancel, TERMINATION_GRACE};
-use super::capture::{Capture, InputLine, Outcome, Parts, Split, Stream};
+use super::capture::{Capture, Outcome, Parts, Stream};
+use super::driver;
 use super::marker::{self, Interpreter, Markers};
-use super::reader::{self, StreamBuf};
+use super::reader::{self, Event, Splitter};
 use super::sys::{self, GroupSignal};
-use super::writer::{self, Feed, Input, WriterConfig};
-use super::{SessionError, SessionOptions};
+use super::writer::{self, BlockSource, Feed, Layout, Protocol};
+use super::{SessionError, SessionOptions, StderrMode};
 
 /// How long to wait, after the group is gone, for the readers to see the end
 /// of their streams. Only a process that left the group (`setsid`) can hold a
@@ -37,17 +41,17 @@ const READER_LINGER: Duration = Duration::from_secs(2);
 /// in the kernel takes longer.
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
-/// A running interpreter process fed through its stdin.
+/// A running interpreter process.
 ///
 /// ```
 /// use std::time::Duration;
 /// use litprog::session::{Outcome, Session, SessionOptions};
 ///
 /// let mut session = Session::start(SessionOptions::from_command("sh").unwrap()).unwrap();
-/// session.send_blocks(&["echo one\n".to_string(), "echo two".to_string()]);
+/// session.send_blocks(&["echo one\n".to_string(), "echo two >&2".to_string()]);
 /// let capture = session.wait(Duration::from_secs(10));
 /// assert_eq!(capture.outcome, Outcome::Exited(0));
-/// let blocks = capture.blocks.unwrap();
+/// let blocks = &capture.blocks;
 /// assert_eq!((blocks[0].stdout.as_str(), blocks[1].stdout.as_str()), ("one\n", "two\n"));
 /// ```
 pub struct Session {
@@ -55,32 +59,48 @@ pub struct Session {
     pgid: i32,
     cancel: Cancel,
     registry_id: u64,
-    input: Option<Sender<Input>>,
-    inputs: Arc<Mutex<Vec<InputLine>>>,
-    exits: Receiver<(ExitStatus, Instant)>,
-    stdout: Arc<Mutex<StreamBuf>>,
-    stderr: Arc<Mutex<StreamBuf>>,
-    readers_done: Receiver<Stream>,
+    input: Option<Sender<Vec<u8>>>,
+    events: Receiver<Event>,
+    streams: Vec<Arc<Mutex<Splitter>>>,
     readers_left: usize,
     feed: Feed,
     encoding: &'static Encoding,
+    fed_on_stdin: bool,
+    session_timeout: Option<Duration>,
+    /// The block running as far as the markers tell, and since when.
+    running: usize,
+    running_since: Instant,
+    exit: Option<(ExitStatus, Instant)>,
     finished: bool,
+}
+
+/// How the interpreter gets its blocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// On stdin, where a block can read it (custom marker, `input_delay`,
+    /// commands with arguments of their own).
+    Stdin,
+    /// Shells, ruby, perl: the script is `/dev/stdin`, which the interpreter
+    /// opens as a descriptor of its own; the script's first line then puts
+    /// `/dev/null` on stdin, before any block runs.
+    DevStdin,
+    /// python and node: a driver (see `driver.rs`).
+    Driver,
 }
 
 impl Session {
     /// Starts the process in its own process group, with its reader, writer
     /// and waiter threads.
     pub fn start(opts: SessionOptions) -> Result<Session, SessionError> {
-        Session::start_with(opts, None)
+        Session::start_with::<String>(opts, None)
     }
 
-    /// Starts the process with `blocks` given up front: written, with the
-    /// marker statements, to a temporary file that is the child's stdin (see
-    /// [`writer::spool`]). If no such file can be made, they go through a
-    /// pipe as with [`Session::send_blocks`].
-    fn start_with(
+    /// Starts the process with `blocks` given up front: written to a
+    /// temporary file that the interpreter reads (see [`writer::spool`]). If
+    /// no such file can be made, they go through a pipe.
+    fn start_with<B: BlockSource>(
         opts: SessionOptions,
-        blocks: Option<&[String]>,
+        blocks: Option<&[B]>,
     ) -> Result<Session, SessionError> {
         let program = opts.argv.first().ok_or(SessionError::EmptyCommand)?.clone();
         let encoding = match &opts.encoding {
@@ -97,65 +117,48 @@ impl Session {
             return Err(SessionError::InvalidCwd { cwd: cwd.clone() });
         }
         let interpreter = Interpreter::detect(&opts.argv);
-        let markers = match (&opts.marker, interpreter) {
-            (Some(template), _) => Some(Markers::new(template.clone())),
-            (None, Some(interpreter)) => Some(Markers::builtin(interpreter)),
-            (None, None) => None,
-        };
+        let delivery = delivery(&opts, interpreter);
+        let merged = opts.stderr == StderrMode::Merged;
+        let protocol = protocol(&opts, interpreter, delivery, merged);
         let spawn_err = |source| SessionError::from_spawn(&program, source);
-        let mut feed = Feed::new(markers, opts.echo);
+        let mut feed = Feed::new(protocol, encoding, opts.echo);
 
-        let (mut cmd, masters) = command(&opts, interpreter).map_err(spawn_err)?;
+        let (mut cmd, outputs) = command(&opts, interpreter, delivery).map_err(spawn_err)?;
         let start = Instant::now();
-        let writer = WriterConfig {
-            start,
-            encoding,
-            input_delay: opts.input_delay,
-            log: Arc::new(Mutex::new(Vec::new())),
-        };
         // Blocks that still have to go through the pipe.
         let mut pending = None;
+        let mut piped = true;
         if let Some(blocks) = blocks {
-            match writer::spool(&mut feed, blocks, &writer) {
+            match writer::spool(&mut feed, blocks) {
                 Ok(file) => {
                     cmd.stdin(Stdio::from(file));
+                    piped = false;
                 }
                 Err(err) => {
-                    log::debug!("no temporary file for stdin ({err}); using a pipe");
+                    log::debug!("no temporary file for the script ({err}); using a pipe");
                     feed.restart();
-                    writer
-                        .log
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .clear();
                     pending = Some(blocks);
                 }
             }
         }
         let mut child = cmd.spawn().map_err(spawn_err)?;
-        // Close our copies of the pty slaves, or the masters would never
-        // report the end of the output.
+        // Close our copies of the write ends, or the readers would never
+        // see the end of the output.
         drop(cmd);
         let pgid = child.id() as i32;
         let cancel = opts.cancel.clone();
         let registry_id = cancel.register(pgid);
         log::debug!("started {:?} as process group {pgid}", opts.argv);
 
-        let outputs: (Box<dyn Read + Send>, Box<dyn Read + Send>) = match masters {
-            Some((out, err)) => (Box::new(out), Box::new(err)),
-            None => (
-                Box::new(child.stdout.take().expect("stdout is piped")),
-                Box::new(child.stderr.take().expect("stderr is piped")),
-            ),
-        };
-        // None when stdin is the spooled file.
-        let stdin = child.stdin.take();
+        let stdin = if piped { child.stdin.take() } else { None };
+        let prefix = feed.markers().map(|m| m.prefix().to_string());
         let threads = Threads::spawn(
             child,
             (cancel.clone(), registry_id),
             outputs,
             stdin,
-            writer,
+            opts.input_delay,
+            prefix.as_deref(),
             opts.output_limit,
         )
         .map_err(|source| {
@@ -173,14 +176,16 @@ impl Session {
             cancel,
             registry_id,
             input: threads.input,
-            inputs: threads.inputs,
-            exits: threads.exits,
-            stdout: threads.stdout,
-            stderr: threads.stderr,
-            readers_done: threads.readers_done,
-            readers_left: 2,
+            events: threads.events,
+            readers_left: threads.streams.len(),
+            streams: threads.streams,
             feed,
             encoding,
+            fed_on_stdin: delivery == Delivery::Stdin,
+            session_timeout: opts.session_timeout,
+            running: 0,
+            running_since: start,
+            exit: None,
             finished: false,
         };
         if let Some(blocks) = pending {
@@ -199,70 +204,113 @@ impl Session {
         self.start.elapsed()
     }
 
-    /// Queues `text` for the process's stdin; never blocks. Text sent after
+    /// Queues `text` for the interpreter; never blocks. Text sent after
     /// [`send_blocks`](Session::send_blocks) counts as part of the last block.
     pub fn send(&mut self, text: &str) {
         let input = &self.input;
-        let _ = self.feed.text(text, &mut |i| queue(input, i));
+        let _ = self.feed.text(text, &mut |b| queue(input, b));
     }
 
-    /// Queues `blocks`, each ending with a newline, with a marker statement
-    /// between consecutive blocks (also between calls) when the interpreter
-    /// has one. Never blocks.
-    pub fn send_blocks(&mut self, blocks: &[String]) {
+    /// Queues `blocks` (plain code, or [`Block`](super::Block)s that say
+    /// where they come from), with a marker between consecutive blocks (also
+    /// between calls) when the interpreter has one. Never blocks.
+    pub fn send_blocks<B: BlockSource>(&mut self, blocks: &[B]) {
         let input = &self.input;
-        let _ = self.feed.blocks(blocks, &mut |i| queue(input, i));
+        let _ = self.feed.blocks(blocks, &mut |b| queue(input, b));
     }
 
-    /// Closes stdin, waits for the process until `timeout` after the start,
-    /// terminates what is left of its process group, and returns the capture.
-    pub fn wait(mut self, timeout: Duration) -> Capture {
-        // Closing stdin (once the queue is written) lets the interpreter see
-        // the end of its script.
-        self.input = None;
-        let deadline = self.start + timeout;
-        let left = deadline.saturating_duration_since(Instant::now());
-        let (status, ended, timed_out) = match self.exits.recv_timeout(left) {
-            Ok((status, at)) => (Some(status), at, false),
-            Err(RecvTimeoutError::Timeout) => {
-                log::debug!("process group {} timed out after {timeout:?}", self.pgid);
-                let (status, at) = self.terminate();
-                (status, at, true)
+    /// Handles one event; true when it was the leader's exit.
+    fn on_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Marker(index, at) => {
+                if index + 1 > self.running {
+                    self.running = index + 1;
+                    self.running_since = at;
+                }
+                false
             }
-            Err(RecvTimeoutError::Disconnected) => (None, Instant::now(), false),
+            Event::Done => {
+                self.readers_left = self.readers_left.saturating_sub(1);
+                false
+            }
+            Event::Exit(status, at) => {
+                self.exit = Some((status, at));
+                true
+            }
+        }
+    }
+
+    /// Receives events until the leader's exit or `until`; true on exit.
+    fn wait_exit(&mut self, until: impl Fn(&Session) -> Instant) -> bool {
+        while self.exit.is_none() {
+            let left = until(self).saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    self.on_event(event);
+                }
+                Err(RecvTimeoutError::Timeout) => return false,
+                Err(RecvTimeoutError::Disconnected) => return true,
+            }
+        }
+        true
+    }
+
+    /// Closes the input, waits for the process, each block at most `timeout`
+    /// from the moment it started (and the whole session at most its
+    /// `session_timeout`), terminates what is left of its process group, and
+    /// returns the capture.
+    pub fn wait(mut self, timeout: Duration) -> Capture {
+        // Closing the input (once the queue is written) lets the interpreter
+        // see the end of its script.
+        self.input = None;
+        let session_deadline = self.session_timeout.map(|t| self.start + t);
+        let deadline = |s: &Session| {
+            let block = s.running_since + timeout;
+            session_deadline.map_or(block, |d| d.min(block))
         };
+        let mut timed_out = None;
+        if !self.wait_exit(deadline) {
+            let at = Instant::now();
+            timed_out = Some(match (session_deadline, self.session_timeout) {
+                (Some(d), Some(t)) if d <= at && d < self.running_since + timeout => {
+                    Outcome::SessionTimedOut(t)
+                }
+                _ => Outcome::TimedOut(timeout),
+            });
+            log::debug!("process group {} {:?}", self.pgid, timed_out);
+            self.terminate();
+        }
         self.clear_group();
 
-        let outcome = if timed_out {
-            Outcome::TimedOut(timeout)
-        } else {
-            match status {
-                Some(status) => outcome_of(status),
-                None => Outcome::Signaled {
-                    signal: 0,
-                    name: "unknown".into(),
-                },
-            }
+        let (status, ended) = match self.exit {
+            Some((status, at)) => (Some(status), at),
+            None => (None, Instant::now()),
         };
-        let inputs =
-            std::mem::take(&mut *self.inputs.lock().unwrap_or_else(PoisonError::into_inner));
-        let stdout = std::mem::take(&mut *reader::lock(&self.stdout));
-        let stderr = std::mem::take(&mut *reader::lock(&self.stderr));
-        let split = match &self.feed.markers {
-            Some(markers) if self.feed.blocks_sent > 0 => Split::Blocks {
-                count: self.feed.blocks_sent,
-                markers,
+        let outcome = match (timed_out, status) {
+            (Some(outcome), _) => outcome,
+            (None, Some(status)) => outcome_of(status),
+            (None, None) => Outcome::Signaled {
+                signal: 0,
+                name: "unknown".into(),
             },
-            _ => Split::Whole,
+        };
+        let streams = self
+            .streams
+            .iter()
+            .map(|s| std::mem::replace(&mut *reader::lock(s), Splitter::new(None, 0)))
+            .collect();
+        let blocks = match self.feed.markers() {
+            Some(_) if self.feed.blocks_sent > 0 => Some(self.feed.blocks_sent),
+            _ => None,
         };
         let capture = Parts {
-            stdout: &stdout,
-            stderr: &stderr,
-            inputs,
-            split,
+            streams,
+            blocks,
+            inputs: std::mem::take(&mut self.feed.inputs),
             encoding: self.encoding,
             outcome,
             runtime: ended.saturating_duration_since(self.start),
+            fed_on_stdin: self.fed_on_stdin,
         }
         .into_capture();
         self.cancel.unregister(self.registry_id);
@@ -271,24 +319,23 @@ impl Session {
     }
 
     /// SIGTERM to the group, a grace period for the leader to exit, then
-    /// SIGKILL. Returns the leader's status if it was reaped and when.
-    fn terminate(&mut self) -> (Option<ExitStatus>, Instant) {
+    /// SIGKILL.
+    fn terminate(&mut self) {
         sys::signal_group(self.pgid, GroupSignal::Terminate);
-        if let Ok((status, at)) = self.exits.recv_timeout(TERMINATION_GRACE) {
-            return (Some(status), at);
+        let grace = Instant::now() + TERMINATION_GRACE;
+        if self.wait_exit(|_| grace) {
+            return;
         }
         sys::signal_group(self.pgid, GroupSignal::Kill);
-        match self.exits.recv_timeout(KILL_WAIT) {
-            Ok((status, at)) => (Some(status), at),
-            Err(_) => (None, Instant::now()),
-        }
+        let kill = Instant::now() + KILL_WAIT;
+        self.wait_exit(|_| kill);
     }
 
     /// Ends whatever is left of the group after its leader exited (such as
     /// `sleep 300 &` in a shell), then gives the readers a bounded time to
     /// reach the end of their streams.
     ///
-    /// The grace after SIGTERM is waited on the readers' channel: we cannot
+    /// The grace after SIGTERM is waited on the events channel: we cannot
     /// wait for processes that are not our children, but once every process
     /// holding the pipes is gone the readers report the end. The group id
     /// cannot have been reused yet: the kernel keeps it while any member
@@ -306,12 +353,14 @@ impl Session {
         }
     }
 
-    /// Waits until both readers are done or `until`; true if they are done.
+    /// Waits until every reader is done or `until`; true if they are done.
     fn wait_readers(&mut self, until: Instant) -> bool {
         while self.readers_left > 0 {
             let left = until.saturating_duration_since(Instant::now());
-            match self.readers_done.recv_timeout(left) {
-                Ok(_) => self.readers_left -= 1,
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    self.on_event(event);
+                }
                 Err(RecvTimeoutError::Timeout) => return false,
                 Err(RecvTimeoutError::Disconnected) => self.readers_left = 0,
             }
@@ -331,62 +380,209 @@ impl Drop for Session {
     }
 }
 
-/// Queues `text` for the writer thread, if there is one (none when stdin is
-/// a file, and text sent after the input was spooled has nowhere to go).
-fn queue(input: &Option<Sender<Input>>, text: Input) -> Result<(), Infallible> {
+/// Queues bytes for the writer thread, if there is one (none when the
+/// script is a file, and text sent after it was spooled has nowhere to go).
+fn queue(input: &Option<Sender<Vec<u8>>>, bytes: Vec<u8>) -> Result<(), Infallible> {
     if let Some(input) = input {
         // Fails only when the writer stopped on a broken pipe: the process
         // no longer reads, so the text has nowhere to go.
-        let _ = input.send(text);
+        let _ = input.send(bytes);
     }
     Ok(())
 }
 
-/// What a bare `python3` runs instead of reading its script from stdin
-/// itself (`python3 -c PYTHON_READER`): read all of stdin at once, compile it
-/// as `<stdin>` and run it in `__main__`, as python does.
-///
-/// Unbuffered (`PYTHONUNBUFFERED`, which the blocks need so that stdout and
-/// stderr interleave as written), CPython reads a script from stdin one
-/// `read(2)` per byte, pipe or file; this reads it in a few large reads. It
-/// reads to the end before running anything, as python does with a script
-/// on stdin (it compiles the whole script first). It leaves no name of its
-/// own in `__main__` and sets what python sets there for a script on stdin
-/// (`__file__` is `'<stdin>'`, `__cached__` is `None`), puts `sys.argv[0]`
-/// back to `''`, and wraps `sys.excepthook` to drop its own frame, so that
-/// tracebacks and syntax errors print as they would. What still shows: the
-/// module's frame has the reader's as its `f_back`, and `sys.excepthook` is
-/// not `sys.__excepthook__`.
-const PYTHON_READER: &str = "globals().update(__file__='<stdin>', __cached__=None); \
-    (lambda s: (s.argv.__setitem__(0, ''), setattr(s, 'excepthook', \
-    (lambda h: lambda t, v, tb: (lambda n: h(t, v.with_traceback(n) \
-    if isinstance(v, BaseException) else v, n))(tb.tb_next if tb is not None \
-    and tb.tb_frame.f_code.co_filename == '<string>' else tb))(s.excepthook))))\
-    (__import__('sys')); \
-    exec(compile(__import__('sys').stdin.buffer.read(), '<stdin>', 'exec'))";
-
-/// Whether python, run as `argv`, reads its script from stdin and is
-/// python 3: no script, `-c`, `-m` or `-`, only options that take no value
-/// (`-u`, `-B`, ...), and not a `python2`.
-fn reads_script_from_stdin(argv: &[String]) -> bool {
-    const FLAGS: [&str; 12] = [
-        "-u", "-B", "-E", "-s", "-S", "-I", "-O", "-OO", "-q", "-b", "-bb", "-P",
-    ];
-    !marker::basename(&argv[0]).starts_with("python2")
-        && argv.iter().skip(1).all(|a| FLAGS.contains(&a.as_str()))
+/// Where the interpreter's own arguments start (after `env` and its
+/// options), or `None` when `env` splits a string (`-S`).
+fn program_index(argv: &[String]) -> Option<usize> {
+    if marker::basename(&argv[0]) != "env" {
+        return Some(0);
+    }
+    for (i, a) in argv.iter().enumerate().skip(1) {
+        if a.starts_with("-S") || a == "--split-string" {
+            return None;
+        }
+        if !a.starts_with('-') && !a.contains('=') {
+            return Some(i);
+        }
+    }
+    None
 }
 
-/// The command for `opts`, and the pty masters to read when `term` is set.
+/// Whether the interpreter, run as `argv`, has only options that take no
+/// script of their own, so that litprog may give it one.
+fn only_options(argv: &[String], interpreter: Interpreter) -> bool {
+    let Some(p) = program_index(argv) else {
+        return false;
+    };
+    if interpreter == Interpreter::Python && marker::basename(&argv[p]).starts_with("python2") {
+        return false;
+    }
+    let mut args = argv[p + 1..].iter();
+    while let Some(a) = args.next() {
+        match interpreter {
+            Interpreter::Shell => {
+                if matches!(a.as_str(), "--rcfile" | "--init-file") {
+                    args.next();
+                    continue;
+                }
+                if a.starts_with("--") {
+                    continue;
+                }
+                let Some(flags) = a.strip_prefix('-').or_else(|| a.strip_prefix('+')) else {
+                    return false;
+                };
+                if flags.is_empty() || flags.contains(['c', 's', 'i']) {
+                    return false;
+                }
+                if flags.ends_with(['o', 'O']) {
+                    args.next();
+                }
+            }
+            Interpreter::Python => {
+                const FLAGS: [&str; 12] = [
+                    "-u", "-B", "-E", "-s", "-S", "-I", "-O", "-OO", "-q", "-b", "-bb", "-P",
+                ];
+                if !FLAGS.contains(&a.as_str()) {
+                    return false;
+                }
+            }
+            Interpreter::Node => {
+                let takes_code = ["-e", "-p", "-i", "-r", "--eval", "--print", "--interactive"];
+                if !a.starts_with("--") && !a.starts_with('-') || a == "-" || a == "--" {
+                    return false;
+                }
+                if takes_code.contains(&a.as_str()) || a.starts_with("--require") {
+                    return false;
+                }
+            }
+            Interpreter::Ruby | Interpreter::Perl => {
+                if !a.starts_with('-') || a == "-" || a == "--" || a.starts_with("-e") {
+                    return false;
+                }
+                if a.starts_with("-E") || a.starts_with("-n") || a.starts_with("-p") {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+fn delivery(opts: &SessionOptions, interpreter: Option<Interpreter>) -> Delivery {
+    let Some(interpreter) = interpreter else {
+        return Delivery::Stdin;
+    };
+    if opts.marker.is_some() || opts.input_delay.is_some() || !only_options(&opts.argv, interpreter)
+    {
+        return Delivery::Stdin;
+    }
+    match interpreter {
+        Interpreter::Python | Interpreter::Node => Delivery::Driver,
+        Interpreter::Shell | Interpreter::Ruby | Interpreter::Perl => Delivery::DevStdin,
+    }
+}
+
+fn protocol(
+    opts: &SessionOptions,
+    interpreter: Option<Interpreter>,
+    delivery: Delivery,
+    merged: bool,
+) -> Protocol {
+    let markers = match (&opts.marker, interpreter) {
+        (Some(template), _) => Markers::new(template.clone()),
+        (None, Some(interpreter)) => Markers::builtin(interpreter, merged),
+        (None, None) => return Protocol::Plain,
+    };
+    let prefix = markers.prefix().to_string();
+    if delivery == Delivery::Driver {
+        let header = format!(
+            "{prefix} {} {}\n",
+            u8::from(!merged),
+            u8::from(opts.show_value)
+        );
+        return Protocol::Framed { markers, header };
+    }
+    // The stdin redirection carries the prefix in a comment, so that a
+    // shell echoing its input (`-v`) does not show it.
+    let setup = match (delivery, interpreter) {
+        (Delivery::DevStdin, Some(Interpreter::Shell)) => {
+            format!("{{ exec </dev/null; }} 2>/dev/null # {prefix}\n")
+        }
+        (Delivery::DevStdin, Some(Interpreter::Ruby)) => {
+            format!("STDIN.reopen(File::NULL) # {prefix}\n")
+        }
+        (Delivery::DevStdin, Some(Interpreter::Perl)) => {
+            format!("open(STDIN, '<', '/dev/null'); # {prefix}\n")
+        }
+        _ => String::new(),
+    };
+    let layout = match (interpreter, &opts.marker, opts.input_delay) {
+        (Some(Interpreter::Perl), None, None) => Layout::PerlLines,
+        (Some(_), None, None) => Layout::Padded,
+        _ => Layout::Packed,
+    };
+    Protocol::Statements {
+        markers,
+        setup,
+        layout,
+    }
+}
+
+/// What litprog adds to the interpreter's command line.
+fn extra_args(interpreter: Option<Interpreter>, delivery: Delivery) -> Vec<&'static str> {
+    match (delivery, interpreter) {
+        (Delivery::Driver, Some(Interpreter::Python)) => {
+            vec!["-c", driver::PYTHON_BOOT, driver::PYTHON_DRIVER]
+        }
+        (Delivery::Driver, _) => vec!["-e", driver::NODE_DRIVER],
+        (Delivery::DevStdin, _) => vec!["/dev/stdin"],
+        (Delivery::Stdin, _) => Vec::new(),
+    }
+}
+
+/// The command line a session of `opts` runs and the bytes its interpreter
+/// reads on stdin for `blocks` (script and markers, or the driver's
+/// frames), as [`run`] gives them: for measuring what the protocol costs
+/// the interpreter itself, outside litprog (the benchmark does).
+pub fn prepare<B: BlockSource>(opts: &SessionOptions, blocks: &[B]) -> (Vec<String>, Vec<u8>) {
+    let interpreter = Interpreter::detect(&opts.argv);
+    let delivery = delivery(opts, interpreter);
+    let merged = opts.stderr == StderrMode::Merged;
+    let encoding = opts
+        .encoding
+        .as_deref()
+        .and_then(|l| Encoding::for_label(l.trim().as_bytes()))
+        .unwrap_or(encoding_rs::UTF_8);
+    let mut feed = Feed::new(
+        protocol(opts, interpreter, delivery, merged),
+        encoding,
+        false,
+    );
+    let mut input = Vec::new();
+    let _ = feed.blocks(blocks, &mut |b| {
+        input.extend(b);
+        Ok::<(), Infallible>(())
+    });
+    let mut argv = opts.argv.clone();
+    argv.extend(
+        extra_args(interpreter, delivery)
+            .into_iter()
+            .map(String::from),
+    );
+    (argv, input)
+}
+
+/// The command for `opts`, and the output streams to read: one when stdout
+/// and stderr are merged, two when separate.
 fn command(
     opts: &SessionOptions,
     interpreter: Option<Interpreter>,
-) -> std::io::Result<(Command, Option<(File, File)>)> {
+    delivery: Delivery,
+) -> std::io::Result<(Command, Vec<Box<dyn Read + Send>>)> {
     let mut cmd = Command::new(&opts.argv[0]);
-    cmd.args(&opts.argv[1..]);
-    if interpreter == Some(Interpreter::Python) && reads_script_from_stdin(&opts.argv) {
-        cmd.args(["-c", PYTHON_READER]);
-    }
-    cmd.envs(opts.env.iter().map(|(k, v)| (k, v)))
+    cmd.args(&opts.argv[1..])
+        .args(extra_args(interpreter, delivery))
+        .envs(opts.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         // Own process group: the timeout and a cancel reach everything
         // the session starts, and the terminal's Ctrl-C does not (it goes to
@@ -405,50 +601,76 @@ fn command(
     if opts.end_with_parent {
         sys::end_with_parent(&mut cmd);
     }
-    if opts.term {
-        let out = sys::open_pty()?;
-        let err = sys::open_pty()?;
-        cmd.stdout(Stdio::from(out.slave))
-            .stderr(Stdio::from(err.slave));
-        Ok((cmd, Some((out.master, err.master))))
-    } else {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        Ok((cmd, None))
-    }
+    let merged = opts.stderr == StderrMode::Merged;
+    let outputs: Vec<Box<dyn Read + Send>> = match (opts.term, merged) {
+        (true, true) => {
+            let pty = sys::open_pty()?;
+            cmd.stdout(Stdio::from(pty.slave.try_clone()?))
+                .stderr(Stdio::from(pty.slave));
+            vec![Box::new(pty.master)]
+        }
+        (true, false) => {
+            let out = sys::open_pty()?;
+            let err = sys::open_pty()?;
+            cmd.stdout(Stdio::from(out.slave))
+                .stderr(Stdio::from(err.slave));
+            vec![Box::new(out.master), Box::new(err.master)]
+        }
+        (false, true) => {
+            // One pipe for both: the kernel keeps the order of the writes.
+            let (reader, writer) = std::io::pipe()?;
+            cmd.stdout(writer.try_clone()?).stderr(writer);
+            vec![Box::new(reader)]
+        }
+        (false, false) => {
+            let (out_r, out_w) = std::io::pipe()?;
+            let (err_r, err_w) = std::io::pipe()?;
+            cmd.stdout(out_w).stderr(err_w);
+            vec![Box::new(out_r), Box::new(err_r)]
+        }
+    };
+    Ok((cmd, outputs))
 }
 
 /// The ends of a session's threads that the session keeps.
 struct Threads {
-    stdout: Arc<Mutex<StreamBuf>>,
-    stderr: Arc<Mutex<StreamBuf>>,
-    readers_done: Receiver<Stream>,
-    inputs: Arc<Mutex<Vec<InputLine>>>,
-    input: Option<Sender<Input>>,
-    exits: Receiver<(ExitStatus, Instant)>,
+    streams: Vec<Arc<Mutex<Splitter>>>,
+    events: Receiver<Event>,
+    input: Option<Sender<Vec<u8>>>,
 }
 
 impl Threads {
-    /// Starts the two readers, the stdin writer (if stdin is a pipe) and the
+    /// Starts the readers, the input writer (if the input is a pipe) and the
     /// waiter.
     fn spawn(
         mut child: Child,
         (cancel, registry_id): (Cancel, u64),
-        (stdout_src, stderr_src): (Box<dyn Read + Send>, Box<dyn Read + Send>),
+        outputs: Vec<Box<dyn Read + Send>>,
         stdin: Option<ChildStdin>,
-        writer: WriterConfig,
+        input_delay: Option<Duration>,
+        prefix: Option<&str>,
         limit: usize,
     ) -> std::io::Result<Threads> {
-        let start = writer.start;
-        let (done_tx, readers_done) = mpsc::channel();
-        let stdout =
-            reader::spawn_reader(stdout_src, Stream::Stdout, start, limit, done_tx.clone())?;
-        let stderr = reader::spawn_reader(stderr_src, Stream::Stderr, start, limit, done_tx)?;
-
-        let inputs = Arc::clone(&writer.log);
+        let (events_tx, events) = mpsc::channel();
+        let mut streams = Vec::new();
+        for (i, source) in outputs.into_iter().enumerate() {
+            let stream = if i == 0 {
+                Stream::Stdout
+            } else {
+                Stream::Stderr
+            };
+            let splitter = Splitter::new(prefix, limit);
+            streams.push(reader::spawn_reader(
+                source,
+                stream,
+                splitter,
+                events_tx.clone(),
+            )?);
+        }
         let input = match stdin {
             Some(stdin) => {
                 let (input, queue) = mpsc::channel();
-                writer::spawn_writer(stdin, queue, writer)?;
+                writer::spawn_writer(stdin, queue, input_delay)?;
                 Some(input)
             }
             None => None,
@@ -456,7 +678,6 @@ impl Threads {
 
         // The waiter owns the Child: it blocks in waitpid and reports the
         // exit, so `wait` can use recv_timeout and a cancel a condvar.
-        let (exit_tx, exits) = mpsc::channel();
         thread::Builder::new()
             .name("litprog-wait".into())
             .spawn(move || {
@@ -465,18 +686,15 @@ impl Threads {
                 cancel.mark_exited(registry_id);
                 match status {
                     Ok(status) => {
-                        let _ = exit_tx.send((status, at));
+                        let _ = events_tx.send(Event::Exit(status, at));
                     }
                     Err(err) => log::warn!("waiting for process {}: {err}", child.id()),
                 }
             })?;
         Ok(Threads {
-            stdout,
-            stderr,
-            readers_done,
-            inputs,
+            streams,
+            events,
             input,
-            exits,
         })
     }
 }
@@ -497,13 +715,14 @@ fn outcome_of(status: ExitStatus) -> Outcome {
     }
 }
 
-/// Starts a session, sends `blocks` and waits for it.
+/// Starts a session, sends `blocks` and waits for it: each block at most
+/// `timeout` from the moment it started.
 ///
-/// Without `input_delay`, the blocks and marker statements are the child's
-/// stdin as a temporary file rather than a pipe (see the module docs).
-pub fn run(
+/// Without `input_delay`, the script is a temporary file rather than a pipe
+/// (see the module docs).
+pub fn run<B: BlockSource>(
     opts: SessionOptions,
-    blocks: &[String],
+    blocks: &[B],
     timeout: Duration,
 ) -> Result<Capture, SessionError> {
     let session = if opts.input_delay.is_none() {
@@ -526,5 +745,36 @@ mod tests {
         assert_send::<Session>();
         assert_send::<Capture>();
         assert_send::<SessionError>();
+    }
+
+    fn argv(cmd: &str) -> Vec<String> {
+        shlex::split(cmd).unwrap()
+    }
+
+    #[test]
+    fn only_plain_options_let_litprog_give_the_script() {
+        let yes = [
+            ("bash", Interpreter::Shell),
+            ("bash -e -o pipefail --norc", Interpreter::Shell),
+            ("/usr/bin/env python3 -u", Interpreter::Python),
+            ("node --no-warnings", Interpreter::Node),
+            ("perl -w", Interpreter::Perl),
+        ];
+        for (cmd, i) in yes {
+            assert!(only_options(&argv(cmd), i), "{cmd}");
+        }
+        let no = [
+            ("bash -c 'echo'", Interpreter::Shell),
+            ("bash -s", Interpreter::Shell),
+            ("bash script.sh", Interpreter::Shell),
+            ("python3 -i", Interpreter::Python),
+            ("python2", Interpreter::Python),
+            ("node -e 1", Interpreter::Node),
+            ("ruby -e 1", Interpreter::Ruby),
+            ("env -S 'perl -w'", Interpreter::Perl),
+        ];
+        for (cmd, i) in no {
+            assert!(!only_options(&argv(cmd), i), "{cmd}");
+        }
     }
 }

@@ -9,18 +9,13 @@
 //! right after a marker belongs to the marker and is removed with it.
 
 use std::fmt::Write as _;
-use std::ops::Range;
 use std::path::Path;
-
-use memchr::memmem::Finder;
 
 /// A session's marker statement and random marker prefix.
 #[derive(Clone, Debug)]
 pub(crate) struct Markers {
     /// `__litprog_<hex>_`; marker `i` is this followed by `i__`.
     prefix: String,
-    /// A searcher for `prefix`, which every marker starts with.
-    finder: Finder<'static>,
     /// The statement template cut at its holes once, the prefix already in
     /// place, so that a statement is one allocation and a few copies.
     pieces: Vec<Piece>,
@@ -73,10 +68,11 @@ fn pieces(template: &str, prefix: &str) -> Vec<Piece> {
 }
 
 impl Markers {
-    /// Markers with the built-in statement of `interpreter`.
-    pub(crate) fn builtin(interpreter: Interpreter) -> Self {
-        let mut markers = Markers::new(interpreter.template().to_string());
-        if let Some(setup) = interpreter.setup() {
+    /// Markers with the built-in statement of `interpreter`; `merged`:
+    /// stdout and stderr are one stream, and one marker on it is enough.
+    pub(crate) fn builtin(interpreter: Interpreter, merged: bool) -> Self {
+        let mut markers = Markers::new(interpreter.template(merged).to_string());
+        if let Some(setup) = interpreter.setup(merged) {
             markers.setup = setup.replace("{head}", &markers.prefix);
         }
         markers
@@ -95,7 +91,6 @@ impl Markers {
         });
         let prefix = format!("__litprog_{random:016x}_");
         Markers {
-            finder: Finder::new(&prefix).into_owned(),
             pieces: pieces(&template, &prefix),
             prefix,
             setup: String::new(),
@@ -135,39 +130,6 @@ impl Markers {
         }
         stmt
     }
-
-    /// Finds markers `0, 1, ...` in order in `data`, stopping at the first
-    /// missing one or after `max`. Each range covers the marker and the
-    /// newline after it.
-    pub(crate) fn find(&self, data: &[u8], max: usize) -> Vec<Range<usize>> {
-        let mut found = Vec::new();
-        let mut tail = String::new();
-        let mut from = 0;
-        while found.len() < max {
-            tail.clear();
-            let _ = write!(tail, "{}__", found.len());
-            // The first prefix followed by this marker's tail: one pass over
-            // the data for all markers, with memmem's fast search.
-            let Some(pos) = self.finder.find(&data[from..]) else {
-                break;
-            };
-            let start = from + pos;
-            let mut end = start + self.prefix.len();
-            if !data[end..].starts_with(tail.as_bytes()) {
-                from = start + 1;
-                continue;
-            }
-            end += tail.len();
-            if data[end..].starts_with(b"\r\n") {
-                end += 2;
-            } else if data[end..].starts_with(b"\n") {
-                end += 1;
-            }
-            found.push(start..end);
-            from = end;
-        }
-        found
-    }
 }
 
 /// The interpreter a command runs, as far as markers care.
@@ -201,24 +163,30 @@ impl Interpreter {
 
     /// The built-in marker statement template; it joins `{head}` and
     /// `{tail}` at run time (see [`Markers::statement`]).
-    pub(crate) fn template(self) -> &'static str {
-        match self {
-            Interpreter::Shell => {
+    pub(crate) fn template(self, merged: bool) -> &'static str {
+        match (self, merged) {
+            (Interpreter::Shell, true) => "printf '%s%s\\n' '{head}' '{tail}'",
+            (Interpreter::Shell, false) => {
                 "printf '%s%s\\n' '{head}' '{tail}'; printf '%s%s\\n' '{head}' '{tail}' >&2"
             }
             // One line at column 0 ends any indented suite of the block. The
             // helper is defined by [`Interpreter::setup`].
-            Interpreter::Python => "__import__('sys')._litprog_marker('{tail}')",
+            (Interpreter::Python, _) => "__import__('sys')._litprog_marker('{tail}')",
             // The leading `;` ends a last statement written without one.
-            Interpreter::Node => {
+            (Interpreter::Node, true) => ";process.stdout.write('{head}' + '{tail}\\n');",
+            (Interpreter::Node, false) => {
                 ";process.stdout.write('{head}' + '{tail}\\n'); process.stderr.write('{head}' + '{tail}\\n');"
             }
-            Interpreter::Ruby => {
+            (Interpreter::Ruby, true) => ";$stdout.write(\"{head}\" \"{tail}\\n\"); $stdout.flush",
+            (Interpreter::Ruby, false) => {
                 ";$stdout.write(\"{head}\" \"{tail}\\n\"); $stdout.flush; $stderr.write(\"{head}\" \"{tail}\\n\"); $stderr.flush"
             }
             // Setting `$|` flushes STDOUT now and keeps it unbuffered, so the
             // following blocks' stdout and stderr interleave as written.
-            Interpreter::Perl => {
+            (Interpreter::Perl, true) => {
+                ";{ my $o = select(STDOUT); $| = 1; select($o); print STDOUT \"{head}\", \"{tail}\\n\"; }"
+            }
+            (Interpreter::Perl, false) => {
                 ";{ my $o = select(STDOUT); $| = 1; select($o); print STDOUT \"{head}\", \"{tail}\\n\"; print STDERR \"{head}\", \"{tail}\\n\"; }"
             }
         }
@@ -238,9 +206,14 @@ impl Interpreter {
     /// The helper returns None, so even an interactive python prints
     /// nothing. It is on the same line as the first statement, after block
     /// 0, so no block's line numbers move further than before.
-    pub(crate) fn setup(self) -> Option<&'static str> {
-        match self {
-            Interpreter::Python => Some(
+    pub(crate) fn setup(self, merged: bool) -> Option<&'static str> {
+        match (self, merged) {
+            (Interpreter::Python, true) => Some(
+                "__import__('sys')._litprog_marker = (lambda s, h: lambda t: \
+                 (s.stderr.flush(), s.stdout.write(h + t + '\\n'), s.stdout.flush()) \
+                 and None)(__import__('sys'), '{head}'); ",
+            ),
+            (Interpreter::Python, false) => Some(
                 "__import__('sys')._litprog_marker = (lambda s, h: lambda t: \
                  (s.stdout.write(h + t + '\\n'), s.stdout.flush(), \
                  s.stderr.write(h + t + '\\n'), s.stderr.flush()) and None)\
@@ -310,16 +283,18 @@ mod tests {
             Interpreter::Ruby,
             Interpreter::Perl,
         ] {
-            let m = Markers::builtin(interpreter);
-            for index in [0, 7] {
-                let stmt = m.statement(index);
-                let tail = format!("{index}__");
-                assert!(!stmt.contains(&m.marker(index)), "{stmt}");
-                assert!(stmt.contains(&tail), "{stmt}");
-                assert_eq!(stmt.lines().count(), 1, "{stmt}");
+            for merged in [true, false] {
+                let m = Markers::builtin(interpreter, merged);
+                for index in [0, 7] {
+                    let stmt = m.statement(index);
+                    let tail = format!("{index}__");
+                    assert!(!stmt.contains(&m.marker(index)), "{stmt}");
+                    assert!(stmt.contains(&tail), "{stmt}");
+                    assert_eq!(stmt.lines().count(), 1, "{stmt}");
+                }
+                let all = m.statement(0) + &m.statement(1);
+                assert!(all.contains(m.prefix()), "{all}");
             }
-            let all = m.statement(0) + &m.statement(1);
-            assert!(all.contains(m.prefix()), "{all}");
         }
     }
 
@@ -346,40 +321,9 @@ mod tests {
     }
 
     #[test]
-    fn finds_a_marker_after_prefixes_that_are_not_it() {
-        let m = Markers::new(String::new());
-        let data = format!("{p}1__ {p}{p}0__\nx{p}1__", p = m.prefix());
-        let found = m.find(data.as_bytes(), 5);
-        assert_eq!(found.len(), 2);
-        assert_eq!(
-            &data[..found[0].start],
-            &format!("{p}1__ {p}", p = m.prefix())
-        );
-        assert_eq!(&data[found[0].end..found[1].start], "x");
-    }
-
-    #[test]
     fn markers_differ_per_session() {
         let a = Markers::new(String::new());
         let b = Markers::new(String::new());
         assert_ne!(a.marker(0), b.marker(0));
-    }
-
-    #[test]
-    fn finds_markers_in_order_with_their_newline() {
-        let m = Markers::new(String::new());
-        let data = format!("a\n{}\nok2{}\r\ntail", m.marker(0), m.marker(1));
-        let found = m.find(data.as_bytes(), 5);
-        assert_eq!(found.len(), 2);
-        assert_eq!(&data[..found[0].start], "a\n");
-        assert_eq!(&data[found[0].end..found[1].start], "ok2");
-        assert_eq!(&data[found[1].end..], "tail");
-    }
-
-    #[test]
-    fn marker_one_does_not_match_marker_ten() {
-        let m = Markers::new(String::new());
-        let data = format!("{}\n{}\n", m.marker(0), m.marker(10));
-        assert_eq!(m.find(data.as_bytes(), 5).len(), 1);
     }
 }

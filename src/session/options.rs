@@ -6,6 +6,19 @@ use std::time::Duration;
 use super::reader::MAX_STREAM_BYTES;
 use super::{Cancel, SessionError};
 
+/// Where a session's standard error goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StderrMode {
+    /// stdout and stderr are one pipe (one pseudo-terminal with `term`), as
+    /// in a terminal: lines appear in exactly the order the program wrote
+    /// them, in [`BlockCapture::stdout`](super::BlockCapture::stdout).
+    #[default]
+    Merged,
+    /// Two pipes: each block's stdout in `stdout` and its stderr in `stderr`.
+    /// Two pipes have no common order, so none is claimed.
+    Separate,
+}
+
 /// How to start a session. Build it with [`SessionOptions::new`] or
 /// [`SessionOptions::from_command`], then set the public fields.
 #[derive(Clone, Debug)]
@@ -16,9 +29,19 @@ pub struct SessionOptions {
     pub env: Vec<(String, String)>,
     /// Working directory, relative to the current directory; `None` = inherit.
     pub cwd: Option<PathBuf>,
-    /// Make stdout and stderr each their own pseudo-terminal (80x24, output
-    /// processing off so bytes are exact); stdin does not change.
+    /// Make stdout and stderr a pseudo-terminal (one for both when merged,
+    /// one each when separate; 80x24, output processing off so bytes are
+    /// exact); stdin does not change.
     pub term: bool,
+    /// One stream for stdout and stderr (the default), or two.
+    pub stderr: StderrMode,
+    /// Limit of the whole session, from its start; `None`: only the
+    /// per-block timeout given to [`Session::wait`](super::Session::wait).
+    pub session_timeout: Option<Duration>,
+    /// python and node: print the value of each block's last expression, as
+    /// the interpreter's REPL would (`repr` in python; not `None` or
+    /// `undefined`).
+    pub show_value: bool,
     /// Record input lines in the transcript and in each block's lines.
     pub echo: bool,
     /// Pause after writing each input line, for interpreters that need paced input.
@@ -28,7 +51,9 @@ pub struct SessionOptions {
     /// Marker statement template with `{marker}` (or `{head}` and `{tail}`,
     /// its two halves), overriding the built-in one.
     pub marker: Option<String>,
-    /// Bytes kept per output stream; the rest is read and dropped.
+    /// Output bytes kept per block (per stream); the rest is read and
+    /// dropped, and counted in [`BlockCapture::dropped_bytes`](super::BlockCapture::dropped_bytes).
+    /// Markers never count.
     pub output_limit: usize,
     /// The handle that can end this session (and the others started with
     /// it) from another thread; a fresh one by default.
@@ -48,6 +73,9 @@ impl SessionOptions {
             env: Vec::new(),
             cwd: None,
             term: false,
+            stderr: StderrMode::Merged,
+            session_timeout: None,
+            show_value: false,
             echo: false,
             input_delay: None,
             encoding: None,

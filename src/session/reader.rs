@@ -1,135 +1,272 @@
-//! Reading one output stream of a child: a thread per stream, timestamped
-//! chunks, a memory bound, and turning byte ranges back into decoded lines.
+//! Reading one output stream of a child: a thread per stream that divides
+//! the stream among the blocks *as it reads*, at the markers, keeping at most
+//! a limit of bytes per block.
 //!
 //! Each stream gets its own thread from the moment the process starts, so the
 //! child can never block on a full pipe while we are busy elsewhere (for
-//! example writing its stdin). The thread reads big chunks and stamps each
-//! chunk with the time since the session started; lines are only cut out
-//! later, when the session is over, so reading does no per-byte work.
+//! example writing its input). The thread reads big chunks and hands them to
+//! a [`Splitter`], which searches them for the session's marker prefix
+//! (memmem, no work per byte outside it), cuts the stream into one
+//! [`Segment`] per block, reports each marker the moment it arrives (so the
+//! session knows when each block started, for per-block timeouts), and drops
+//! lines that contain the prefix without being a marker (an interpreter
+//! tracing or echoing the marker statement).
+//!
+//! Markers never count against the limit: they are not kept at all. Bytes
+//! beyond a block's limit are still read and searched for markers, then
+//! dropped and counted, so the next block's output is unaffected.
 
-use std::borrow::Cow;
 use std::io::{self, Read};
-use std::ops::Range;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use encoding_rs::Encoding;
+use memchr::memmem::Finder;
 
-use super::capture::{CapturedLine, Stream};
+use super::capture::Stream;
 use super::sys;
 
-/// Default number of bytes kept per output stream (16 MiB). Output beyond it
-/// is still read, so the child never blocks, but dropped; the capture then
-/// says `truncated` and how many bytes were dropped.
+/// Default number of output bytes kept per block (16 MiB). Output beyond it
+/// is still read, so the child never blocks, but dropped; the block's
+/// capture then says how many bytes were dropped.
 pub const MAX_STREAM_BYTES: usize = 16 << 20;
 
 const CHUNK_SIZE: usize = 64 << 10;
 
-/// Chunks read within this time of each other are stamped alike.
-const TIME_RESOLUTION: Duration = Duration::from_millis(1);
+/// The longest block index a marker may carry (digits of `u64::MAX`).
+const MAX_INDEX_DIGITS: usize = 19;
 
-/// The bytes read from one stream so far, with the time each chunk arrived.
+/// The output of one block on one stream.
 #[derive(Debug, Default)]
-pub(crate) struct StreamBuf {
+pub(crate) struct Segment {
     pub(crate) data: Vec<u8>,
-    /// `(end offset in data, time since start)` for each chunk, in order.
-    chunks: Vec<(usize, Duration)>,
+    /// Bytes beyond the limit, read and dropped.
     pub(crate) dropped: u64,
-    limit: usize,
 }
 
-impl StreamBuf {
-    pub(crate) fn new(limit: usize) -> Self {
-        StreamBuf {
+/// What a session's threads report to it as they go.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// Marker `index` arrived: block `index + 1` has started.
+    Marker(usize, Instant),
+    /// A stream reached its end.
+    Done,
+    /// The leader exited (reaped at that time).
+    Exit(std::process::ExitStatus, Instant),
+}
+
+/// Divides one stream among the blocks at the markers, as it arrives.
+#[derive(Debug)]
+pub(crate) struct Splitter {
+    /// `__litprog_<hex>_`, or `None` when the stream is one unit.
+    prefix: Option<Vec<u8>>,
+    finder: Option<Finder<'static>>,
+    limit: usize,
+    /// One per block seen so far; the last is being filled.
+    pub(crate) segments: Vec<Segment>,
+    /// The first block whose marker was skipped while a later one arrived:
+    /// it read input meant for the blocks after it.
+    pub(crate) skipped: Option<usize>,
+    /// Bytes not yet committed: they may be the start of a marker.
+    work: Vec<u8>,
+    /// Inside a line that contains the prefix without being a marker.
+    in_noise: bool,
+}
+
+impl Splitter {
+    pub(crate) fn new(prefix: Option<&str>, limit: usize) -> Self {
+        Splitter {
+            finder: prefix.map(|p| Finder::new(p.as_bytes()).into_owned()),
+            prefix: prefix.map(|p| p.as_bytes().to_vec()),
             limit,
-            ..StreamBuf::default()
+            segments: vec![Segment::default()],
+            skipped: None,
+            work: Vec::new(),
+            in_noise: false,
         }
     }
 
-    /// Appends a chunk read at `time`, keeping at most `limit` bytes in all.
-    pub(crate) fn push(&mut self, bytes: &[u8], time: Duration) {
-        let room = self.limit.saturating_sub(self.data.len());
+    /// How many markers arrived (the index of the block being filled).
+    pub(crate) fn markers_seen(&self) -> usize {
+        self.segments.len() - 1
+    }
+
+    /// Appends `bytes` to the current block, up to the limit.
+    fn commit(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let seg = self.segments.last_mut().expect("one segment at least");
+        let room = self.limit.saturating_sub(seg.data.len());
         let kept = bytes.len().min(room);
-        if kept > 0 {
-            self.data.extend_from_slice(&bytes[..kept]);
-            // A child writing byte by byte would otherwise cost an entry per
-            // byte; chunks closer than the resolution share the first's time.
-            match self.chunks.last_mut() {
-                Some((end, first)) if time.saturating_sub(*first) < TIME_RESOLUTION => {
-                    *end = self.data.len();
+        seg.data.extend_from_slice(&bytes[..kept]);
+        seg.dropped += (bytes.len() - kept) as u64;
+    }
+
+    /// Removes the current block's unfinished last line (a noise line that
+    /// started before the prefix was seen).
+    fn drop_partial_line(&mut self) {
+        let seg = self.segments.last_mut().expect("one segment at least");
+        let keep = memchr::memrchr(b'\n', &seg.data).map_or(0, |i| i + 1);
+        seg.data.truncate(keep);
+    }
+
+    /// Feeds `bytes`; `end` says the stream is over (nothing is held back).
+    /// `on_marker` is called with each marker's index as it is recognised.
+    pub(crate) fn push(&mut self, bytes: &[u8], end: bool, on_marker: &mut impl FnMut(usize)) {
+        let (Some(prefix), Some(finder)) = (self.prefix.take(), self.finder.take()) else {
+            self.commit(bytes);
+            return;
+        };
+        self.split(bytes, end, on_marker, &prefix, &finder);
+        self.prefix = Some(prefix);
+        self.finder = Some(finder);
+    }
+
+    fn split(
+        &mut self,
+        bytes: &[u8],
+        end: bool,
+        on_marker: &mut impl FnMut(usize),
+        prefix: &[u8],
+        finder: &Finder<'_>,
+    ) {
+        let mut work = std::mem::take(&mut self.work);
+        work.extend_from_slice(bytes);
+        let len = work.len();
+        let mut pos = 0;
+        while pos < len {
+            if self.in_noise {
+                match memchr::memchr(b'\n', &work[pos..]) {
+                    Some(i) => {
+                        pos += i + 1;
+                        self.in_noise = false;
+                        continue;
+                    }
+                    None => {
+                        pos = len;
+                        break;
+                    }
                 }
-                _ => self.chunks.push((self.data.len(), time)),
+            }
+            let Some(off) = finder.find(&work[pos..]) else {
+                // Hold back a tail that could be the start of the prefix.
+                let hold = if end {
+                    0
+                } else {
+                    partial_prefix(&work[pos..], prefix)
+                };
+                self.commit(&work[pos..len - hold]);
+                pos = len - hold;
+                break;
+            };
+            let start = pos + off;
+            self.commit(&work[pos..start]);
+            pos = start;
+            match parse_marker(&work[start + prefix.len()..], end) {
+                Parsed::Incomplete => break,
+                Parsed::Marker { index, len: n } => {
+                    pos = start + prefix.len() + n;
+                    let current = self.markers_seen();
+                    if index >= current {
+                        if index > current {
+                            self.skipped.get_or_insert(current);
+                        }
+                        for _ in current..=index {
+                            self.segments.push(Segment::default());
+                        }
+                        on_marker(index);
+                    } else {
+                        // An old marker again: not a boundary, drop its line.
+                        self.drop_partial_line();
+                        self.in_noise = true;
+                        pos = start + prefix.len();
+                    }
+                }
+                Parsed::Noise => {
+                    self.drop_partial_line();
+                    self.in_noise = true;
+                    pos = start + prefix.len();
+                }
             }
         }
-        self.dropped += (bytes.len() - kept) as u64;
+        work.drain(..pos);
+        if end {
+            let rest = std::mem::take(&mut work);
+            if !self.in_noise {
+                self.commit(&rest);
+            }
+        }
+        self.work = work;
     }
 
-    /// The time the byte at `offset` arrived.
-    fn time_of(&self, offset: usize) -> Duration {
-        let i = self.chunks.partition_point(|&(end, _)| end <= offset);
-        self.chunks
-            .get(i)
-            .or(self.chunks.last())
-            .map_or(Duration::ZERO, |&(_, t)| t)
-    }
-
-    /// The lines of `range`, each stamped with the arrival of its last byte
-    /// (the moment the line was complete), each keeping its `\n`.
-    pub(crate) fn lines(
-        &self,
-        range: Range<usize>,
-        stream: Stream,
-        encoding: &'static Encoding,
-    ) -> Vec<CapturedLine> {
-        split_lines(&self.data[range.clone()])
-            .map(|line| {
-                let end = range.start + line.end;
-                CapturedLine {
-                    time: self.time_of(end - 1),
-                    stream,
-                    text: decode(encoding, &self.data[range.start + line.start..end]),
-                }
-            })
-            .collect()
+    /// Ends the stream: whatever was held back is committed.
+    pub(crate) fn finish(&mut self) {
+        self.push(&[], true, &mut |_| {});
+        for seg in &mut self.segments {
+            seg.data.shrink_to_fit();
+        }
     }
 }
 
-impl StreamBuf {
-    /// `range` decoded, with its lines (as [`StreamBuf::lines`] makes them)
-    /// appended to `lines`. Valid UTF-8, the usual case, is checked once
-    /// for the whole range and borrowed, and each line is a copy of its
-    /// slice; anything else is decoded line by line as before, so the
-    /// lines are the same either way.
-    pub(crate) fn decode_lines(
-        &self,
-        range: Range<usize>,
-        stream: Stream,
-        encoding: &'static Encoding,
-        lines: &mut Vec<CapturedLine>,
-    ) -> Cow<'_, str> {
-        let bytes = &self.data[range.clone()];
-        if encoding == encoding_rs::UTF_8
-            && let Ok(text) = std::str::from_utf8(bytes)
-        {
-            let unterminated = !bytes.is_empty() && !bytes.ends_with(b"\n");
-            lines.reserve(memchr::memchr_iter(b'\n', bytes).count() + usize::from(unterminated));
-            lines.extend(split_lines(bytes).map(|line| CapturedLine {
-                time: self.time_of(range.start + line.end - 1),
-                stream,
-                text: text[line].to_owned(),
-            }));
-            return Cow::Borrowed(text);
-        }
-        lines.extend(self.lines(range, stream, encoding));
-        Cow::Owned(decode(encoding, bytes))
+enum Parsed {
+    /// The bytes after the prefix end before it is known what they are.
+    Incomplete,
+    /// A marker: its index and the length of `<index>__` and its newline.
+    Marker { index: usize, len: usize },
+    /// The prefix without a marker's tail.
+    Noise,
+}
+
+/// What follows a prefix: `<digits>__`, then an optional `\r\n` or `\n`.
+fn parse_marker(rest: &[u8], end: bool) -> Parsed {
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == rest.len() && !end && digits <= MAX_INDEX_DIGITS {
+        return Parsed::Incomplete;
     }
+    if digits == 0 || digits > MAX_INDEX_DIGITS {
+        return Parsed::Noise;
+    }
+    let tail = &rest[digits..];
+    if tail.len() < 2 && !end && b"__".starts_with(tail) {
+        return Parsed::Incomplete;
+    }
+    if !tail.starts_with(b"__") {
+        return Parsed::Noise;
+    }
+    let Ok(index) = std::str::from_utf8(&rest[..digits])
+        .unwrap_or("")
+        .parse::<usize>()
+    else {
+        return Parsed::Noise;
+    };
+    let after = &tail[2..];
+    let newline = match after {
+        [] | [b'\r'] if !end => return Parsed::Incomplete,
+        [b'\r', b'\n', ..] => 2,
+        [b'\n', ..] => 1,
+        _ => 0,
+    };
+    Parsed::Marker {
+        index,
+        len: digits + 2 + newline,
+    }
+}
+
+/// The length of the longest proper start of `prefix` that `data` ends with.
+fn partial_prefix(data: &[u8], prefix: &[u8]) -> usize {
+    let max = (prefix.len() - 1).min(data.len());
+    (1..=max)
+        .rev()
+        .find(|&k| data.ends_with(&prefix[..k]))
+        .unwrap_or(0)
 }
 
 /// Byte ranges of the lines of `data`, each including its `\n`; a last line
 /// without `\n` is kept as is.
-pub(crate) fn split_lines(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+pub(crate) fn split_lines(data: &[u8]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let mut start = 0;
     std::iter::from_fn(move || {
         if start >= data.len() {
@@ -146,49 +283,50 @@ pub(crate) fn split_lines(data: &[u8]) -> impl Iterator<Item = Range<usize>> + '
 }
 
 /// Decodes `bytes` lossily: invalid sequences become U+FFFD, never an error.
-pub(crate) fn decode(encoding: &'static Encoding, bytes: &[u8]) -> String {
+/// Valid UTF-8, the usual case, is taken over without a copy.
+pub(crate) fn decode(encoding: &'static Encoding, bytes: Vec<u8>) -> String {
     if encoding == encoding_rs::UTF_8 {
-        // Valid UTF-8, the usual case, is checked much faster than
-        // from_utf8_lossy's chunk-by-chunk walk gets through it.
-        match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+        match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
         }
     } else {
-        encoding.decode_without_bom_handling(bytes).0.into_owned()
+        encoding.decode_without_bom_handling(&bytes).0.into_owned()
     }
 }
 
-/// Locks a stream buffer, accepting a poisoned lock: the data is plain bytes
-/// and stays usable even if a reader panicked mid-push.
-pub(crate) fn lock(buf: &Mutex<StreamBuf>) -> MutexGuard<'_, StreamBuf> {
+/// Locks a splitter, accepting a poisoned lock: the data is plain bytes and
+/// stays usable even if a reader panicked mid-push.
+pub(crate) fn lock(buf: &Mutex<Splitter>) -> MutexGuard<'_, Splitter> {
     buf.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Starts a thread that reads `source` to its end into a shared buffer and
-/// then sends `stream` on `done`.
+/// Starts a thread that reads `source` to its end into a shared splitter,
+/// reporting markers and the end on `events`.
 ///
-/// The buffer is shared rather than returned from the thread so that the
+/// The splitter is shared rather than returned from the thread so that the
 /// session can take what was read even when the thread never ends: a process
 /// that escaped the process group may keep the pipe open forever, and the
 /// session must not hang on it.
 pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     mut source: R,
     stream: Stream,
-    start: Instant,
-    limit: usize,
-    done: Sender<Stream>,
-) -> io::Result<Arc<Mutex<StreamBuf>>> {
-    let buf = Arc::new(Mutex::new(StreamBuf::new(limit)));
+    splitter: Splitter,
+    events: Sender<Event>,
+) -> io::Result<Arc<Mutex<Splitter>>> {
+    let buf = Arc::new(Mutex::new(splitter));
     let shared = Arc::clone(&buf);
     thread::Builder::new()
         .name(format!("litprog-{stream:?}").to_lowercase())
         .spawn(move || {
             let mut chunk = vec![0u8; CHUNK_SIZE];
+            let mut on_marker = |i| {
+                let _ = events.send(Event::Marker(i, Instant::now()));
+            };
             loop {
                 match source.read(&mut chunk) {
                     Ok(0) => break,
-                    Ok(n) => lock(&shared).push(&chunk[..n], start.elapsed()),
+                    Ok(n) => lock(&shared).push(&chunk[..n], false, &mut on_marker),
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                     Err(err) if sys::is_end_of_output(&err) => break,
                     Err(err) => {
@@ -197,8 +335,9 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                     }
                 }
             }
+            lock(&shared).push(&[], true, &mut on_marker);
             // The receiver may be gone if the session gave up on us.
-            let _ = done.send(stream);
+            let _ = events.send(Event::Done);
         })?;
     Ok(buf)
 }
@@ -206,111 +345,71 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Cursor;
-    use std::sync::mpsc;
 
-    const RAW_TEST_TEXT: &[u8] = b"Hello \xe4\xb8\x96\xe7\x95\x8c!\nfoo bar";
+    const P: &str = "__litprog_0123456789abcdef_";
 
-    fn texts(lines: &[CapturedLine]) -> Vec<&str> {
-        lines.iter().map(|l| l.text.as_str()).collect()
+    fn split(chunks: &[&[u8]], limit: usize) -> (Vec<String>, Vec<usize>, Option<usize>) {
+        let mut s = Splitter::new(Some(P), limit);
+        let mut seen = Vec::new();
+        for c in chunks {
+            s.push(c, false, &mut |i| seen.push(i));
+        }
+        s.finish();
+        let texts = s
+            .segments
+            .iter()
+            .map(|seg| String::from_utf8_lossy(&seg.data).into_owned())
+            .collect();
+        (texts, seen, s.skipped)
     }
 
     #[test]
-    fn captured_lines_are_decoded() {
-        let mut buf = StreamBuf::new(MAX_STREAM_BYTES);
-        buf.push(RAW_TEST_TEXT, Duration::from_millis(1));
-        let lines = buf.lines(0..RAW_TEST_TEXT.len(), Stream::Stdout, encoding_rs::UTF_8);
-        assert_eq!(texts(&lines), ["Hello 世界!\n", "foo bar"]);
+    fn splits_at_markers_in_any_chunking() {
+        let data = format!("a\n{P}0__\nok2{P}1__\r\nc\n+ printf {P} 1__\nd");
+        let bytes = data.as_bytes();
+        for cut in 0..=bytes.len() {
+            for cut2 in cut..=bytes.len() {
+                let (texts, seen, skipped) =
+                    split(&[&bytes[..cut], &bytes[cut..cut2], &bytes[cut2..]], 100);
+                assert_eq!(texts, ["a\n", "ok2", "c\nd"], "{cut} {cut2}");
+                assert_eq!(seen, [0, 1]);
+                assert_eq!(skipped, None);
+            }
+        }
     }
 
     #[test]
-    fn reader_thread_captures_lines() {
-        let (tx, rx) = mpsc::channel();
-        let buf = spawn_reader(
-            Cursor::new(RAW_TEST_TEXT),
-            Stream::Stdout,
-            Instant::now(),
-            MAX_STREAM_BYTES,
-            tx,
-        )
-        .unwrap();
-        assert_eq!(rx.recv().unwrap(), Stream::Stdout);
-        let buf = lock(&buf);
-        let lines = buf.lines(0..buf.data.len(), Stream::Stdout, encoding_rs::UTF_8);
-        assert_eq!(texts(&lines), ["Hello 世界!\n", "foo bar"]);
+    fn a_skipped_marker_names_the_block_that_read_it() {
+        let data = format!("a\n{P}0__\nb\nc\n{P}2__\nd\n");
+        let (texts, seen, skipped) = split(&[data.as_bytes()], 100);
+        assert_eq!(texts, ["a\n", "b\nc\n", "", "d\n"]);
+        assert_eq!(seen, [0, 2]);
+        assert_eq!(skipped, Some(1));
+    }
+
+    #[test]
+    fn the_limit_is_per_block_and_markers_do_not_count() {
+        let data = format!("{}{P}0__\nshort\n{P}1__\n{P}2__\n", "x".repeat(50));
+        let mut s = Splitter::new(Some(P), 10);
+        s.push(data.as_bytes(), false, &mut |_| {});
+        s.finish();
+        let kept: Vec<_> = s.segments.iter().map(|g| g.data.len()).collect();
+        let dropped: Vec<_> = s.segments.iter().map(|g| g.dropped).collect();
+        assert_eq!(kept, [10, 6, 0, 0]);
+        assert_eq!(dropped, [40, 0, 0, 0]);
+    }
+
+    #[test]
+    fn a_prefix_cut_at_the_end_of_the_stream_is_output() {
+        let (texts, _, _) = split(&[b"x__litprog_0123"], 100);
+        assert_eq!(texts, ["x__litprog_0123"]);
     }
 
     #[test]
     fn invalid_bytes_are_replaced() {
-        assert_eq!(decode(encoding_rs::UTF_8, b"a\xffb"), "a\u{fffd}b");
+        assert_eq!(decode(encoding_rs::UTF_8, b"a\xffb".to_vec()), "a\u{fffd}b");
         let latin1 = Encoding::for_label(b"latin1").unwrap();
-        assert_eq!(decode(latin1, b"caf\xe9"), "café");
-    }
-
-    #[test]
-    fn lines_are_stamped_with_the_chunk_that_completes_them() {
-        let mut buf = StreamBuf::new(MAX_STREAM_BYTES);
-        buf.push(b"ab", Duration::from_millis(1));
-        buf.push(b"c\nd\n", Duration::from_millis(2));
-        let lines = buf.lines(0..6, Stream::Stderr, encoding_rs::UTF_8);
-        assert_eq!(texts(&lines), ["abc\n", "d\n"]);
-        assert_eq!(lines[0].time, Duration::from_millis(2));
-    }
-
-    #[test]
-    fn chunks_within_the_resolution_share_one_entry() {
-        let mut buf = StreamBuf::new(MAX_STREAM_BYTES);
-        for i in 0..100 {
-            buf.push(b"x", Duration::from_micros(i));
-        }
-        buf.push(b"\n", Duration::from_millis(5));
-        assert_eq!(
-            buf.chunks,
-            [(100, Duration::ZERO), (101, Duration::from_millis(5))]
-        );
-    }
-
-    #[test]
-    fn output_beyond_the_limit_is_dropped_and_counted() {
-        let mut buf = StreamBuf::new(4);
-        buf.push(b"abc", Duration::ZERO);
-        buf.push(b"defg", Duration::ZERO);
-        assert_eq!(buf.data, b"abcd");
-        assert_eq!(buf.dropped, 3);
-    }
-
-    #[test]
-    fn decode_lines_matches_lines_and_decode() {
-        let latin1 = Encoding::for_label(b"latin1").unwrap();
-        let samples: [&[u8]; 5] = [
-            RAW_TEST_TEXT,
-            b"a\xffb\nc\xe4\n\xe4\xb8\nlast\xe4",
-            b"",
-            b"\n\n",
-            b"caf\xe9\nx",
-        ];
-        for data in samples {
-            let mut buf = StreamBuf::new(MAX_STREAM_BYTES);
-            for (i, chunk) in data.chunks(3).enumerate() {
-                buf.push(chunk, Duration::from_millis(2 * i as u64));
-            }
-            for enc in [encoding_rs::UTF_8, latin1] {
-                for start in 0..=data.len() {
-                    for end in start..=data.len() {
-                        let mut lines = vec![CapturedLine {
-                            time: Duration::ZERO,
-                            stream: Stream::Stdin,
-                            text: "kept".into(),
-                        }];
-                        let text = buf.decode_lines(start..end, Stream::Stderr, enc, &mut lines);
-                        assert_eq!(text, decode(enc, &data[start..end]));
-                        let expected = buf.lines(start..end, Stream::Stderr, enc);
-                        assert_eq!(lines[0].text, "kept");
-                        assert_eq!(lines[1..], expected[..], "{data:?} {start}..{end}");
-                    }
-                }
-            }
-        }
+        assert_eq!(decode(latin1, b"caf\xe9".to_vec()), "café");
     }
 
     #[test]

@@ -158,7 +158,7 @@ fn output_block_puts_results_after_each_block_that_printed() {
         )
         .replace(
             "echo last >&2\n```\n",
-            "echo last >&2\n```\n\n```text lpout=s\n! last\n# exit: 0\n```\n",
+            "echo last >&2\n```\n\n```text lpout=s\nlast\n# exit: 0\n```\n",
         );
     assert_eq!(t.read("doc.md"), expected);
 }
@@ -170,7 +170,7 @@ fn output_session_puts_one_result_after_the_last_block() {
     t.litprog(&["build"]).success();
     let expected = with_output("session").replace(
         "echo last >&2\n```\n",
-        "echo last >&2\n```\n\n```text lpout=s\nfirst\n! last\n# exit: 0\n```\n",
+        "echo last >&2\n```\n\n```text lpout=s\nfirst\nlast\n# exit: 0\n```\n",
     );
     assert_eq!(t.read("doc.md"), expected);
 }
@@ -289,8 +289,6 @@ fn default_timeout_comes_from_the_command_line() {
 #[test]
 fn exit_status_mismatch_fails_and_shows_numbered_output() {
     let t = TestDir::new();
-    // Two pipes carry no common order: writes microseconds apart may be read
-    // in either order, so the test keeps them apart.
     t.write(
         "doc.md",
         "Text\n\n```bash lpid=s lptype=session\necho out\nsleep 0.2\necho err >&2\nexit 3\n```\n",
@@ -300,12 +298,12 @@ fn exit_status_mismatch_fails_and_shows_numbered_output() {
         .stderr_has("session 's' (doc.md:3) failed: exit 3 (expected 0)")
         .stderr_has("doc.md:4 | echo out")
         .stderr_has("   1 | out")
-        .stderr_has("   2 | ! err")
+        .stderr_has("   2 | err")
         .stderr_has("   3 | # exit: 3")
         .stderr_has("doc.md:6 | echo err >&2");
     assert!(
         t.read("doc.md")
-            .contains("```text lpout=s\nout\n! err\n# exit: 3\n```")
+            .contains("```text lpout=s\nout\nerr\n# exit: 3\n```")
     );
 }
 
@@ -373,11 +371,13 @@ fn python_session_with_per_block_results() {
         text.contains("sys.stdout.write('ok2')\n```\n\n```text lpout=py\nok2\n```\n"),
         "{text}"
     );
+    // The status goes under the block that was running; the block that
+    // never ran gets no result.
     assert!(
-        text.contains("print('never')\n```\n\n```text lpout=py\n# exit: 0\n```\n"),
+        text.contains("raise SystemExit(0)\n```\n\n```text lpout=py\n# exit: 0\n```\n"),
         "{text}"
     );
-    assert!(!text.contains("never\n#"));
+    assert!(text.ends_with("print('never')\n```\n"), "{text}");
 }
 
 #[test]
@@ -407,7 +407,7 @@ fn stdout_then_stderr_written_together_is_shown_the_same_way_every_time() {
     let text = t.read("doc.md");
     for i in 0..40 {
         assert!(
-            text.contains(&format!("```text lpout=s\nout{i}\n! err{i}\n")),
+            text.contains(&format!("```text lpout=s\nout{i}\nerr{i}\n")),
             "block {i}:\n{text}"
         );
     }

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod attribution;
 mod bad_input;
 mod build;
 mod check;
