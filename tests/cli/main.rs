@@ -8,5 +8,6 @@ mod build;
 mod check;
 mod faults;
 mod list;
+mod options;
 mod parse_errors;
 mod reliability;
