@@ -2,6 +2,8 @@
 //! blocks are option blocks, the exact line of every option error, and
 //! linear reading with a nesting limit.
 
+use std::time::{Duration, Instant};
+
 use crate::util::*;
 
 /// Run `litprog ARGS` expecting a document error: exit 2, no panic, and no
@@ -141,4 +143,90 @@ fn yaml_syntax_errors_point_at_their_line() {
     fails(&dir, &["list"])
         .stderr_has("doc.md:8: invalid yaml option block: invalid indentation")
         .stderr_has("indented under its key");
+}
+
+// --------------------------------- point 19: linear time, nesting limit
+
+/// Time `litprog list` on `doc`, which must exit with `status`.
+fn timed_list(doc: &str, status: i32) -> (Run, Duration) {
+    let dir = TestDir::new();
+    dir.write("doc.md", doc);
+    let start = Instant::now();
+    let run = dir.litprog(&["list"]).status(status);
+    (run, start.elapsed())
+}
+
+#[test]
+fn an_option_block_with_20000_keys_is_read_in_linear_time() {
+    let yaml: String = (0..20_000).map(|i| format!("k{i}: {i}\n")).collect();
+    let json: Vec<String> = (0..20_000).map(|i| format!("\"k{i}\": {i}")).collect();
+    let toml: String = (0..20_000).map(|i| format!("k{i} = {i}\n")).collect();
+    let docs = [
+        format!("```yaml\nlpid: s\nlptype: meta\n{yaml}```\n"),
+        format!(
+            "```json\n{{\"lpid\": \"s\", \"lptype\": \"meta\",\n{}}}\n```\n",
+            json.join(",\n")
+        ),
+        format!("```toml\nlpid = \"s\"\nlptype = \"meta\"\n{toml}```\n"),
+        // Unknown keys of a session: 20,000 warnings, each at its line.
+        format!("```yaml\nlpid: s\nlptype: session\ncommand: [bash]\n{yaml}```\n"),
+    ];
+    for doc in &docs {
+        let (run, took) = timed_list(doc, 0);
+        run.stdout_has("s ");
+        // Quadratic took 22 s and more (release); linear is well under
+        // 0.5 s in release and under 2 s in a debug build.
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+    }
+    let (run, _) = timed_list(&docs[3], 0);
+    run.stderr_has("doc.md:20004: unknown option 'k19999'");
+}
+
+#[test]
+fn nesting_past_the_limit_is_a_document_error_found_fast() {
+    let deep = "[".repeat(200_000);
+    let docs = [
+        (
+            format!("# T\n\n```yaml\nlpid: s\nlptype: session\nx: {deep}\n```\n"),
+            6,
+        ),
+        (
+            format!(
+                "# T\n\n```yaml\nlpid: s\nlptype: session\nx:\n  {}\n```\n",
+                "- ".repeat(200_000)
+            ),
+            7,
+        ),
+        (
+            format!(
+                "# T\n\n```yaml\nlpid: s\nlptype: session\nx: {}\n```\n",
+                "{a: ".repeat(200_000)
+            ),
+            6,
+        ),
+        (
+            format!(
+                "# T\n\n```json\n{{\"lpid\": \"s\", \"lptype\": \"session\",\n\"x\": {deep}\n```\n"
+            ),
+            5,
+        ),
+        (
+            format!("# T\n\n```toml\nlpid = \"s\"\nlptype = \"session\"\nx = {deep}\n```\n"),
+            6,
+        ),
+    ];
+    for (doc, line) in &docs {
+        let (run, took) = timed_list(doc, 2);
+        run.stderr_has(&format!("doc.md:{line}: "))
+            .stderr_has("nested more than 64 levels deep");
+        // Once 107 s for YAML; now a few milliseconds.
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+    }
+    // 64 levels are within the limit.
+    let ok = format!(
+        "```yaml\nlpid: s\nlptype: meta\nx: {}{}\n```\n",
+        "[".repeat(63),
+        "]".repeat(63)
+    );
+    timed_list(&ok, 0);
 }
