@@ -107,6 +107,11 @@ pub fn yaml_plain_scalar(text: &str) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         _ => {}
     }
+    // Numbers start with a digit, a sign or a dot; most values (`lpid=x`,
+    // `lpout=s`) are words, and need no more.
+    if text.as_bytes()[0].is_ascii_alphabetic() {
+        return Value::String(text.to_string());
+    }
     let (negative, unsigned) = match text.as_bytes()[0] {
         b'-' => (true, &text[1..]),
         b'+' => (false, &text[1..]),
