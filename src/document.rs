@@ -403,6 +403,8 @@ impl Document {
 struct Pending {
     lpid: String,
     options: Vec<(LocatedOption, usize)>, // option, document index
+    /// Position in `options` of each key, so that merging stays linear.
+    option_index: HashMap<String, usize>,
     blocks: Vec<BlockRef>,
     declaration: Option<BlockRef>,
     first: BlockRef,
@@ -424,6 +426,7 @@ impl Project {
                     pending.push(Pending {
                         lpid: lpid.clone(),
                         options: Vec::new(),
+                        option_index: HashMap::new(),
                         blocks: Vec::new(),
                         declaration: None,
                         first: here,
@@ -451,7 +454,8 @@ impl Project {
                     if opt.key == "lpid" {
                         continue;
                     }
-                    match group.options.iter().find(|(o, _)| o.key == opt.key) {
+                    let known = group.option_index.get(&opt.key);
+                    match known.map(|&i| &group.options[i]) {
                         Some((o, od)) if o.value != opt.value => errors.push(Diagnostic::new(
                             &doc.path,
                             opt.line,
@@ -464,7 +468,12 @@ impl Project {
                             ),
                         )),
                         Some(_) => {}
-                        None => group.options.push((opt.clone(), d)),
+                        None => {
+                            group
+                                .option_index
+                                .insert(opt.key.clone(), group.options.len());
+                            group.options.push((opt.clone(), d));
+                        }
                     }
                 }
             }

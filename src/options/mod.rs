@@ -1,4 +1,4 @@
-//! Block options: the only user of serde_yaml, toml and serde_json.
+//! Block options: the only user of saphyr-parser, toml and serde_json.
 //!
 //! Options come from three places, all turned into [`RawOption`]s here:
 //! option blocks (a `yaml`, `toml` or `json` block with an `lptype` or
@@ -7,14 +7,16 @@
 //! (`python lpid=demo`). [`crate::document`] merges them per group and
 //! [`typed`] checks them into [`Spec`]s.
 //!
-//! [`source`] reads options from blocks; [`spec`] checks them.
+//! [`block`] reads option blocks; [`source`] reads comment options and
+//! info-string attributes; [`spec`] checks them.
 
+pub mod block;
 pub mod source;
 pub mod spec;
 
+pub use block::{MAX_NESTING, parse_option_block};
 pub use source::{
     HeaderFormat, ParseError, RawOption, comment_options, comment_syntax, info_attributes,
-    parse_option_block,
 };
 pub use spec::{
     CommandLine, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec, OutputMode,

@@ -253,7 +253,7 @@ fn yaml_option_block_with_filepath_is_an_out_file_named_by_its_path() {
     let dir = TestDir::new();
     dir.write(
         "a.md",
-        "# T\n\n```yaml\nfilepath     : \"src/x.py\"\ninputs       : [\n    \"a\",\n    \"b\",\n]\n```\n\n\
+        "# T\n\n```yaml\nfilepath     : \"src/x.py\"\ninputs       : [\n    \"a\",\n    \"b\",\n ]\n```\n\n\
          ```python lpid=a\nA = 1\n```\n\n```python lpid=b\nB = 2\n```\n",
     );
     let groups = list_json(&dir, &[]);

@@ -116,7 +116,7 @@ fn broken_yaml_option_block_reports_the_offending_line() {
     );
     fails(&dir, &["list"])
         .stderr_has("doc.md:4: invalid yaml option block: ")
-        .stderr_has("line 3");
+        .stderr_has("did not find expected key");
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn broken_json_option_block_is_an_error_at_its_line() {
     );
     every_command_fails(&dir)
         .stderr_has("doc.md:5: invalid json option block: ")
-        .stderr_has("expected value at line 2 column 13");
+        .stderr_has("expected value (column 13)");
 }
 
 #[test]
