@@ -592,6 +592,12 @@ fn check_group(
         }
         map.insert(key.to_string(), entry.0.value.clone());
     }
+    if lptype == LpType::Session
+        && !map.contains_key("command")
+        && let Some(&first) = p.blocks.first()
+    {
+        interpreter_for_language(documents, first, &p.lpid, &mut map)?;
+    }
     let spec = options::typed(lptype, &p.lpid, &map).map_err(|e| {
         let key = e.key.split('.').next().unwrap_or_default();
         let (path, line) = p
@@ -612,6 +618,40 @@ fn check_group(
         path,
         line,
     })
+}
+
+/// A session without `command` runs in the interpreter of its first code
+/// block's language ([`options::language_default`]). Project defaults for
+/// a language, when there are any, are put in `map` before this, and win.
+fn interpreter_for_language(
+    documents: &[Document],
+    first: BlockRef,
+    lpid: &str,
+    map: &mut OptionMap,
+) -> Result<(), Diagnostic> {
+    let doc = &documents[first.doc];
+    let block = &doc.blocks[first.block];
+    let lang = block.fence.lang.as_str();
+    let Some(default) = options::language_default(lang) else {
+        let what = if lang.is_empty() {
+            "has no language".to_string()
+        } else {
+            format!("is in '{lang}', a language litprog knows no interpreter for")
+        };
+        return Err(Diagnostic::new(
+            &doc.path,
+            block.fence.line,
+            format!(
+                "session '{lpid}' sets no command, and its first code block {what}; set one (for example `command=python3`)"
+            ),
+        ));
+    };
+    map.insert("command".to_string(), Value::from(default.command.to_vec()));
+    if let Some(marker) = default.marker {
+        map.entry("marker".to_string())
+            .or_insert_with(|| Value::from(marker));
+    }
+    Ok(())
 }
 
 fn first_location(documents: &[Document], r: BlockRef) -> (PathBuf, usize) {

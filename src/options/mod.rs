@@ -19,6 +19,7 @@ pub use source::{
     HeaderFormat, ParseError, RawOption, comment_options, comment_syntax, info_attributes,
 };
 pub use spec::{
-    CommandLine, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec, OutputMode,
-    SESSION_KEYS, SessionSpec, Spec, closest_key, show, show_text, typed,
+    CommandLine, LanguageDefault, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec,
+    OutputMode, SESSION_KEYS, SessionSpec, Spec, closest_key, command_kind, language_default,
+    language_kind, show, show_text, typed,
 };

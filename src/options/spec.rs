@@ -419,6 +419,75 @@ fn out_file_spec(lpid: &str, options: &OptionMap) -> Result<OutFileSpec, OptionE
     Ok(spec)
 }
 
+/// What litprog runs a session in when it sets no `command`: the
+/// interpreter for the language of its first code block, and the marker
+/// statement it needs when litprog has no built-in one for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LanguageDefault {
+    /// The command line.
+    pub command: &'static [&'static str],
+    /// The `marker` option, if the interpreter needs one.
+    pub marker: Option<&'static str>,
+}
+
+/// The built-in interpreter for a code block language (case-insensitive),
+/// if litprog knows one. This table is the last resort: a session's own
+/// `command`, and project defaults for its language, come first.
+pub fn language_default(lang: &str) -> Option<LanguageDefault> {
+    let plain = |command| LanguageDefault {
+        command,
+        marker: None,
+    };
+    Some(match lang.to_ascii_lowercase().as_str() {
+        "python" | "python3" | "py" => plain(&["python3"]),
+        "bash" => plain(&["bash"]),
+        "sh" => plain(&["sh"]),
+        "zsh" => plain(&["zsh"]),
+        "js" | "javascript" | "node" => plain(&["node"]),
+        "ruby" | "rb" => plain(&["ruby"]),
+        "perl" | "pl" => plain(&["perl"]),
+        "sql" | "sqlite" | "sqlite3" => LanguageDefault {
+            command: &["sqlite3"],
+            marker: Some(".print {marker}"),
+        },
+        _ => return None,
+    })
+}
+
+/// The kind of interpreter that runs code of a language: code blocks of
+/// one kind fit any interpreter of that kind (every shell runs `sh`
+/// code). `None` for languages litprog knows no interpreter of.
+pub fn language_kind(lang: &str) -> Option<&'static str> {
+    Some(match lang.to_ascii_lowercase().as_str() {
+        "python" | "python3" | "py" => "python",
+        "bash" | "sh" | "zsh" | "shell" | "ksh" | "dash" => "shell",
+        "js" | "javascript" | "node" | "mjs" => "node",
+        "ruby" | "rb" => "ruby",
+        "perl" | "pl" => "perl",
+        "sql" | "sqlite" | "sqlite3" => "sqlite",
+        _ => return None,
+    })
+}
+
+/// The kind of interpreter a command runs (see [`language_kind`]), judged
+/// by the program's name (after `env` and its options), if known.
+pub fn command_kind(argv: &[String]) -> Option<&'static str> {
+    let mut words = argv.iter().map(|a| a.rsplit('/').next().unwrap_or(a));
+    let mut name = words.next()?;
+    if name == "env" {
+        name = words.find(|w| !w.starts_with('-') && !w.contains('='))?;
+    }
+    Some(match name {
+        "bash" | "sh" | "zsh" | "ksh" | "dash" => "shell",
+        "node" | "nodejs" => "node",
+        "ruby" => "ruby",
+        "perl" => "perl",
+        "sqlite3" => "sqlite",
+        n if n.starts_with("python") => "python",
+        _ => return None,
+    })
+}
+
 /// The known key closest to an unknown one, for "did you mean" hints.
 pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
     ["lpid", "lptype"]

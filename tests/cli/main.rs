@@ -7,6 +7,7 @@ mod attribution;
 mod bad_input;
 mod build;
 mod check;
+mod defaults;
 mod documents;
 mod faults;
 mod list;

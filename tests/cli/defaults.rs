@@ -1,0 +1,68 @@
+//! Defaults that do what authors mean (issue 13, points 6-11): the
+//! interpreter from the language, carry-forward, per-block options,
+//! info-string lists, and diagnostics.
+
+use crate::util::{TestDir, has_command};
+
+#[test]
+fn session_without_command_runs_in_its_languages_interpreter() {
+    let cases = [
+        (
+            "python",
+            "python3",
+            "import sys\nprint(sys.version_info[0])\n",
+            "3",
+        ),
+        ("sh", "sh", "echo shell\n", "shell"),
+        ("zsh", "zsh", "echo $ZSH_NAME\n", "zsh"),
+        ("js", "node", "console.log(typeof process)\n", "object"),
+        ("ruby", "ruby", "puts RUBY_VERSION.class\n", "String"),
+        ("perl", "perl", "print \"perl\\n\";\n", "perl"),
+        ("sql", "sqlite3", "select 1+1;\n", "2"),
+    ];
+    for (lang, program, code, want) in cases {
+        if !has_command(program) {
+            eprintln!("skipped: {program} is not installed");
+            continue;
+        }
+        let t = TestDir::new();
+        t.write(
+            "a.md",
+            format!("```{lang} lpid=s lptype=session\n{code}```\n"),
+        );
+        t.litprog(&["build"]).success();
+        let doc = t.read("a.md");
+        assert!(
+            doc.contains(&format!("```text lpout=s\n{want}\n# exit: 0\n```")),
+            "{lang}: {doc}"
+        );
+    }
+}
+
+#[test]
+fn list_shows_the_interpreter_taken_from_the_language() {
+    let t = TestDir::new();
+    t.write("a.md", "```python lpid=p lptype=session\nprint(1)\n```\n");
+    t.litprog(&["list", "--json"])
+        .success()
+        .stdout_has("\"python3\"");
+}
+
+#[test]
+fn session_in_an_unknown_language_without_command_is_an_error() {
+    let t = TestDir::new();
+    t.write("a.md", "# x\n\n```text lpid=t lptype=session\nx\n```\n");
+    let before = t.snapshot();
+    t.litprog(&["build"]).status(2).stderr_has(
+        "a.md:3: session 't' sets no command, and its first code block is in 'text', a language litprog knows no interpreter for",
+    );
+    assert_eq!(t.snapshot(), before);
+    // With a command, any language runs.
+    t.write(
+        "a.md",
+        "```text lpid=t lptype=session command=cat\nx\n```\n",
+    );
+    if has_command("cat") {
+        t.litprog(&["build"]).success();
+    }
+}
