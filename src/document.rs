@@ -204,6 +204,43 @@ fn lpid_problem(lpid: &str) -> Option<String> {
     None
 }
 
+/// Does Markdown text between two fenced blocks hold a heading? An ATX
+/// heading (`# Title`, up to three spaces before it) or a setext one (a
+/// line of `=` or `-` under a line of text). Read line by line, without a
+/// full parse: text between fences holds no code block but indented code,
+/// which four spaces keep apart.
+fn has_heading(gap: &str) -> bool {
+    let mut previous_is_text = false;
+    for line in gap.lines() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let body = line.trim_start_matches(' ');
+        if indent > 3 {
+            previous_is_text = !body.trim().is_empty();
+            continue;
+        }
+        let hashes = body.len() - body.trim_start_matches('#').len();
+        if (1..=6).contains(&hashes)
+            && body[hashes..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t')
+        {
+            return true;
+        }
+        let underline = body.trim_end();
+        if previous_is_text
+            && !underline.is_empty()
+            && (underline.bytes().all(|b| b == b'=') || underline.bytes().all(|b| b == b'-'))
+        {
+            return true;
+        }
+        previous_is_text = !body.trim().is_empty()
+            && !body.starts_with(['-', '*', '+', '>', '|'])
+            && !body.starts_with(|c: char| c.is_ascii_digit());
+    }
+    false
+}
+
 impl Document {
     /// Interpret the fenced blocks of `text`. Errors name `path:line`.
     pub fn parse(path: &Path, text: String) -> Result<Document, Diagnostics> {
@@ -236,9 +273,16 @@ impl Document {
         let mut blocks = Vec::new();
         // (language, lpid) of the nearest preceding code block, for carry-forward.
         let mut previous: Option<(String, Option<String>)> = None;
+        // End of the previous fence: carry-forward stops at a heading
+        // between two blocks.
+        let mut gap_start = bom;
         for mut fence in fences(&text[bom..]) {
             fence.span = fence.span.start + bom..fence.span.end + bom;
             fence.opener = fence.opener.start + bom..fence.opener.end + bom;
+            if has_heading(&text[gap_start.min(fence.span.start)..fence.span.start]) {
+                previous = None;
+            }
+            gap_start = fence.span.end;
             let (mut attrs, flags) = info_attributes(&fence.info);
             let at = |offset: usize| fence.line + 1 + offset;
             if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
@@ -696,6 +740,38 @@ mod tests {
         let ids: Vec<_> = d.blocks.iter().map(|b| b.lpid.as_deref()).collect();
         assert_eq!(ids, vec![Some("a"), None, None, Some("a")]);
         assert_eq!(d.blocks[2].role, Role::Result { lpid: "a".into() });
+    }
+
+    #[test]
+    fn carry_forward_stops_at_a_heading() {
+        let ids = |text: &str| -> Vec<Option<String>> {
+            doc(text).blocks.iter().map(|b| b.lpid.clone()).collect()
+        };
+        let a = Some("a".to_string());
+        for heading in [
+            "# Next\n",
+            "  ### Next ##\n",
+            "#\n",
+            "Next\n====\n",
+            "Next\n---\n",
+        ] {
+            let text = format!("```python lpid=a\n1\n```\n\n{heading}\n```python\n2\n```\n");
+            assert_eq!(ids(&text), vec![a.clone(), None], "{heading:?}");
+        }
+        for prose in [
+            "#hashtag\n",
+            "    # indented code\n",
+            "text\n\n---\n",
+            "- item\n---\n",
+            "plain text\n",
+        ] {
+            let text = format!("```python lpid=a\n1\n```\n\n{prose}\n```python\n2\n```\n");
+            assert_eq!(ids(&text), vec![a.clone(), a.clone()], "{prose:?}");
+        }
+        // A heading before a block with its own lpid changes nothing, and
+        // one inside a code block is not a heading.
+        let text = "```python lpid=a\n1\n```\n\n```python lpignore\n# not a heading\n```\n\n```python\n2\n```\n";
+        assert_eq!(ids(text), vec![a.clone(), None, a.clone()]);
     }
 
     #[test]

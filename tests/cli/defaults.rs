@@ -66,3 +66,25 @@ fn session_in_an_unknown_language_without_command_is_an_error() {
         t.litprog(&["build"]).success();
     }
 }
+
+#[test]
+fn carry_forward_stops_at_a_heading() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "# Setup\n\n```bash lpid=s lptype=session command=bash\necho one\n```\n\n```bash\necho two\n```\n\n## Illustration\n\nWhat a script might look like:\n\n```bash\necho never\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    let doc = t.read("a.md");
+    assert!(
+        doc.contains("```text lpout=s\ntwo\n# exit: 0\n```"),
+        "{doc}"
+    );
+    assert!(
+        !doc.contains("never\n# exit") && doc.ends_with("echo never\n```\n"),
+        "{doc}"
+    );
+    t.litprog(&["list", "--json"])
+        .success()
+        .stdout_has("\"blocks\": 2");
+}
