@@ -283,7 +283,12 @@ impl Document {
                 previous = None;
             }
             gap_start = fence.span.end;
-            let (mut attrs, flags) = info_attributes(&fence.info);
+            let options::InfoAttributes {
+                options: mut attrs,
+                flags,
+                errors: attr_errors,
+            } = info_attributes(&fence.info);
+
             let at = |offset: usize| fence.line + 1 + offset;
             if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
                 let lpid = scalar_text(&attrs[pos].value).unwrap_or_default();
@@ -411,6 +416,13 @@ impl Document {
                     lpid = prev.clone();
                 }
                 previous = Some((fence.lang.clone(), lpid.clone()));
+            }
+            // Another tool's attributes on a block that is not litprog's
+            // are its own business.
+            if lpid.is_some() {
+                for e in &attr_errors {
+                    errors.push(Diagnostic::new(path, fence.line, e.clone()));
+                }
             }
             if lpid.is_some() && !fence.closed {
                 errors.push(Diagnostic::new(

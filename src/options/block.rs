@@ -97,6 +97,20 @@ fn too_deep() -> String {
 
 // ---------------------------------------------------------------- YAML
 
+/// A YAML flow list or mapping written as one value (`[setup, data]`,
+/// `{A: 1}`), as info strings hold them: its value, or the parser's
+/// message.
+pub fn yaml_flow_value(text: &str) -> Result<Value, String> {
+    let reading = read_yaml(&format!("v: {text}\n"));
+    if let Some(e) = reading.error {
+        return Err(e.message);
+    }
+    reading
+        .options
+        .and_then(|mut o| (o.len() == 1).then(|| o.remove(0).value))
+        .ok_or_else(|| "not one value".to_string())
+}
+
 /// A YAML plain scalar's value under the YAML 1.2 core schema: null,
 /// boolean, integer (decimal, `0x`, `0o`, `0b`), float (`.inf` and `.nan`
 /// become null, as JSON has neither), or else the text itself.

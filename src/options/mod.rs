@@ -16,7 +16,8 @@ pub mod spec;
 
 pub use block::{MAX_NESTING, parse_option_block};
 pub use source::{
-    HeaderFormat, ParseError, RawOption, comment_options, comment_syntax, info_attributes,
+    HeaderFormat, InfoAttributes, ParseError, RawOption, comment_options, comment_syntax,
+    info_attributes,
 };
 pub use spec::{
     CommandLine, LanguageDefault, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec,

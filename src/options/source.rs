@@ -177,25 +177,97 @@ fn split_info(info: &str) -> Vec<String> {
         .collect()
 }
 
+/// The words of an info string with a YAML flow list or mapping that
+/// spans words (`requires=[setup, data]`) joined back into one word.
+fn join_flow_values(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut depth = 0i32;
+    for word in words {
+        let open = depth > 0;
+        let value = match (open, word.split_once('=')) {
+            (true, _) => word.as_str(),
+            (false, Some((_, v))) if v.starts_with(['[', '{']) => v,
+            _ => "",
+        };
+        for b in value.bytes() {
+            match b {
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth -= 1,
+                _ => {}
+            }
+        }
+        match out.last_mut() {
+            Some(last) if open => {
+                last.push(' ');
+                last.push_str(&word);
+            }
+            _ => out.push(word),
+        }
+        if depth < 0 {
+            depth = 0;
+        }
+    }
+    out
+}
+
+/// Attributes of an info string, as [`info_attributes`] reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InfoAttributes {
+    /// `key=value` options, in order.
+    pub options: Vec<RawOption>,
+    /// Bare words (such as `lpignore`).
+    pub flags: Vec<String>,
+    /// Problems: a key given twice, a list or mapping that does not parse.
+    pub errors: Vec<String>,
+}
+
 /// Attributes of an info string after the language: `key=value` options
-/// and bare flags (such as `lpignore`). `Err` names a word that is neither.
-pub fn info_attributes(info: &str) -> (Vec<RawOption>, Vec<String>) {
-    let words = split_info(info);
-    let mut options = Vec::new();
-    let mut flags = Vec::new();
+/// and bare flags (such as `lpignore`). A value that starts with `[` or
+/// `{` is a YAML flow list or mapping (`requires=[setup, data]`); any other
+/// value is a YAML plain scalar.
+pub fn info_attributes(info: &str) -> InfoAttributes {
+    let words = join_flow_values(split_info(info));
+    let mut attrs = InfoAttributes::default();
     // The first word is the language, unless it is already an attribute.
     let skip = usize::from(words.first().is_some_and(|w| !w.contains('=')));
     for word in words.into_iter().skip(skip) {
         match word.split_once('=') {
-            Some((key, value)) if !key.is_empty() => options.push(RawOption {
-                key: key.to_string(),
-                value: scalar_value(value),
-                line_offset: 0,
-            }),
-            _ => flags.push(word),
+            Some((key, value)) if !key.is_empty() => {
+                if attrs.options.iter().any(|o| o.key == key) {
+                    attrs
+                        .errors
+                        .push(format!("option '{key}' is given twice in the info string"));
+                    continue;
+                }
+                let value = if value.starts_with(['[', '{']) {
+                    match super::block::yaml_flow_value(value) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            attrs.errors.push(format!(
+                                "option '{key}' is not a valid YAML flow {}: {e} ({})",
+                                if value.starts_with('[') {
+                                    "list"
+                                } else {
+                                    "mapping"
+                                },
+                                super::show_text(value)
+                            ));
+                            continue;
+                        }
+                    }
+                } else {
+                    scalar_value(value)
+                };
+                attrs.options.push(RawOption {
+                    key: key.to_string(),
+                    value,
+                    line_offset: 0,
+                });
+            }
+            _ => attrs.flags.push(word),
         }
     }
-    (options, flags)
+    attrs
 }
 
 #[cfg(test)]
@@ -269,8 +341,37 @@ mod tests {
     }
 
     #[test]
+    fn info_attributes_take_flow_lists_and_reject_repeated_keys() {
+        let a = info_attributes("bash lpid=s requires=[setup, data] env={A: 1, B: x} x=[]");
+        assert_eq!(
+            keys(&a.options),
+            vec![
+                ("lpid", &json!("s"), 0),
+                ("requires", &json!(["setup", "data"]), 0),
+                ("env", &json!({"A": 1, "B": "x"}), 0),
+                ("x", &json!([]), 0)
+            ]
+        );
+        assert!(a.flags.is_empty() && a.errors.is_empty(), "{a:?}");
+        let a = info_attributes("bash requires=[setup]");
+        assert_eq!(a.options[0].value, json!(["setup"]));
+        let a = info_attributes("bash lpid=a timeout=1 lpid=b");
+        assert_eq!(
+            a.errors,
+            vec!["option 'lpid' is given twice in the info string"]
+        );
+        let a = info_attributes("bash requires=[a, b");
+        assert!(
+            a.errors[0].starts_with("option 'requires' is not a valid YAML flow list"),
+            "{a:?}"
+        );
+    }
+
+    #[test]
     fn info_attributes_are_typed() {
-        let (o, flags) = info_attributes("bash lpid=demo timeout=5 term=true lpignore");
+        let InfoAttributes {
+            options: o, flags, ..
+        } = info_attributes("bash lpid=demo timeout=5 term=true lpignore");
         assert_eq!(
             keys(&o),
             vec![
@@ -280,7 +381,9 @@ mod tests {
             ]
         );
         assert_eq!(flags, vec!["lpignore"]);
-        let (o, flags) = info_attributes("lpid=bare lpignore");
+        let InfoAttributes {
+            options: o, flags, ..
+        } = info_attributes("lpid=bare lpignore");
         assert_eq!(keys(&o), vec![("lpid", &json!("bare"), 0)]);
         assert_eq!(flags, vec!["lpignore"]);
     }

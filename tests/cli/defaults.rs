@@ -88,3 +88,41 @@ fn carry_forward_stops_at_a_heading() {
         .success()
         .stdout_has("\"blocks\": 2");
 }
+
+#[test]
+fn info_strings_take_yaml_flow_lists() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=setup lptype=session\necho setup\n```\n\n```bash lpid=data lptype=session\necho data\n```\n\n```bash lpid=main lptype=session requires=[setup, data] env={GREETING: hi}\necho $GREETING\n```\n",
+    );
+    t.litprog(&["list", "--json"])
+        .success()
+        .stdout_has("\"requires\": [\n      \"setup\",\n      \"data\"\n    ]");
+    t.litprog(&["build", "-j", "3"]).success();
+    assert!(
+        t.read("a.md")
+            .contains("```text lpout=main\nhi\n# exit: 0\n```")
+    );
+}
+
+#[test]
+fn a_key_twice_in_one_info_string_is_an_error() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "text\n\n```bash lpid=s lptype=session timeout=5 timeout=50\necho\n```\n\n```bash lpid=t lptype=session requires=[s\necho\n```\n",
+    );
+    let before = t.snapshot();
+    let run = t
+        .litprog(&["build"])
+        .status(2)
+        .stderr_has("a.md:3: option 'timeout' is given twice in the info string");
+    assert!(
+        run.stderr
+            .contains("a.md:7: option 'requires' is not a valid YAML flow list"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(t.snapshot(), before);
+}
