@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::markdown::{Fence, LineIndex, fences};
 use crate::options::{
-    self, HeaderFormat, LpType, OptionMap, RawOption, Spec, comment_options, info_attributes,
+    self, HeaderFormat, LpType, OptionMap, OutputMode, RawOption, Spec, comment_options,
+    info_attributes,
 };
 
 /// The info-string attribute that marks a result block written by litprog.
@@ -100,6 +101,9 @@ pub struct Group {
     pub blocks: Vec<BlockRef>,
     /// The option block declaring it, if any.
     pub declaration: Option<BlockRef>,
+    /// For each of `blocks`, its own `output` (sessions only): set on that
+    /// code block, it applies to that block alone.
+    pub block_output: Vec<Option<OutputMode>>,
     /// The file of its first block.
     pub path: PathBuf,
     /// The line of its first block.
@@ -464,7 +468,15 @@ struct Pending {
     blocks: Vec<BlockRef>,
     declaration: Option<BlockRef>,
     first: BlockRef,
+    /// Options of one block ([`BLOCK_KEYS`] on a code block that does
+    /// not declare the group): index in `blocks`, option, document index.
+    block_options: Vec<(usize, LocatedOption, usize)>,
 }
+
+/// Options that can apply to a single code block: set on a code block
+/// that does not declare its group (an option block, or a code block
+/// with `lptype`, declares it), they apply to that block alone.
+pub const BLOCK_KEYS: &[&str] = &["output"];
 
 impl Project {
     /// Group the blocks of `documents` (which must be ordered by path) and
@@ -486,6 +498,7 @@ impl Project {
                         blocks: Vec::new(),
                         declaration: None,
                         first: here,
+                        block_options: Vec::new(),
                     });
                     pending.len() - 1
                 });
@@ -506,8 +519,15 @@ impl Project {
                 } else {
                     group.blocks.push(here);
                 }
+                let declares =
+                    block.role == Role::Options || block.options.iter().any(|o| o.key == "lptype");
                 for opt in &block.options {
                     if opt.key == "lpid" {
+                        continue;
+                    }
+                    if !declares && BLOCK_KEYS.contains(&opt.key.as_str()) {
+                        let at = group.blocks.len() - 1;
+                        group.block_options.push((at, opt.clone(), d));
                         continue;
                     }
                     let known = group.option_index.get(&opt.key);
@@ -516,7 +536,7 @@ impl Project {
                             &doc.path,
                             opt.line,
                             format!(
-                                "option '{}' of '{lpid}' is redeclared as {} here, but {} at {}",
+                                "option '{}' of '{lpid}' is redeclared as {} here, but {} at {} (it applies to the whole group, so it takes one value)",
                                 opt.key,
                                 options::show(&opt.value),
                                 options::show(&o.value),
@@ -664,6 +684,38 @@ fn check_group(
             .unwrap_or_else(|| first_location(documents, p.first));
         Diagnostic::new(&path, line, format!("{} (in '{}')", e.message, p.lpid))
     })?;
+    let mut block_output = vec![None; p.blocks.len()];
+    for (i, opt, d) in &p.block_options {
+        let path = &documents[*d].path;
+        if lptype != LpType::Session {
+            warnings.push(Diagnostic::new(
+                path,
+                opt.line,
+                format!(
+                    "option '{}' does not apply to {} '{}' (it is an option of session)",
+                    opt.key,
+                    lptype.as_str(),
+                    p.lpid
+                ),
+            ));
+            continue;
+        }
+        block_output[*i] = Some(match opt.value.as_str() {
+            Some("block") => OutputMode::Block,
+            Some("none") => OutputMode::None,
+            _ => {
+                return Err(Diagnostic::new(
+                    path,
+                    opt.line,
+                    format!(
+                        "option 'output' of one block of '{}' must be block or none, not {} (output: session applies to the whole session: set it where the session is declared)",
+                        p.lpid,
+                        options::show(&opt.value)
+                    ),
+                ));
+            }
+        });
+    }
     let (path, line) = first_location(documents, p.first);
     Ok(Group {
         lpid: p.lpid,
@@ -671,6 +723,7 @@ fn check_group(
         spec,
         blocks: p.blocks,
         declaration: p.declaration,
+        block_output,
         path,
         line,
     })

@@ -530,9 +530,22 @@ pub fn placements(
 ) -> Vec<(BlockRef, Option<Vec<String>>)> {
     let n = group.blocks.len();
     let mut per_block: Vec<Option<Vec<String>>> = vec![None; n];
-    if n == 0 || spec.output == OutputMode::None {
+    // A block's own `output` wins over the session's.
+    let shown: Vec<bool> = (0..n)
+        .map(|i| {
+            group
+                .block_output
+                .get(i)
+                .copied()
+                .flatten()
+                .unwrap_or(spec.output)
+                != OutputMode::None
+        })
+        .collect();
+    if !shown.contains(&true) {
         return group.blocks.iter().map(|&r| (r, None)).collect();
     }
+    let shown_at = |upto: usize| (0..=upto).rev().find(|&i| shown[i]);
     let mut status_at = n - 1;
     if let Run::Finished(c) = run {
         let with_tail = |b: &BlockCapture| {
@@ -541,10 +554,10 @@ pub fn placements(
             lines
         };
         match (c.per_block, spec.output) {
-            (true, OutputMode::Block) => {
+            (true, OutputMode::Block | OutputMode::None) => {
                 for (i, b) in c.blocks.iter().enumerate().take(n) {
                     let lines = with_tail(b);
-                    if !lines.is_empty() {
+                    if shown[i] && !lines.is_empty() {
                         per_block[i] = Some(lines);
                     }
                 }
@@ -555,13 +568,26 @@ pub fn placements(
             }
             // Blocks keep their exact order.
             _ => {
-                per_block[n - 1] = Some(c.blocks.iter().flat_map(with_tail).collect());
+                let lines = c
+                    .blocks
+                    .iter()
+                    .enumerate()
+                    .filter(|&(i, _)| !c.per_block || shown.get(i) != Some(&false))
+                    .flat_map(|(_, b)| with_tail(b))
+                    .collect();
+                if let Some(at) = shown_at(n - 1) {
+                    per_block[at] = Some(lines);
+                }
             }
         }
     }
-    per_block[status_at]
-        .get_or_insert_with(Vec::new)
-        .push(status_line(run));
+    // The status line goes under the block that was running when the
+    // session ended, or the nearest shown block before it.
+    if let Some(at) = shown_at(status_at).or_else(|| shown.iter().position(|&s| s)) {
+        per_block[at]
+            .get_or_insert_with(Vec::new)
+            .push(status_line(run));
+    }
     group.blocks.iter().copied().zip(per_block).collect()
 }
 

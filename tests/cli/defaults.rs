@@ -126,3 +126,52 @@ fn a_key_twice_in_one_info_string_is_an_error() {
     );
     assert_eq!(t.snapshot(), before);
 }
+
+#[test]
+fn output_none_on_one_block_hides_that_blocks_result_only() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=s lptype=session\necho one\n```\n\n```bash output=none\necho secret\n```\n\n```bash\necho three\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    assert_eq!(
+        t.read("a.md"),
+        "```bash lpid=s lptype=session\necho one\n```\n\n```text lpout=s\none\n```\n\n```bash output=none\necho secret\n```\n\n```bash\necho three\n```\n\n```text lpout=s\nthree\n# exit: 0\n```\n"
+    );
+    // The other way round: a session without output shows one block.
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```yaml\nlpid: s\nlptype: session\ncommand: bash\noutput: none\n```\n\n```bash lpid=s\necho one\n```\n\n```bash output=block\necho two\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    assert!(
+        t.read("a.md").ends_with(
+            "```bash output=block\necho two\n```\n\n```text lpout=s\ntwo\n# exit: 0\n```\n"
+        ),
+        "{}",
+        t.read("a.md")
+    );
+}
+
+#[test]
+fn a_session_wide_option_with_another_value_on_a_continuation_is_an_error() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=s lptype=session timeout=5\necho one\n```\n\n```bash timeout=50\necho two\n```\n\n```bash output=session\necho three\n```\n",
+    );
+    let before = t.snapshot();
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("a.md:5: option 'timeout' of 's' is redeclared as 50 here, but 5 at a.md:1 (it applies to the whole group, so it takes one value)");
+    assert_eq!(t.snapshot(), before);
+    t.write(
+        "a.md",
+        "```bash lpid=s lptype=session\necho one\n```\n\n```bash output=session\necho three\n```\n",
+    );
+    t.litprog(&["build"]).status(2).stderr_has(
+        "a.md:5: option 'output' of one block of 's' must be block or none, not \"session\"",
+    );
+}
