@@ -684,6 +684,9 @@ fn check_group(
             .unwrap_or_else(|| first_location(documents, p.first));
         Diagnostic::new(&path, line, format!("{} (in '{}')", e.message, p.lpid))
     })?;
+    if let Spec::Session(session) = &spec {
+        language_mismatches(documents, &p, session, warnings);
+    }
     let mut block_output = vec![None; p.blocks.len()];
     for (i, opt, d) in &p.block_options {
         let path = &documents[*d].path;
@@ -727,6 +730,43 @@ fn check_group(
         path,
         line,
     })
+}
+
+/// Warn of each code block whose language does not fit the session's
+/// interpreter (a bash block in a python3 session: most often two
+/// documents using one lpid without knowing it), naming both places.
+fn language_mismatches(
+    documents: &[Document],
+    p: &Pending,
+    session: &options::SessionSpec,
+    warnings: &mut Vec<Diagnostic>,
+) {
+    let Some(runs) = options::command_kind(&session.command.0) else {
+        return;
+    };
+    let command = session.command.0.join(" ");
+    let (from_path, from_line) = p
+        .options
+        .iter()
+        .find(|(o, _)| o.key == "command")
+        .map(|(o, d)| (documents[*d].path.clone(), o.line))
+        .unwrap_or_else(|| first_location(documents, p.first));
+    for &r in &p.blocks {
+        let doc = &documents[r.doc];
+        let block = &doc.blocks[r.block];
+        let lang = &block.fence.lang;
+        if options::language_kind(lang).is_some_and(|kind| kind != runs) {
+            warnings.push(Diagnostic::new(
+                &doc.path,
+                block.fence.line,
+                format!(
+                    "a {lang} block in session '{}', which runs {command} (from {}); is the lpid used for two things?",
+                    p.lpid,
+                    location(&from_path, from_line)
+                ),
+            ));
+        }
+    }
 }
 
 /// A session without `command` runs in the interpreter of its first code

@@ -2,8 +2,17 @@
 
 use serde_json::{Value, json};
 
-use crate::document::Project;
+use crate::document::{BlockRef, Group, Project};
 use crate::options::Spec;
+
+/// `path:line` of the first block of the group in each document it spans,
+/// in order (its declaration counts as a block).
+fn spans(project: &Project, g: &Group) -> Vec<String> {
+    let mut refs: Vec<BlockRef> = g.declaration.iter().chain(&g.blocks).copied().collect();
+    refs.sort();
+    refs.dedup_by_key(|r| r.doc);
+    refs.into_iter().map(|r| project.location(r)).collect()
+}
 
 /// The groups as the JSON array `list --json` prints.
 pub fn to_json(project: &Project) -> Value {
@@ -18,6 +27,7 @@ pub fn to_json(project: &Project) -> Value {
                     "blocks": g.blocks.len(),
                     "file": g.path.display().to_string(),
                     "line": g.line,
+                    "spans": spans(project, g),
                 });
                 if let Spec::OutFile(f) = &g.spec {
                     o["filepath"] = json!(f.filepath);
@@ -59,7 +69,7 @@ pub fn to_text(project: &Project) -> String {
                 g.lpid.clone(),
                 g.lptype.as_str().to_string(),
                 blocks,
-                format!("{}:{}", g.path.display(), g.line),
+                spans(project, g).join(", "),
                 detail,
             ]
         })

@@ -175,3 +175,28 @@ fn a_session_wide_option_with_another_value_on_a_continuation_is_an_error() {
         "a.md:5: option 'output' of one block of 's' must be block or none, not \"session\"",
     );
 }
+
+#[test]
+fn a_block_whose_language_does_not_fit_its_session_is_a_warning_naming_both_places() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "# A\n\n```python lpid=demo lptype=session\nprint(1)\n```\n",
+    );
+    t.write("b.md", "# B\n\nText.\n\n```bash lpid=demo\necho 2\n```\n");
+    let run = t.litprog(&["list"]).success().stderr_has(
+        "b.md:5: a bash block in session 'demo', which runs python3 (from a.md:3); is the lpid used for two things?",
+    );
+    assert!(run.stdout.contains("a.md:3, b.md:5"), "{}", run.stdout);
+    t.litprog(&["list", "--json"])
+        .success()
+        .stdout_has("\"spans\": [\n      \"a.md:3\",\n      \"b.md:5\"\n    ]");
+    // Blocks that fit, or in languages litprog knows no interpreter of,
+    // are no warning.
+    t.write(
+        "b.md",
+        "```py lpid=demo\nprint(2)\n```\n\n```text lpid=demo\nx\n```\n",
+    );
+    let run = t.litprog(&["list"]).success();
+    assert!(!run.stderr.contains("warn"), "{}", run.stderr);
+}
