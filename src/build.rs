@@ -94,6 +94,9 @@ pub enum Progress<'a> {
     Session(&'a Project, &'a SessionReport),
     /// A document was rewritten with its new results.
     Rewritten(&'a Path),
+    /// The build's warnings (the documents', in document order, then the
+    /// state file's), before any session runs.
+    Warnings(&'a [Diagnostic]),
 }
 
 impl BuildReport {
@@ -126,6 +129,7 @@ pub fn build(
     };
     let targets = check_targets(&project, &outputs, options.allow_outside)?;
     let tangled = write_tangled(&mut project, &outputs, &targets, options.force)?;
+    progress(Progress::Warnings(&project.warnings));
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
     let sessions = if tangled.edited.is_empty() {

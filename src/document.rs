@@ -77,6 +77,8 @@ pub struct Document {
     pub text: String,
     /// Its fenced blocks in document order.
     pub blocks: Vec<Block>,
+    /// Non-fatal problems found in it alone (an `lpID` that is no lpid).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Where a block is: document index and block index.
@@ -262,6 +264,7 @@ impl Document {
                 path: path.to_path_buf(),
                 text,
                 blocks: Vec::new(),
+                warnings: Vec::new(),
             });
         }
         if !text.contains('\n') && text.contains('\r') {
@@ -275,6 +278,7 @@ impl Document {
             )]));
         }
         let mut blocks = Vec::new();
+        let mut warnings = Vec::new();
         // (language, lpid) of the nearest preceding code block, for carry-forward.
         let mut previous: Option<(String, Option<String>)> = None;
         // End of the previous fence: carry-forward stops at a heading
@@ -421,6 +425,25 @@ impl Document {
                 }
                 previous = Some((fence.lang.clone(), lpid.clone()));
             }
+            // `lpID=x` makes no group: say so, or the block silently
+            // never runs.
+            if lpid.is_none() {
+                for o in &options {
+                    if let Some(known) = ["lpid", "lptype", RESULT_ATTR]
+                        .into_iter()
+                        .find(|k| *k != o.key && k.eq_ignore_ascii_case(&o.key))
+                    {
+                        warnings.push(Diagnostic::new(
+                            path,
+                            o.line,
+                            format!(
+                                "unknown option '{}' (did you mean '{known}'?); option names are case-sensitive, and this block belongs to no group",
+                                o.key
+                            ),
+                        ));
+                    }
+                }
+            }
             // Another tool's attributes on a block that is not litprog's
             // are its own business.
             if lpid.is_some() {
@@ -452,6 +475,7 @@ impl Document {
                 path: path.to_path_buf(),
                 text,
                 blocks,
+                warnings,
             })
         } else {
             Err(Diagnostics(errors))
@@ -486,6 +510,7 @@ impl Project {
         let mut warnings = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut by_lpid: HashMap<String, usize> = HashMap::new();
+        warnings.extend(documents.iter().flat_map(|d| d.warnings.iter().cloned()));
         for (d, doc) in documents.iter().enumerate() {
             for (b, block) in doc.blocks.iter().enumerate() {
                 let Some(lpid) = &block.lpid else { continue };
@@ -558,9 +583,13 @@ impl Project {
         for p in pending {
             match check_group(&documents, p, &mut warnings) {
                 Ok(g) => groups.push(g),
-                Err(e) => errors.push(e),
+                Err(e) => errors.extend(e),
             }
         }
+        // Reported in document order (documents are ordered by path).
+        let order = |a: &Diagnostic, b: &Diagnostic| (&a.path, a.line).cmp(&(&b.path, b.line));
+        errors.sort_by(order);
+        warnings.sort_by(order);
         if errors.is_empty() {
             let by_lpid = groups
                 .iter()
@@ -612,8 +641,9 @@ fn check_group(
     documents: &[Document],
     p: Pending,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<Group, Diagnostic> {
+) -> Result<Group, Vec<Diagnostic>> {
     let at = |(o, d): &(LocatedOption, usize)| (documents[*d].path.clone(), o.line);
+    let mut errors = Vec::new();
     let lptype = match p.options.iter().find(|(o, _)| o.key == "lptype") {
         Some(entry) => {
             let name = entry.0.value.as_str().unwrap_or_default();
@@ -628,7 +658,8 @@ fn check_group(
                         p.lpid
                     ),
                 )
-            })?
+            })
+            .map_err(|e| vec![e])?
         }
         None if p.options.iter().any(|(o, _)| o.key == "filepath") => LpType::OutFile,
         None => LpType::RawBlock,
@@ -672,19 +703,28 @@ fn check_group(
         && !map.contains_key("command")
         && let Some(&first) = p.blocks.first()
     {
-        interpreter_for_language(documents, first, &p.lpid, &mut map)?;
+        errors.extend(interpreter_for_language(documents, first, &p.lpid, &mut map).err());
     }
-    let spec = options::typed(lptype, &p.lpid, &map).map_err(|e| {
-        let key = e.key.split('.').next().unwrap_or_default();
-        let (path, line) = p
-            .options
-            .iter()
-            .find(|(o, _)| o.key == key)
-            .map(at)
-            .unwrap_or_else(|| first_location(documents, p.first));
-        Diagnostic::new(&path, line, format!("{} (in '{}')", e.message, p.lpid))
-    })?;
-    if let Spec::Session(session) = &spec {
+    let spec = options::typed(lptype, &p.lpid, &map).map_err(|all| {
+        all.into_iter().map(|e| {
+            let key = e.key.split('.').next().unwrap_or_default();
+            let (path, line) = p
+                .options
+                .iter()
+                .find(|(o, _)| o.key == key)
+                .map(at)
+                .unwrap_or_else(|| first_location(documents, p.first));
+            Diagnostic::new(&path, line, format!("{} (in '{}')", e.message, p.lpid))
+        })
+    });
+    let spec = match spec {
+        Ok(spec) => Some(spec),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    };
+    if let Some(Spec::Session(session)) = &spec {
         language_mismatches(documents, &p, session, warnings);
     }
     let mut block_output = vec![None; p.blocks.len()];
@@ -707,7 +747,7 @@ fn check_group(
             Some("block") => OutputMode::Block,
             Some("none") => OutputMode::None,
             _ => {
-                return Err(Diagnostic::new(
+                errors.push(Diagnostic::new(
                     path,
                     opt.line,
                     format!(
@@ -716,9 +756,13 @@ fn check_group(
                         options::show(&opt.value)
                     ),
                 ));
+                continue;
             }
         });
     }
+    let Some(spec) = spec.filter(|_| errors.is_empty()) else {
+        return Err(errors);
+    };
     let (path, line) = first_location(documents, p.first);
     Ok(Group {
         lpid: p.lpid,

@@ -156,6 +156,10 @@ pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
         }
     }
     if !errors.is_empty() {
+        // The other documents' problems are reported in the same run.
+        if let Err(more) = Project::new(documents) {
+            errors.extend(more.0);
+        }
         return Err(Diagnostics(errors));
     }
     let mut project = Project::new(documents)?;

@@ -61,7 +61,7 @@ impl Plan {
                         format!(
                             "session '{}' requires unknown lpid '{req}'{}",
                             group.lpid,
-                            no_match_hint(req)
+                            no_match_hint(project, req)
                         ),
                     ));
                 }
@@ -274,5 +274,12 @@ mod tests {
             e.to_string(),
             "t.md:1: session 'a' requires unknown lpid 'nope'"
         );
+        let e = plan(&(session("setup", "[]") + &session("a", "[stup]"))).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.md:7: session 'a' requires unknown lpid 'stup' (did you mean 'setup'?)"
+        );
+        let e = plan(&(session("Setup", "[]") + &session("a", "[setup]"))).unwrap_err();
+        assert!(e.to_string().ends_with("(did you mean 'Setup'?)"), "{e}");
     }
 }

@@ -45,13 +45,29 @@ pub fn expand(project: &Project, pattern: &str) -> Vec<usize> {
 }
 
 /// What to add to an "unknown lpid" message for `pattern`: a glob that
-/// matched nothing is said to be one.
-pub fn no_match_hint(pattern: &str) -> &'static str {
+/// matched nothing is said to be one; for a plain lpid, the closest lpid
+/// of the project, if one is close (`did you mean 'setup'?`).
+pub fn no_match_hint(project: &Project, pattern: &str) -> String {
     if is_glob(pattern) {
-        " (the glob matches no lpid)"
-    } else {
-        ""
+        return " (the glob matches no lpid)".to_string();
     }
+    closest_lpid(project, pattern)
+        .map(|l| format!(" (did you mean '{l}'?)"))
+        .unwrap_or_default()
+}
+
+/// The lpid of `project` closest to `unknown`: one that differs in case
+/// only, or else the most similar one (Jaro-Winkler above 0.8).
+pub fn closest_lpid<'p>(project: &'p Project, unknown: &str) -> Option<&'p str> {
+    let lpids = || project.groups.iter().map(|g| g.lpid.as_str());
+    if let Some(same) = lpids().find(|l| l.eq_ignore_ascii_case(unknown)) {
+        return Some(same);
+    }
+    lpids()
+        .map(|l| (strsim::jaro_winkler(unknown, l), l))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, l)| l)
 }
 
 /// Does `path` stay inside the current directory, lexically?
@@ -212,7 +228,7 @@ impl<'p> Tangler<'p> {
                     format!(
                         "unknown input '{input}' of out_file '{}'{}",
                         spec.filepath,
-                        no_match_hint(input)
+                        no_match_hint(self.project, input)
                     ),
                 ));
                 frame.failed = true;

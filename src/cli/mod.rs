@@ -183,6 +183,7 @@ fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnos
     let report = build::build(&options, |progress| match progress {
         Progress::Session(project, session) => report::session_finished(project, session),
         Progress::Rewritten(path) => interrupts.rewritten(path),
+        Progress::Warnings(warnings) => warnings.iter().for_each(|w| log::warn!("{w}")),
     })?;
     let status = report::summary(&report, mode);
     // The process ends next: freeing every document, capture and result

@@ -103,9 +103,6 @@ fn push_tail(msg: &mut String, lines: &[String], what: &str) {
 
 /// Print what the build changed and decide the exit status.
 pub fn summary(report: &BuildReport, mode: Mode) -> Status {
-    for w in &report.project.warnings {
-        log::warn!("{w}");
-    }
     for (path, written) in &report.tangled {
         if *written {
             log::debug!("wrote {}", path.display());

@@ -263,8 +263,9 @@ fn as_encoding(key: &str, v: &Value) -> Result<String, OptionError> {
 /// Options as merged for one group: key to value (lpid and lptype excluded).
 pub type OptionMap = BTreeMap<String, Value>;
 
-/// Check a group's merged options into a [`Spec`].
-pub fn typed(lptype: LpType, lpid: &str, options: &OptionMap) -> Result<Spec, OptionError> {
+/// Check a group's merged options into a [`Spec`]. `Err` holds every
+/// problem, in key order.
+pub fn typed(lptype: LpType, lpid: &str, options: &OptionMap) -> Result<Spec, Vec<OptionError>> {
     match lptype {
         LpType::Session => session_spec(options).map(Spec::Session),
         LpType::OutFile => out_file_spec(lpid, options).map(Spec::OutFile),
@@ -273,7 +274,7 @@ pub fn typed(lptype: LpType, lpid: &str, options: &OptionMap) -> Result<Spec, Op
     }
 }
 
-fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
+fn session_spec(options: &OptionMap) -> Result<SessionSpec, Vec<OptionError>> {
     let mut spec = SessionSpec {
         command: CommandLine(vec!["bash".to_string()]),
         requires: Vec::new(),
@@ -291,8 +292,21 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
         session_timeout: None,
         show_value: false,
     };
-    for (key, v) in options {
-        match key.as_str() {
+    let errors: Vec<OptionError> = options
+        .iter()
+        .filter_map(|(key, v)| session_key(&mut spec, key, v).err())
+        .collect();
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Check one session option into `spec`.
+fn session_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<(), OptionError> {
+    {
+        match key {
             "command" => {
                 let argv = match v {
                     Value::String(s) => shlex::split(s).ok_or_else(|| {
@@ -362,10 +376,10 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
             }
             "input_delay" => spec.input_delay = Some(as_seconds(key, v, true)?),
             "encoding" => spec.encoding = Some(as_encoding(key, v)?),
-            _ => session_engine_key(&mut spec, key, v)?,
+            _ => session_engine_key(spec, key, v)?,
         }
     }
-    Ok(spec)
+    Ok(())
 }
 
 /// The session engine's keys: `stderr`, `session_timeout`, `show_value`.
@@ -394,13 +408,17 @@ fn session_engine_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<()
     Ok(())
 }
 
-fn out_file_spec(lpid: &str, options: &OptionMap) -> Result<OutFileSpec, OptionError> {
+fn out_file_spec(lpid: &str, options: &OptionMap) -> Result<OutFileSpec, Vec<OptionError>> {
+    let mut errors = Vec::new();
     let filepath = match options.get("filepath") {
-        Some(v) => as_string("filepath", v)?,
+        Some(v) => as_string("filepath", v).unwrap_or_else(|e| {
+            errors.push(e);
+            lpid.to_string()
+        }),
         None => lpid.to_string(),
     };
     if filepath.trim().is_empty() {
-        return Err(err("filepath", "option 'filepath' is empty"));
+        errors.push(err("filepath", "option 'filepath' is empty"));
     }
     let mut spec = OutFileSpec {
         filepath,
@@ -409,14 +427,19 @@ fn out_file_spec(lpid: &str, options: &OptionMap) -> Result<OutFileSpec, OptionE
         is_executable: false,
     };
     for (key, v) in options {
-        match key.as_str() {
-            "inputs" => spec.inputs = as_string_list(key, v)?,
-            "encoding" => spec.encoding = Some(as_encoding(key, v)?),
-            "is_executable" => spec.is_executable = as_bool(key, v)?,
-            _ => {}
-        }
+        let checked = match key.as_str() {
+            "inputs" => as_string_list(key, v).map(|i| spec.inputs = i),
+            "encoding" => as_encoding(key, v).map(|e| spec.encoding = Some(e)),
+            "is_executable" => as_bool(key, v).map(|b| spec.is_executable = b),
+            _ => Ok(()),
+        };
+        errors.extend(checked.err());
     }
-    Ok(spec)
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(errors)
+    }
 }
 
 /// What litprog runs a session in when it sets no `command`: the
@@ -489,12 +512,19 @@ pub fn command_kind(argv: &[String]) -> Option<&'static str> {
 }
 
 /// The known key closest to an unknown one, for "did you mean" hints.
+/// A key that differs from a known one in case only (`lpID`) is that one.
 pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
-    ["lpid", "lptype"]
-        .iter()
-        .chain(lptype.keys())
-        .chain(SESSION_KEYS)
-        .chain(OUT_FILE_KEYS)
+    let known = || {
+        ["lpid", "lptype"]
+            .iter()
+            .chain(lptype.keys())
+            .chain(SESSION_KEYS)
+            .chain(OUT_FILE_KEYS)
+    };
+    if let Some(same) = known().find(|k| **k != unknown && k.eq_ignore_ascii_case(unknown)) {
+        return Some(same);
+    }
+    known()
         .filter(|k| **k != unknown)
         .map(|k| (strsim::jaro_winkler(unknown, k), *k))
         .filter(|(score, _)| *score > 0.8)
@@ -516,9 +546,12 @@ mod tests {
         assert_eq!(s.output, OutputMode::Block);
         let mut m = OptionMap::new();
         m.insert("timeout".into(), json!("soon"));
+        m.insert("output".into(), json!("blocks"));
         let e = typed(LpType::Session, "x", &m).unwrap_err();
-        assert_eq!(e.key, "timeout");
-        assert!(e.message.contains("\"soon\""), "{}", e.message);
+        assert_eq!(e.len(), 2, "every problem is reported: {e:?}");
+        assert_eq!(e[1].key, "timeout");
+        assert!(e[1].message.contains("\"soon\""), "{}", e[1].message);
+        m.remove("output");
         m.insert("timeout".into(), json!(0));
         assert!(typed(LpType::Session, "x", &m).is_err());
         m.insert("timeout".into(), json!(1.5));
@@ -529,14 +562,20 @@ mod tests {
         assert_eq!(s.timeout, Some(Duration::from_millis(1500)));
         assert_eq!(s.command.0, vec!["/usr/bin/env", "python3", "-u"]);
         m.insert("requires".into(), json!(5));
-        assert_eq!(typed(LpType::Session, "x", &m).unwrap_err().key, "requires");
+        assert_eq!(
+            typed(LpType::Session, "x", &m).unwrap_err()[0].key,
+            "requires"
+        );
     }
 
     #[test]
     fn typed_out_file() {
         let mut m = OptionMap::new();
         m.insert("inputs".into(), json!({}));
-        assert_eq!(typed(LpType::OutFile, "f", &m).unwrap_err().key, "inputs");
+        assert_eq!(
+            typed(LpType::OutFile, "f", &m).unwrap_err()[0].key,
+            "inputs"
+        );
         m.insert("inputs".into(), json!(["a", "b*"]));
         let Spec::OutFile(f) = typed(LpType::OutFile, "f.txt", &m).unwrap() else {
             panic!()
@@ -550,6 +589,8 @@ mod tests {
         assert_eq!(closest_key("timout", LpType::Session), Some("timeout"));
         assert_eq!(closest_key("requirez", LpType::Session), Some("requires"));
         assert_eq!(closest_key("zzzzzz", LpType::Session), None);
+        assert_eq!(closest_key("lpID", LpType::RawBlock), Some("lpid"));
+        assert_eq!(closest_key("TimeOut", LpType::Session), Some("timeout"));
         assert_ne!(closest_key("timeout", LpType::RawBlock), Some("timeout"));
     }
 }

@@ -200,3 +200,76 @@ fn a_block_whose_language_does_not_fit_its_session_is_a_warning_naming_both_plac
     let run = t.litprog(&["list"]).success();
     assert!(!run.stderr.contains("warn"), "{}", run.stderr);
 }
+
+#[test]
+fn every_document_error_is_reported_in_one_run() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```yaml\nlpid: s\nlptype: session\ncommand: bash\noutput: blocks\ntimeout: soon\n```\n",
+    );
+    t.write(
+        "b.md",
+        "```bash lpid=t lptype=session echo=1 echo=2\necho\n```\n",
+    );
+    t.write("c.md", "```text lpid=u lptype=session\nx\n```\n");
+    let run = t.litprog(&["build"]).status(2);
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    for want in [
+        "error: a.md:5: option 'output' must be block, session or none",
+        "error: a.md:6: option 'timeout' must be a number of seconds",
+        "error: b.md:1: option 'echo' is given twice in the info string",
+        "error: c.md:1: session 'u' sets no command",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(want)),
+            "{want}\n{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn warnings_come_before_any_session_runs_in_document_order() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=s lptype=session timout=5\necho one\n```\n\n```yaml\nlpid: r\nlptype: session\ncommand: bash\nrequirez: []\n```\n\n```bash lpid=r\necho two\n```\n",
+    );
+    t.write(
+        "b.md",
+        "```bash lpid=s echo=true\necho three\n```\n\n# Other\n\n```bash lpID=x\necho\n```\n",
+    );
+    let run = t.litprog(&["build"]).success();
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in\n{}", run.stderr))
+    };
+    let warnings = [
+        at("a.md:1: unknown option 'timout' for session 's' (did you mean 'timeout'?)"),
+        at("a.md:9: unknown option 'requirez' for session 'r' (did you mean 'requires'?)"),
+        at("b.md:7: unknown option 'lpID' (did you mean 'lpid'?)"),
+    ];
+    assert!(warnings.is_sorted(), "{}", run.stderr);
+    assert!(warnings[2] < at("ok    s"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_lpids_in_requires_and_inputs_get_did_you_mean() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=setup lptype=session\necho\n```\n\n```bash lpid=main lptype=session requires=[stup]\necho\n```\n\n```yaml\nfilepath: out.txt\ninputs: [Part]\n```\n\n```text lpid=part\nx\n```\n",
+    );
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("session 'main' requires unknown lpid 'stup' (did you mean 'setup'?)")
+        .stderr_has("unknown input 'Part' of out_file 'out.txt' (did you mean 'part'?)");
+}
