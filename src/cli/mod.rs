@@ -52,6 +52,12 @@ enum Command {
     /// Like build, but fail (exit 1) if any document's results are out of date,
     /// printing a diff; documents are not rewritten.
     Check(BuildArgs),
+    /// Print a completion script for SHELL to stdout
+    /// (`litprog completions bash > ~/.local/share/bash-completion/completions/litprog`).
+    Completions {
+        /// The shell: bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -160,6 +166,17 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         }
         Command::Build { args, force } => run_build(args, Mode::Write, force),
         Command::Check(args) => run_build(args, Mode::Check, false),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "litprog",
+                &mut script,
+            );
+            print_out(&String::from_utf8_lossy(&script));
+            Ok(Status::Success)
+        }
     }
 }
 

@@ -273,3 +273,36 @@ fn unknown_lpids_in_requires_and_inputs_get_did_you_mean() {
         .stderr_has("session 'main' requires unknown lpid 'stup' (did you mean 'setup'?)")
         .stderr_has("unknown input 'Part' of out_file 'out.txt' (did you mean 'part'?)");
 }
+
+#[test]
+fn completions_are_printed_for_every_shell() {
+    let t = TestDir::new();
+    for (shell, marker) in [
+        ("bash", "complete -F _litprog"),
+        ("zsh", "#compdef litprog"),
+        ("fish", "complete -c litprog"),
+        ("powershell", "Register-ArgumentCompleter"),
+        ("elvish", "edit:completion:arg-completer[litprog]"),
+    ] {
+        let run = t.litprog(&["completions", shell]).success();
+        assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
+        assert!(run.stdout.contains("check"), "{shell} lacks the subcommands");
+    }
+    t.litprog(&["completions", "tcsh"])
+        .status(2)
+        .stderr_has("invalid value 'tcsh'");
+    if has_command("bash") {
+        // The bash script loads and registers the completion.
+        let script = t.litprog(&["completions", "bash"]).stdout;
+        t.write("c.bash", script);
+        let out = std::process::Command::new("bash")
+            .args(["-c", "source ./c.bash && complete -p litprog"])
+            .current_dir(t.path())
+            .output()
+            .unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("_litprog"),
+            "{out:?}"
+        );
+    }
+}
