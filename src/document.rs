@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::{Diagnostic, Diagnostics, location};
+use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets, location};
 use crate::markdown::{Fence, LineIndex, fences};
 use crate::options::{
     self, HeaderFormat, LpType, OptionMap, OutputMode, RawOption, Spec, comment_options,
@@ -372,19 +372,23 @@ impl Document {
                                 format!(
                                     "lpid {s:?} {problem}; an lpid is written into its result blocks' info strings and must read back the same (use letters, digits, punctuation and inner spaces)"
                                 ),
-                            ));
+                            )
+                            .about(Focus::Value("lpid".into())));
                             continue;
                         }
                     },
                     _ => {
-                        errors.push(Diagnostic::new(
-                            path,
-                            o.line,
-                            format!(
-                                "lpid must be a non-empty string, not {}",
-                                options::show(&o.value)
-                            ),
-                        ));
+                        errors.push(
+                            Diagnostic::new(
+                                path,
+                                o.line,
+                                format!(
+                                    "lpid must be a non-empty string, not {}",
+                                    options::show(&o.value)
+                                ),
+                            )
+                            .about(Focus::Value("lpid".into())),
+                        );
                         continue;
                     }
                 },
@@ -397,14 +401,17 @@ impl Document {
                     (None | Some("out_file"), Some(fp)) => match fp.value.as_str() {
                         Some(s) if !s.trim().is_empty() => lpid = Some(s.to_string()),
                         _ => {
-                            errors.push(Diagnostic::new(
-                                path,
-                                fp.line,
-                                format!(
-                                    "option 'filepath' must be a non-empty string, not {}",
-                                    fp.value
-                                ),
-                            ));
+                            errors.push(
+                                Diagnostic::new(
+                                    path,
+                                    fp.line,
+                                    format!(
+                                        "option 'filepath' must be a non-empty string, not {}",
+                                        fp.value
+                                    ),
+                                )
+                                .about(Focus::Value("filepath".into())),
+                            );
                             continue;
                         }
                     },
@@ -440,7 +447,8 @@ impl Document {
                                 "unknown option '{}' (did you mean '{known}'?); option names are case-sensitive, and this block belongs to no group",
                                 o.key
                             ),
-                        ));
+                        )
+                        .about(Focus::Key(o.key.clone())));
                     }
                 }
             }
@@ -448,7 +456,10 @@ impl Document {
             // are its own business.
             if lpid.is_some() {
                 for e in &attr_errors {
-                    errors.push(Diagnostic::new(path, fence.line, e.clone()));
+                    errors.push(
+                        Diagnostic::new(path, fence.line, e.1.clone())
+                            .about(Focus::Key(e.0.clone())),
+                    );
                 }
             }
             if lpid.is_some() && !fence.closed {
@@ -470,6 +481,8 @@ impl Document {
                 code_line,
             });
         }
+        attach_snippets(path, &text, &mut errors);
+        attach_snippets(path, &text, &mut warnings);
         if errors.is_empty() {
             Ok(Document {
                 path: path.to_path_buf(),
@@ -531,14 +544,17 @@ impl Project {
                 if block.role == Role::Options {
                     if let Some(prev) = group.declaration {
                         let p = &documents[prev.doc];
-                        errors.push(Diagnostic::new(
-                            &doc.path,
-                            block.fence.line,
-                            format!(
-                                "lpid '{lpid}' is declared twice: here and at {}",
-                                location(&p.path, p.blocks[prev.block].fence.line)
-                            ),
-                        ));
+                        errors.push(
+                            Diagnostic::new(
+                                &doc.path,
+                                block.fence.line,
+                                format!(
+                                    "lpid '{lpid}' is declared twice: here and at {}",
+                                    location(&p.path, p.blocks[prev.block].fence.line)
+                                ),
+                            )
+                            .about(Focus::Key("lpid".into())),
+                        );
                     }
                     group.declaration = Some(here);
                 } else {
@@ -567,7 +583,8 @@ impl Project {
                                 options::show(&o.value),
                                 location(&documents[*od].path, o.line)
                             ),
-                        )),
+                        )
+                        .about(Focus::Value(opt.key.clone()))),
                         Some(_) => {}
                         None => {
                             group
@@ -590,6 +607,10 @@ impl Project {
         let order = |a: &Diagnostic, b: &Diagnostic| (&a.path, a.line).cmp(&(&b.path, b.line));
         errors.sort_by(order);
         warnings.sort_by(order);
+        for doc in &documents {
+            attach_snippets(&doc.path, &doc.text, &mut errors);
+            attach_snippets(&doc.path, &doc.text, &mut warnings);
+        }
         if errors.is_empty() {
             let by_lpid = groups
                 .iter()
@@ -658,6 +679,7 @@ fn check_group(
                         p.lpid
                     ),
                 )
+                .about(Focus::Value("lptype".into()))
             })
             .map_err(|e| vec![e])?
         }
@@ -694,7 +716,7 @@ fn check_group(
                     owners.join(" and ")
                 )
             };
-            warnings.push(Diagnostic::new(&path, line, message));
+            warnings.push(Diagnostic::new(&path, line, message).about(Focus::Key(key.to_string())));
             continue;
         }
         map.insert(key.to_string(), entry.0.value.clone());
@@ -715,6 +737,7 @@ fn check_group(
                 .map(at)
                 .unwrap_or_else(|| first_location(documents, p.first));
             Diagnostic::new(&path, line, format!("{} (in '{}')", e.message, p.lpid))
+                .about(Focus::Value(key.to_string()))
         })
     });
     let spec = match spec {
@@ -731,16 +754,19 @@ fn check_group(
     for (i, opt, d) in &p.block_options {
         let path = &documents[*d].path;
         if lptype != LpType::Session {
-            warnings.push(Diagnostic::new(
-                path,
-                opt.line,
-                format!(
-                    "option '{}' does not apply to {} '{}' (it is an option of session)",
-                    opt.key,
-                    lptype.as_str(),
-                    p.lpid
-                ),
-            ));
+            warnings.push(
+                Diagnostic::new(
+                    path,
+                    opt.line,
+                    format!(
+                        "option '{}' does not apply to {} '{}' (it is an option of session)",
+                        opt.key,
+                        lptype.as_str(),
+                        p.lpid
+                    ),
+                )
+                .about(Focus::Key(opt.key.clone())),
+            );
             continue;
         }
         block_output[*i] = Some(match opt.value.as_str() {
@@ -755,7 +781,8 @@ fn check_group(
                         p.lpid,
                         options::show(&opt.value)
                     ),
-                ));
+                )
+                .about(Focus::Value("output".into())));
                 continue;
             }
         });

@@ -12,6 +12,33 @@ pub struct Diagnostic {
     pub line: usize,
     /// What is wrong, lowercase, naming the user's values.
     pub message: String,
+    /// What on the line the problem is about, to be found in it by
+    /// [`attach_snippets`].
+    pub focus: Option<Box<Focus>>,
+    /// The source line and the part of it the problem is about, for a
+    /// caret under it.
+    pub snippet: Option<Box<Snippet>>,
+}
+
+/// What on its line a diagnostic is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Focus {
+    /// An option's key as written (`timout` in `timout: 5`).
+    Key(String),
+    /// An option's value (`soon` in `timeout: soon`).
+    Value(String),
+    /// A piece of text after the option's key (`stup` in
+    /// `requires: [setup, stup]`).
+    Item(String, String),
+}
+
+/// A source line and a byte range in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snippet {
+    /// The whole line, without its line ending.
+    pub source: String,
+    /// The bytes of `source` the diagnostic is about (not empty).
+    pub span: std::ops::Range<usize>,
 }
 
 impl Diagnostic {
@@ -21,7 +48,22 @@ impl Diagnostic {
             path: path.to_path_buf(),
             line,
             message: message.into(),
+            focus: None,
+            snippet: None,
         }
+    }
+
+    /// The same, about `focus` on its line.
+    pub fn about(mut self, focus: Focus) -> Self {
+        self.focus = Some(Box::new(focus));
+        self
+    }
+
+    /// The 1-based column of the start of its snippet's span, if any.
+    pub fn column(&self) -> Option<usize> {
+        self.snippet
+            .as_ref()
+            .map(|s| s.source[..s.span.start].chars().count() + 1)
     }
 
     /// `path:line` (or just `path` for whole-file problems).
@@ -66,5 +108,182 @@ impl std::error::Error for Diagnostics {}
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
         Diagnostics(vec![d])
+    }
+}
+
+/// Fill in the snippet of each diagnostic of `path` that has a focus, from
+/// the document's `text`. Diagnostics are taken in line order, so the
+/// text is read once, however many there are.
+pub fn attach_snippets(path: &Path, text: &str, diagnostics: &mut [Diagnostic]) {
+    let mut wanted: Vec<&mut Diagnostic> = diagnostics
+        .iter_mut()
+        .filter(|d| d.focus.is_some() && d.snippet.is_none() && d.line > 0 && d.path == path)
+        .collect();
+    wanted.sort_by_key(|d| d.line);
+    let mut lines = text.split('\n').enumerate();
+    let mut current: Option<(usize, &str)> = None;
+    for d in wanted {
+        while current.is_none_or(|(n, _)| n + 1 < d.line) {
+            match lines.next() {
+                Some(line) => current = Some(line),
+                None => return,
+            }
+        }
+        let Some((n, line)) = current else { return };
+        if n + 1 != d.line {
+            continue;
+        }
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+        if let Some(span) = d.focus.as_ref().and_then(|f| find_focus(line, f)) {
+            d.snippet = Some(Box::new(Snippet {
+                source: line.to_string(),
+                span,
+            }));
+        }
+    }
+}
+
+/// Where `key` is written as an option key on `line`: the key as a whole
+/// word (quotes allowed around it), followed by `=` or `:`.
+fn find_key(line: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    if key.is_empty() {
+        return None;
+    }
+    let bytes = line.as_bytes();
+    line.match_indices(key)
+        .map(|(at, _)| at)
+        .find(|&at| {
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            let starts = before.is_none_or(|b| b" \t{,\"'".contains(&b));
+            let rest = line[at + key.len()..].trim_start_matches(['"', '\'']);
+            starts && rest.trim_start().starts_with(['=', ':'])
+        })
+        .map(|at| at..at + key.len())
+}
+
+/// The value written after `key` on `line`: a bracketed list or mapping,
+/// a quoted string, a word (in an info string: `key=value`), or the rest
+/// of the line.
+fn find_value(line: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let k = find_key(line, key)?;
+    let after = &line[k.end..];
+    let sep = after.find(['=', ':'])?;
+    let tight = sep == 0 && after.starts_with('=');
+    let start = k.end + sep + 1;
+    let rest = &line[start..];
+    let skipped = rest.len() - rest.trim_start().len();
+    let start = start + skipped;
+    let rest = &line[start..];
+    let len = match rest.chars().next()? {
+        open @ ('[' | '{') => {
+            let close = if open == '[' { ']' } else { '}' };
+            let mut depth = 0;
+            rest.char_indices()
+                .find_map(|(i, c)| {
+                    if c == open {
+                        depth += 1;
+                    } else if c == close {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    None
+                })
+                .unwrap_or(rest.len())
+        }
+        q @ ('"' | '\'') => rest[1..].find(q).map_or(rest.len(), |i| i + 2),
+        _ if tight => rest.find([' ', '\t']).unwrap_or(rest.len()),
+        _ => rest.trim_end().trim_end_matches(',').len(),
+    };
+    (len > 0).then(|| start..start + len)
+}
+
+fn find_focus(line: &str, focus: &Focus) -> Option<std::ops::Range<usize>> {
+    match focus {
+        Focus::Key(key) => find_key(line, key),
+        Focus::Value(key) => find_value(line, key).or_else(|| find_key(line, key)),
+        Focus::Item(key, item) => {
+            let from = find_key(line, key).map_or(0, |k| k.end);
+            line[from..]
+                .find(item.as_str())
+                .map(|i| from + i..from + i + item.len())
+                .filter(|r| !r.is_empty())
+                .or_else(|| find_value(line, key))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(line: &str, focus: Focus) -> Option<&str> {
+        find_focus(line, &focus).map(|r| &line[r])
+    }
+
+    #[test]
+    fn focus_is_found_in_each_syntax() {
+        let key = |k: &str| Focus::Key(k.into());
+        let value = |k: &str| Focus::Value(k.into());
+        assert_eq!(span("timout: 5", key("timout")), Some("timout"));
+        assert_eq!(span("timeout: soon  ", value("timeout")), Some("soon"));
+        assert_eq!(
+            span("  \"timeout\": \"soon\",", value("timeout")),
+            Some("\"soon\"")
+        );
+        assert_eq!(
+            span("timeout = \"soon\"", value("timeout")),
+            Some("\"soon\"")
+        );
+        assert_eq!(
+            span(
+                "```bash lpid=s session_timeout=1 timeout=soon echo=1",
+                value("timeout")
+            ),
+            Some("soon")
+        );
+        assert_eq!(
+            span("```bash requires=[a, b] x=1", value("requires")),
+            Some("[a, b]")
+        );
+        assert_eq!(
+            span(
+                "requires: [setup, stup]",
+                Focus::Item("requires".into(), "stup".into())
+            ),
+            Some("stup")
+        );
+        assert_eq!(
+            span("command: python3 -u", value("command")),
+            Some("python3 -u")
+        );
+        assert_eq!(span("nothing here", key("timeout")), None);
+        assert_eq!(span("timeouts: 1", key("timeout")), None);
+    }
+
+    #[test]
+    fn snippets_are_attached_in_one_pass() {
+        let text = "a\r\ntimeout: soon\r\nb\r\nx: 1\n";
+        let path = Path::new("t.md");
+        let mut ds = vec![
+            Diagnostic::new(path, 4, "m").about(Focus::Key("x".into())),
+            Diagnostic::new(path, 2, "m").about(Focus::Value("timeout".into())),
+            Diagnostic::new(path, 3, "m"),
+            Diagnostic::new(path, 9, "m").about(Focus::Key("x".into())),
+        ];
+        attach_snippets(path, text, &mut ds);
+        assert_eq!(ds[0].snippet.as_ref().map(|s| s.span.clone()), Some(0..1));
+        assert_eq!(
+            ds[1].snippet.as_deref(),
+            Some(&Snippet {
+                source: "timeout: soon".into(),
+                span: 9..13
+            })
+        );
+        assert_eq!(ds[1].column(), Some(10));
+        assert_eq!(ds[2].snippet, None);
+        assert_eq!(ds[3].snippet, None);
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::document::{Group, Project};
-use crate::error::{Diagnostic, Diagnostics, location};
+use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets, location};
 use crate::options::{SessionSpec, Spec};
 use crate::tangle::{expand, no_match_hint};
 
@@ -55,15 +55,19 @@ impl Plan {
             for req in &spec.requires {
                 let matched = expand(project, req);
                 if matched.is_empty() {
-                    errors.push(Diagnostic::new(
-                        &group.path,
-                        group.line,
-                        format!(
-                            "session '{}' requires unknown lpid '{req}'{}",
-                            group.lpid,
-                            no_match_hint(project, req)
-                        ),
-                    ));
+                    let (path, line) = option_location(project, group, "requires");
+                    errors.push(
+                        Diagnostic::new(
+                            &path,
+                            line,
+                            format!(
+                                "session '{}' requires unknown lpid '{req}'{}",
+                                group.lpid,
+                                no_match_hint(project, req)
+                            ),
+                        )
+                        .about(Focus::Item("requires".into(), req.clone())),
+                    );
                 }
                 for mi in matched {
                     if let Some(&s) = step_of.get(&mi)
@@ -102,6 +106,10 @@ impl Plan {
         if errors.is_empty() {
             Ok(plan)
         } else {
+            errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+            for doc in &project.documents {
+                attach_snippets(&doc.path, &doc.text, &mut errors);
+            }
             Err(Diagnostics(errors))
         }
     }
@@ -162,11 +170,10 @@ fn check_sessions(project: &Project) -> Vec<Diagnostic> {
         };
         let mut bad = |key: &str, message: String| {
             let (path, line) = option_location(project, group, key);
-            errors.push(Diagnostic::new(
-                &path,
-                line,
-                format!("{message} (in '{}')", group.lpid),
-            ));
+            errors.push(
+                Diagnostic::new(&path, line, format!("{message} (in '{}')", group.lpid))
+                    .about(Focus::Value(key.to_string())),
+            );
         };
         for (name, value) in &spec.env {
             let shown = name.escape_debug();
@@ -211,7 +218,7 @@ fn check_sessions(project: &Project) -> Vec<Diagnostic> {
 
 /// Where `key` was set for `group` (its declaration first, then its
 /// blocks), or the group's first block.
-fn option_location(project: &Project, group: &Group, key: &str) -> (PathBuf, usize) {
+pub(crate) fn option_location(project: &Project, group: &Group, key: &str) -> (PathBuf, usize) {
     group
         .declaration
         .iter()
@@ -272,12 +279,12 @@ mod tests {
         let e = plan(&session("a", "[nope]")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "t.md:1: session 'a' requires unknown lpid 'nope'"
+            "t.md:4: session 'a' requires unknown lpid 'nope'"
         );
         let e = plan(&(session("setup", "[]") + &session("a", "[stup]"))).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "t.md:7: session 'a' requires unknown lpid 'stup' (did you mean 'setup'?)"
+            "t.md:10: session 'a' requires unknown lpid 'stup' (did you mean 'setup'?)"
         );
         let e = plan(&(session("Setup", "[]") + &session("a", "[setup]"))).unwrap_err();
         assert!(e.to_string().ends_with("(did you mean 'Setup'?)"), "{e}");

@@ -8,7 +8,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::document::Project;
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets};
 use crate::options::Spec;
 
 /// One file to write.
@@ -164,6 +164,9 @@ pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>
         Ok(files)
     } else {
         errors.sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
+        for doc in &project.documents {
+            attach_snippets(&doc.path, &doc.text, &mut errors);
+        }
         Err(Diagnostics(errors))
     }
 }
@@ -222,15 +225,19 @@ impl<'p> Tangler<'p> {
         for input in &spec.inputs {
             let matched = expand(self.project, input);
             if matched.is_empty() {
-                self.errors.push(Diagnostic::new(
-                    &g.path,
-                    g.line,
-                    format!(
-                        "unknown input '{input}' of out_file '{}'{}",
-                        spec.filepath,
-                        no_match_hint(self.project, input)
-                    ),
-                ));
+                let (path, line) = crate::plan::option_location(self.project, g, "inputs");
+                self.errors.push(
+                    Diagnostic::new(
+                        &path,
+                        line,
+                        format!(
+                            "unknown input '{input}' of out_file '{}'{}",
+                            spec.filepath,
+                            no_match_hint(self.project, input)
+                        ),
+                    )
+                    .about(Focus::Item("inputs".into(), input.clone())),
+                );
                 frame.failed = true;
             }
             frame.inputs.extend(matched);
@@ -358,7 +365,7 @@ mod tests {
         assert_eq!(e.0.len(), 2);
         assert_eq!(
             e.0[0].to_string(),
-            "t.md:1: unknown input 'nope' of out_file 'out.py'"
+            "t.md:3: unknown input 'nope' of out_file 'out.py'"
         );
     }
 
@@ -420,7 +427,7 @@ mod tests {
             "{all}"
         );
         assert!(
-            all.contains("t.md:6: unknown input 'nope' of out_file 'y'"),
+            all.contains("t.md:8: unknown input 'nope' of out_file 'y'"),
             "{all}"
         );
     }

@@ -3,6 +3,7 @@
 
 mod interrupt;
 mod list;
+mod render;
 mod report;
 
 use std::io::Write;
@@ -144,18 +145,14 @@ fn init_logger(cli: &Cli) {
 }
 
 fn report_diagnostics(e: &Diagnostics) {
-    for d in &e.0 {
-        eprintln!("error: {d}");
-    }
+    e.0.iter().for_each(render::error);
 }
 
 fn run(cli: Cli) -> Result<Status, Diagnostics> {
     match cli.command {
         Command::List { paths, json } => {
             let project = files::load(&paths)?;
-            for w in &project.warnings {
-                log::warn!("{w}");
-            }
+            project.warnings.iter().for_each(render::warning);
             let out = if json {
                 serde_json::to_string_pretty(&list::to_json(&project)).unwrap_or_default() + "\n"
             } else {
@@ -200,7 +197,7 @@ fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnos
     let report = build::build(&options, |progress| match progress {
         Progress::Session(project, session) => report::session_finished(project, session),
         Progress::Rewritten(path) => interrupts.rewritten(path),
-        Progress::Warnings(warnings) => warnings.iter().for_each(|w| log::warn!("{w}")),
+        Progress::Warnings(warnings) => warnings.iter().for_each(render::warning),
     })?;
     let status = report::summary(&report, mode);
     // The process ends next: freeing every document, capture and result

@@ -217,8 +217,9 @@ pub struct InfoAttributes {
     pub options: Vec<RawOption>,
     /// Bare words (such as `lpignore`).
     pub flags: Vec<String>,
-    /// Problems: a key given twice, a list or mapping that does not parse.
-    pub errors: Vec<String>,
+    /// Problems, with the key they concern: a key given twice, a list or
+    /// mapping that does not parse.
+    pub errors: Vec<(String, String)>,
 }
 
 /// Attributes of an info string after the language: `key=value` options
@@ -234,23 +235,27 @@ pub fn info_attributes(info: &str) -> InfoAttributes {
         match word.split_once('=') {
             Some((key, value)) if !key.is_empty() => {
                 if attrs.options.iter().any(|o| o.key == key) {
-                    attrs
-                        .errors
-                        .push(format!("option '{key}' is given twice in the info string"));
+                    attrs.errors.push((
+                        key.to_string(),
+                        format!("option '{key}' is given twice in the info string"),
+                    ));
                     continue;
                 }
                 let value = if value.starts_with(['[', '{']) {
                     match super::block::yaml_flow_value(value) {
                         Ok(v) => v,
                         Err(e) => {
-                            attrs.errors.push(format!(
-                                "option '{key}' is not a valid YAML flow {}: {e} ({})",
-                                if value.starts_with('[') {
-                                    "list"
-                                } else {
-                                    "mapping"
-                                },
-                                super::show_text(value)
+                            let what = if value.starts_with('[') {
+                                "list"
+                            } else {
+                                "mapping"
+                            };
+                            attrs.errors.push((
+                                key.to_string(),
+                                format!(
+                                    "option '{key}' is not a valid YAML flow {what}: {e} ({})",
+                                    super::show_text(value)
+                                ),
                             ));
                             continue;
                         }
@@ -357,12 +362,14 @@ mod tests {
         assert_eq!(a.options[0].value, json!(["setup"]));
         let a = info_attributes("bash lpid=a timeout=1 lpid=b");
         assert_eq!(
-            a.errors,
-            vec!["option 'lpid' is given twice in the info string"]
+            a.errors[0].1,
+            "option 'lpid' is given twice in the info string"
         );
         let a = info_attributes("bash requires=[a, b");
         assert!(
-            a.errors[0].starts_with("option 'requires' is not a valid YAML flow list"),
+            a.errors[0]
+                .1
+                .starts_with("option 'requires' is not a valid YAML flow list"),
             "{a:?}"
         );
     }

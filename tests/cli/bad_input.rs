@@ -179,19 +179,19 @@ fn cases() -> Vec<Case> {
             "unknown requires",
             &session("requires: [nowhere]\n"),
             2,
-            &["doc.md:3: session 's' requires unknown lpid 'nowhere'"],
+            &["doc.md:6: session 's' requires unknown lpid 'nowhere'"],
         ),
         case(
             "unknown input",
             "```yaml\nfilepath: out.txt\ninputs: [nothing]\n```\n",
             2,
-            &["doc.md:1: unknown input 'nothing' of out_file 'out.txt'"],
+            &["doc.md:3: unknown input 'nothing' of out_file 'out.txt'"],
         ),
         case(
             "input glob matching nothing",
             "```yaml\nfilepath: out.txt\ninputs: ['part.*']\n```\n",
             2,
-            &["doc.md:1: unknown input 'part.*' of out_file 'out.txt' (the glob matches no lpid)"],
+            &["doc.md:3: unknown input 'part.*' of out_file 'out.txt' (the glob matches no lpid)"],
         ),
         case(
             "absolute filepath",

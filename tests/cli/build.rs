@@ -63,7 +63,7 @@ fn out_file_outside_the_directory_is_refused() {
 }
 
 #[test]
-fn unknown_input_names_the_out_file_block() {
+fn unknown_input_names_the_out_file_and_the_line_of_its_inputs() {
     let t = TestDir::new();
     t.write(
         "doc.md",
@@ -71,7 +71,7 @@ fn unknown_input_names_the_out_file_block() {
     );
     t.litprog(&["build"])
         .status(2)
-        .stderr_has("doc.md:2: unknown input 'missing' of out_file 'out.txt'");
+        .stderr_has("doc.md:4: unknown input 'missing' of out_file 'out.txt'");
     assert!(!t.exists("out.txt"));
 }
 

@@ -286,7 +286,10 @@ fn completions_are_printed_for_every_shell() {
     ] {
         let run = t.litprog(&["completions", shell]).success();
         assert!(run.stdout.contains(marker), "{shell}: {}", run.stdout);
-        assert!(run.stdout.contains("check"), "{shell} lacks the subcommands");
+        assert!(
+            run.stdout.contains("check"),
+            "{shell} lacks the subcommands"
+        );
     }
     t.litprog(&["completions", "tcsh"])
         .status(2)
@@ -305,4 +308,32 @@ fn completions_are_printed_for_every_shell() {
             "{out:?}"
         );
     }
+}
+
+#[test]
+fn diagnostics_show_the_source_line_with_a_caret() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "# T\n\n```yaml\nlpid: s\nlptype: session\ncommand: bash\ntimeout: soon\n```\n\n```bash lpid=u lptype=session echo=maybe\necho\n```\n",
+    );
+    let run = t.litprog(&["build"]).status(2);
+    // Not a terminal: the first line of each stays `file:line: message`,
+    // and the line follows with a caret under the value.
+    let want = "error: a.md:7: option 'timeout' must be a number of seconds, not a string (\"soon\") (in 's')\n  |\n7 | timeout: soon\n  |          ^^^^\n";
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+    let want = "error: a.md:10: option 'echo' must be true or false, not a string (\"maybe\") (in 'u')\n   |\n10 | ```bash lpid=u lptype=session echo=maybe\n   |                                    ^^^^^\n";
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+    // An unknown lpid in a list: the caret is under it.
+    t.write(
+        "a.md",
+        "```bash lpid=setup lptype=session\necho\n```\n\n```bash lpid=m lptype=session requires=[setup, stup] timout=1\necho\n```\n",
+    );
+    let run = t.litprog(&["build"]).status(2);
+    let want = "error: a.md:5: session 'm' requires unknown lpid 'stup' (did you mean 'setup'?)\n  |\n5 | ```bash lpid=m lptype=session requires=[setup, stup] timout=1\n  |                                                ^^^^\n";
+    assert!(run.stderr.contains(want), "{}", run.stderr);
+    // Warnings too, under the key.
+    let run = t.litprog(&["list"]).success();
+    let want = "warning: a.md:5: unknown option 'timout' for session 'm' (did you mean 'timeout'?)\n  |\n5 | ```bash lpid=m lptype=session requires=[setup, stup] timout=1\n  |                                                      ^^^^^^\n";
+    assert!(run.stderr.contains(want), "{}", run.stderr);
 }
