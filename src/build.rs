@@ -171,7 +171,8 @@ pub fn build(
             });
         }
     }
-    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale) {
+    let root = project_root();
+    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale, &root) {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -213,6 +214,14 @@ pub fn build(
     Ok(report)
 }
 
+/// The project's root directory, which `[ROOT]` stands for in output: the
+/// current directory, canonical.
+pub fn project_root() -> PathBuf {
+    std::env::current_dir()
+        .and_then(fs::canonicalize)
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
 /// A result block that follows no code block of its session.
 #[derive(Debug, Clone)]
 pub struct StaleResult {
@@ -250,6 +259,7 @@ fn new_texts(
     project: &Project,
     sessions: &[SessionReport],
     stale: &BTreeMap<usize, Vec<usize>>,
+    root: &Path,
 ) -> Vec<(usize, String)> {
     // A session that did not run (skipped, or could not start) keeps
     // whatever results it had.
@@ -271,7 +281,7 @@ fn new_texts(
                 if !group.blocks.iter().any(|b| b.doc == d) {
                     continue;
                 }
-                for (r, lines) in runner::placements(group, spec, &report.run) {
+                for (r, lines) in runner::placements(group, spec, &report.run, root) {
                     if r.doc == d {
                         wanted.insert(r.block, lines);
                     }

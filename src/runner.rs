@@ -7,13 +7,14 @@
 //! never polls.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::document::{BlockRef, Group, Project};
-use crate::options::{OutputMode, SessionSpec, Spec};
+use crate::options::{OutputMode, SessionSpec, Spec, StatusMode};
 use crate::plan::Plan;
+use crate::redact::{Places, Redactor};
 use crate::session::{
     self, BlockCapture, Cancel, Capture, Line, Outcome, SessionError, SessionOptions, Stream,
 };
@@ -523,7 +524,51 @@ pub fn truncated_blocks(group: &Group, run: &Run) -> Vec<(BlockRef, u64)> {
 /// line goes under the block that was running when the session ended (the
 /// one that read the input of later blocks, if any); blocks that never ran
 /// get nothing.
+///
+/// Every line is redacted (see [`crate::redact`]) with the places of a
+/// project rooted at `root`, and the status line is written as the
+/// session's `status` option says.
 pub fn placements(
+    group: &Group,
+    spec: &SessionSpec,
+    run: &Run,
+    root: &Path,
+) -> Vec<(BlockRef, Option<Vec<String>>)> {
+    let mut placed = placements_unredacted(group, spec, run);
+    let redactor = redactor(spec, root);
+    if !redactor.is_empty() {
+        for line in placed.iter_mut().flat_map(|(_, l)| l.iter_mut().flatten()) {
+            if let Cow::Owned(new) = redactor.apply(line) {
+                *line = new;
+            }
+        }
+    }
+    placed
+}
+
+/// The redactions of a session of a project rooted at `root`: the
+/// built-in places (unless `redact_builtin: false`), then its `redact`
+/// expressions in placeholder order.
+pub fn redactor(spec: &SessionSpec, root: &Path) -> Redactor {
+    let mut redactor = if spec.redact_builtin {
+        let cwd = match &spec.cwd {
+            Some(dir) => root.join(dir),
+            None => root.to_path_buf(),
+        };
+        Redactor::builtin(&Places::of_this_machine(root, &cwd))
+    } else {
+        Redactor::none()
+    };
+    for (placeholder, pattern) in &spec.redact {
+        // Checked when the options were read.
+        if let Ok(re) = crate::redact::compile(pattern) {
+            redactor = redactor.with_pattern(placeholder, re);
+        }
+    }
+    redactor
+}
+
+fn placements_unredacted(
     group: &Group,
     spec: &SessionSpec,
     run: &Run,
@@ -559,9 +604,17 @@ pub fn placements(
             }
         }
     }
-    per_block[status_at]
-        .get_or_insert_with(Vec::new)
-        .push(status_line(run));
+    let plain_success = matches!(run, Run::Finished(c) if c.outcome == Outcome::Exited(0));
+    let with_status = match spec.status {
+        StatusMode::Always => true,
+        StatusMode::Nonzero => !plain_success,
+        StatusMode::Never => false,
+    };
+    if with_status {
+        per_block[status_at]
+            .get_or_insert_with(Vec::new)
+            .push(status_line(run));
+    }
     group.blocks.iter().copied().zip(per_block).collect()
 }
 

@@ -66,7 +66,8 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
     }
     let mut output = Vec::new();
     if let Spec::Session(spec) = &group.spec {
-        for (_, lines) in runner::placements(group, spec, &report.run) {
+        let root = crate::build::project_root();
+        for (_, lines) in runner::placements(group, spec, &report.run, &root) {
             for line in lines.into_iter().flatten() {
                 output.push(format!("{:>4} | {}", output.len() + 1, clip(&line)));
             }

@@ -112,3 +112,89 @@ fn a_stale_block_opening_a_list_item_is_reported_not_removed() {
         "{text}"
     );
 }
+
+#[test]
+fn a_document_built_in_one_directory_checks_clean_from_a_copy_in_another() {
+    let doc = "```yaml\nlpid: s\nlptype: session\nredact: {\"[UUID]\": \"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\"}\n```\n\n\
+               ```bash lpid=s\npwd\nmkdir -p sub && cd sub && pwd && cd ..\necho \"home is $HOME\"\necho \"id $(cat /proc/sys/kernel/random/uuid)\"\nd=$(mktemp -d)\necho \"scratch in ${d%/*}\"\nrmdir \"$d\"\n```\n";
+    let a = TestDir::new();
+    a.write("doc.md", doc);
+    a.litprog(&["build"]).success();
+    let built = a.read("doc.md");
+    assert!(
+        built.contains("```text lpout=s\n[ROOT]\n[ROOT]/sub\nhome is [HOME]\nid [UUID]\nscratch in [TMP]\n# exit: 0\n```"),
+        "{built}"
+    );
+    let b = TestDir::new();
+    assert_ne!(a.path(), b.path());
+    b.write("doc.md", &built);
+    b.litprog(&["check"]).success();
+    assert_eq!(b.read("doc.md"), built);
+}
+
+#[test]
+fn builtin_redactions_can_be_turned_off() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```bash lpid=s lptype=session redact_builtin=false\npwd\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    let real = std::fs::canonicalize(t.path()).unwrap();
+    assert!(
+        t.read("doc.md")
+            .contains(&format!("lpout=s\n{}\n", real.display())),
+        "{}",
+        t.read("doc.md")
+    );
+}
+
+#[test]
+fn invalid_redactions_are_document_errors_at_their_line() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "# T\n\n```yaml\nlpid: s\nlptype: session\nredact: {\"[N]\": \"(unclosed\"}\n```\n\n```bash lpid=s\necho hi\n```\n",
+    );
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("doc.md:6: option 'redact': [N] is not a valid regular expression");
+    t.write(
+        "doc.md",
+        "# T\n\n```yaml\nlpid: s\nlptype: session\nredact: {\"UUID\": \"x\"}\n```\n\n```bash lpid=s\necho hi\n```\n",
+    );
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("doc.md:6: option 'redact': placeholder UUID must have the form [NAME]");
+    assert!(!t.read("doc.md").contains("lpout"));
+}
+
+#[test]
+fn the_status_option_decides_when_the_status_line_is_written() {
+    let t = TestDir::new();
+    let doc = |status: &str, body: &str, expected: i32| {
+        format!(
+            "```bash lpid=s lptype=session status={status} expected_exit_code={expected}\n{body}\n```\n"
+        )
+    };
+    t.write("doc.md", doc("nonzero", "echo ok", 0));
+    t.litprog(&["build"]).success();
+    assert!(
+        t.read("doc.md").ends_with("```text lpout=s\nok\n```\n"),
+        "{}",
+        t.read("doc.md")
+    );
+    t.write("doc.md", doc("nonzero", "echo ok; exit 3", 3));
+    t.litprog(&["build"]).success();
+    assert!(
+        t.read("doc.md")
+            .ends_with("```text lpout=s\nok\n# exit: 3\n```\n")
+    );
+    t.write("doc.md", doc("never", "echo ok; exit 4", 0));
+    t.litprog(&["build"]).status(1);
+    assert!(t.read("doc.md").ends_with("```text lpout=s\nok\n```\n"));
+    t.write("doc.md", doc("sometimes", "echo ok", 0));
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("option 'status' must be always, nonzero or never");
+}
