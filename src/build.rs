@@ -53,6 +53,8 @@ pub struct StaleDocument {
     pub path: PathBuf,
     /// Unified diff from the current text to the expected one.
     pub diff: String,
+    /// The expected text.
+    pub new_text: String,
 }
 
 /// Everything a build did.
@@ -181,6 +183,7 @@ pub fn build(
             Mode::Check => report.stale.push(StaleDocument {
                 path: doc.path.clone(),
                 diff: unified_diff(&doc.path, &doc.text, &new_text),
+                new_text,
             }),
             Mode::Write => {
                 // The author (or another litprog) may have changed the file

@@ -63,10 +63,34 @@ pub enum Run {
     /// are skipped (`--skip-unavailable`).
     Unavailable(String),
     /// Not run: a requirement failed, or the build stopped.
-    Skipped(String),
+    Skipped(Skip),
     /// litprog itself failed while running the session (a bug); the
     /// message says what happened.
     Crashed(String),
+}
+
+/// Why a session was not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Skip {
+    /// A session it requires (this lpid) failed.
+    Requirement(String),
+    /// The build stopped after a failure (without `--keep-going`).
+    AfterFailure,
+    /// The build was interrupted.
+    Interrupted,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Requirement(lpid) => write!(f, "requires '{lpid}', which failed"),
+            Skip::AfterFailure => {
+                f.write_str("the build stopped after a failure (use --keep-going to run it)")
+            }
+            Skip::Interrupted => f.write_str("the build was interrupted"),
+        }
+    }
 }
 
 /// One session's result.
@@ -282,15 +306,14 @@ fn run_with(
                             .map(|&d| &project.groups[plan.steps[d].group].lpid)
                     };
                     let run = if let Some(lpid) = dep(Done::Failed) {
-                        Run::Skipped(format!("requires '{lpid}', which failed"))
+                        Run::Skipped(Skip::Requirement(lpid.clone()))
                     } else if let Some(lpid) = dep(Done::Unavailable) {
                         Run::Unavailable(format!("requires '{lpid}', which is unavailable"))
                     } else if stop {
                         Run::Skipped(if cancel.is_cancelled() {
-                            "the build was interrupted".to_string()
+                            Skip::Interrupted
                         } else {
-                            "the build stopped after a failure (use --keep-going to run it)"
-                                .to_string()
+                            Skip::AfterFailure
                         })
                     } else {
                         continue;
@@ -487,7 +510,8 @@ pub fn status_line(run: &Run) -> String {
             other => format!("# {}", outcome_text(other)),
         },
         Run::StartFailed(e) => format!("# could not start: {e}"),
-        Run::Unavailable(why) | Run::Skipped(why) => format!("# not run: {why}"),
+        Run::Unavailable(why) => format!("# not run: {why}"),
+        Run::Skipped(why) => format!("# not run: {why}"),
         Run::Crashed(why) => format!("# internal error: {why}"),
     }
 }
@@ -690,7 +714,7 @@ mod tests {
         let first = RunOptions::default();
         first.cancel.cancel();
         let reports = run(&project, &plan, &first, |_| {});
-        assert!(matches!(&reports[0].run, Run::Skipped(why) if why.contains("interrupted")));
+        assert!(matches!(&reports[0].run, Run::Skipped(Skip::Interrupted)));
         let second = RunOptions::default();
         let reports = run(&project, &plan, &second, |_| {});
         assert!(reports[0].ok, "{:?}", reports[0].run);

@@ -198,3 +198,102 @@ fn the_status_option_decides_when_the_status_line_is_written() {
         .status(2)
         .stderr_has("option 'status' must be always, nonzero or never");
 }
+
+// ------------------------------------------------------- 10-12: reports
+
+fn three_sessions() -> String {
+    "```bash lpid=bad lptype=session\nexit 1\n```\n\n\
+     ```yaml\nlpid: after\nlptype: session\nrequires: [bad]\n```\n\n```bash lpid=after\necho never\n```\n\n\
+     ```bash lpid=other lptype=session\necho other\n```\n"
+        .to_string()
+}
+
+#[test]
+fn check_runs_every_session_it_can_and_counts_right() {
+    let t = TestDir::new();
+    t.write("doc.md", three_sessions());
+    let run = t
+        .litprog(&["check"])
+        .status(1)
+        .stderr_has("ok    other")
+        .stderr_has("1 of 3 sessions failed; 1 not run because it requires a failed session");
+    assert!(!run.stderr.contains("3 of 3"), "{}", run.stderr);
+    // build stops at the first failure and says so.
+    t.litprog(&["build"]).status(1).stderr_has(
+        "1 of 3 sessions failed; 1 not run because it requires a failed session; 1 not run after the first failure (--keep-going runs it)",
+    );
+    t.write("one.md", "```bash lpid=one lptype=session\necho 1\n```\n");
+    t.litprog(&["build", "one.md"]).success();
+    t.litprog(&["check", "one.md"])
+        .success()
+        .stderr_has("all results are up to date (1 session)");
+}
+
+#[test]
+fn colour_follows_the_color_flag() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```bash lpid=s lptype=session\necho new\n```\n\n```text lpout=s\nold\n# exit: 0\n```\n",
+    );
+    let plain = t.litprog(&["check"]).status(1);
+    assert!(
+        !plain.stdout.contains('\u{1b}') && !plain.stderr.contains('\u{1b}'),
+        "{plain:?}"
+    );
+    let coloured = t.litprog(&["--color", "always", "check"]).status(1);
+    assert!(
+        coloured.stdout.contains("\u{1b}[31m-old\u{1b}[0m\n"),
+        "{coloured:?}"
+    );
+    assert!(
+        coloured.stdout.contains("\u{1b}[32m+new\u{1b}[0m\n"),
+        "{coloured:?}"
+    );
+    assert!(coloured.stderr.contains("\u{1b}["), "{coloured:?}");
+    let never = t.litprog(&["--color", "never", "check"]).status(1);
+    assert!(!never.stdout.contains('\u{1b}'), "{never:?}");
+}
+
+#[test]
+fn check_can_report_problems_as_json_lines() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        format!(
+            "{}\n```bash lpid=s lptype=session\necho new\n```\n\n```text lpout=s\nold\n# exit: 0\n```\n\n```text lpout=gone\nx\n```\n",
+            three_sessions()
+        ),
+    );
+    let run = t.litprog(&["check", "--format", "json"]).status(1);
+    let problems: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    let kinds: Vec<(&str, &str)> = problems
+        .iter()
+        .map(|p| {
+            (
+                p["kind"].as_str().unwrap(),
+                p["lpid"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(kinds.contains(&("session_failed", "bad")), "{kinds:?}");
+    assert!(kinds.contains(&("session_not_run", "after")), "{kinds:?}");
+    assert!(kinds.contains(&("stale_result_block", "gone")), "{kinds:?}");
+    let out_of_date = problems
+        .iter()
+        .find(|p| p["kind"] == "results_out_of_date" && p["actual"] == "old\n")
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert_eq!(out_of_date["file"], "doc.md");
+    assert_eq!(out_of_date["lpid"], "s");
+    assert_eq!(out_of_date["line"], 24);
+    assert_eq!(out_of_date["expected"], "new\n");
+    let inserted = problems
+        .iter()
+        .find(|p| p["kind"] == "results_out_of_date" && p["actual"] == "")
+        .unwrap_or_else(|| panic!("{problems:?}"));
+    assert_eq!(inserted["lpid"], "bad", "{problems:?}");
+}
