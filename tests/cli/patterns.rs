@@ -297,3 +297,16 @@ fn check_can_report_problems_as_json_lines() {
         .unwrap_or_else(|| panic!("{problems:?}"));
     assert_eq!(inserted["lpid"], "bad", "{problems:?}");
 }
+
+#[test]
+fn patterns_work_in_separate_stderr_blocks_and_the_status_line() {
+    let t = TestDir::new();
+    let doc = "```bash lpid=s lptype=session stderr=separate expected_exit_code=2\necho \"out $$\"\necho \"err $RANDOM\" >&2\nexit 2\n```\n\n\
+               ```text lpout=s\nout [..]\n! err [0-9]+ (re)\n# exit: [..]\n```\n";
+    t.write("doc.md", doc);
+    for _ in 0..3 {
+        t.litprog(&["build"]).success();
+        assert_eq!(t.read("doc.md"), doc);
+    }
+    t.litprog(&["check"]).success();
+}
