@@ -338,7 +338,8 @@ fn targets_that_are_not_regular_files_are_refused_without_opening_them() {
             nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap()
         }),
         ("a socket", |p| {
-            std::mem::forget(std::os::unix::net::UnixListener::bind(p).unwrap())
+            // The socket's file stays after the listener is closed.
+            drop(std::os::unix::net::UnixListener::bind(p).unwrap())
         }),
         ("a device", |p| symlink("/dev/null", p).unwrap()),
         ("a directory", |p| std::fs::create_dir(p).unwrap()),
