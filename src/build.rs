@@ -340,6 +340,7 @@ fn check_targets(
     }
     let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     let mut targets = Vec::new();
+    let mut reals = Vec::new();
     for (i, out) in outputs.iter().enumerate() {
         let group = &project.groups[out.group];
         let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
@@ -384,6 +385,25 @@ fn check_targets(
             Err(_) => real.to_string_lossy().into_owned(),
         };
         targets.push(Target { key });
+        reals.push((i, real));
+    }
+    // A target whose directory is another out_file's target: that file
+    // would be written first, and this one would fail after it.
+    for (i, real) in &reals {
+        if let Some(&above) = real.ancestors().skip(1).find_map(|a| seen.get(a)) {
+            let group = &project.groups[outputs[*i].group];
+            let other = &project.groups[outputs[above].group];
+            errors.push(Diagnostic::new(
+                &group.path,
+                group.line,
+                format!(
+                    "out_file '{}' cannot be created: out_file '{}' at {} is a file",
+                    outputs[*i].path.display(),
+                    outputs[above].path.display(),
+                    location(&other.path, other.line)
+                ),
+            ));
+        }
     }
     if errors.is_empty() {
         Ok(targets)
