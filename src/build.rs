@@ -125,7 +125,13 @@ pub fn build(
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let targets = check_targets(&project, &outputs, options.allow_outside)?;
-    let tangled = write_tangled(&mut project, &outputs, &targets, options.force)?;
+    let tangled = write_tangled(
+        &mut project,
+        &outputs,
+        &targets,
+        options.force,
+        &options.run.cancel,
+    )?;
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
     let sessions = if tangled.edited.is_empty() {
@@ -478,6 +484,7 @@ fn write_tangled(
     outputs: &[TangledFile],
     targets: &[Target],
     force: bool,
+    cancel: &crate::session::Cancel,
 ) -> Result<Tangled, Diagnostics> {
     let mut done = Tangled {
         written: Vec::new(),
@@ -505,6 +512,11 @@ fn write_tangled(
     };
     let mut errors = Vec::new();
     for (out, target) in outputs.iter().zip(targets) {
+        // After an interrupt, write no further file, and record those
+        // written (below) before the signal thread's deadline ends litprog.
+        if cancel.is_cancelled() {
+            break;
+        }
         let group = &project.groups[out.group];
         let fail = |e: io::Error| {
             Diagnostic::new(
