@@ -165,7 +165,17 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         log::error!("{failed} of {total} sessions failed");
     }
     if mode == Mode::Check && report.stale.is_empty() && report.edited.is_empty() && failed == 0 {
-        log::info!("all results are up to date ({total} sessions)");
+        // Sessions skipped (--skip-unavailable) kept their results
+        // unchecked: a CI gate must not call those up to date.
+        let not_run = report.sessions.iter().filter(|s| !s.ran()).count();
+        if not_run == 0 {
+            log::info!("all results are up to date ({total} sessions)");
+        } else {
+            log::warn!(
+                "results of {} of {total} sessions are up to date; {not_run} did not run, so their results were not checked",
+                total - not_run
+            );
+        }
     }
     if report.success() {
         Status::Success

@@ -89,6 +89,11 @@ fn skip_unavailable_skips_sessions_whose_interpreter_is_missing() {
     assert!(run.stderr.contains("skip  rb"), "{}", run.stderr);
     assert_eq!(t.read("a.md"), format!("{KEPT}\n{needs}"));
     assert!(t.read("b.md").contains("lpout=sh\nfine\n# exit: 0"));
+    // check says which results it did not check, never "all up to date"
+    // for sessions that did not run.
+    t.litprog(&["check", "--skip-unavailable"])
+        .success()
+        .stderr_has("results of 1 of 3 sessions are up to date; 2 did not run, so their results were not checked");
     // A session that starts and fails still fails.
     t.write("c.md", session("bad", "exit 3\n"));
     t.litprog(&["build", "--skip-unavailable"]).status(1);
