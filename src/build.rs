@@ -127,7 +127,13 @@ pub fn build(
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let targets = check_targets(&project, &outputs, options.allow_outside)?;
-    let tangled = write_tangled(&mut project, &outputs, &targets, options.force)?;
+    let tangled = write_tangled(
+        &mut project,
+        &outputs,
+        &targets,
+        options.force,
+        &options.run.cancel,
+    )?;
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
     let sessions = if tangled.edited.is_empty() {
@@ -353,6 +359,7 @@ fn check_targets(
     }
     let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     let mut targets = Vec::new();
+    let mut reals = Vec::new();
     for (i, out) in outputs.iter().enumerate() {
         let group = &project.groups[out.group];
         let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
@@ -397,6 +404,25 @@ fn check_targets(
             Err(_) => real.to_string_lossy().into_owned(),
         };
         targets.push(Target { key });
+        reals.push((i, real));
+    }
+    // A target whose directory is another out_file's target: that file
+    // would be written first, and this one would fail after it.
+    for (i, real) in &reals {
+        if let Some(&above) = real.ancestors().skip(1).find_map(|a| seen.get(a)) {
+            let group = &project.groups[outputs[*i].group];
+            let other = &project.groups[outputs[above].group];
+            errors.push(Diagnostic::new(
+                &group.path,
+                group.line,
+                format!(
+                    "out_file '{}' cannot be created: out_file '{}' at {} is a file",
+                    outputs[*i].path.display(),
+                    outputs[above].path.display(),
+                    location(&other.path, other.line)
+                ),
+            ));
+        }
     }
     if errors.is_empty() {
         Ok(targets)
@@ -471,6 +497,7 @@ fn write_tangled(
     outputs: &[TangledFile],
     targets: &[Target],
     force: bool,
+    cancel: &crate::session::Cancel,
 ) -> Result<Tangled, Diagnostics> {
     let mut done = Tangled {
         written: Vec::new(),
@@ -498,6 +525,11 @@ fn write_tangled(
     };
     let mut errors = Vec::new();
     for (out, target) in outputs.iter().zip(targets) {
+        // After an interrupt, write no further file, and record those
+        // written (below) before the signal thread's deadline ends litprog.
+        if cancel.is_cancelled() {
+            break;
+        }
         let group = &project.groups[out.group];
         let fail = |e: io::Error| {
             Diagnostic::new(

@@ -264,10 +264,21 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
         && report.edited.is_empty()
         && failures.is_none()
     {
-        log::info!(
-            "all results are up to date ({})",
-            count(total, "session", "sessions")
-        );
+        // Sessions skipped (--skip-unavailable) kept their results
+        // unchecked: a CI gate must not call those up to date.
+        let not_run = report.sessions.iter().filter(|s| !s.ran()).count();
+        if not_run == 0 {
+            log::info!(
+                "all results are up to date ({})",
+                count(total, "session", "sessions")
+            );
+        } else {
+            log::warn!(
+                "results of {} of {} are up to date; {not_run} did not run, so their results were not checked",
+                total - not_run,
+                count(total, "session", "sessions")
+            );
+        }
     }
     if report.success() {
         Status::Success

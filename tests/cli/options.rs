@@ -40,6 +40,33 @@ fn a_json_option_block_with_a_trailing_comma_is_an_error_at_its_line() {
 }
 
 #[test]
+fn a_syntax_error_before_lptype_does_not_make_an_option_block_an_example() {
+    // An unclosed bracket before the `lptype` line: the parser never reads
+    // that key, and the block used to become an example, so the session
+    // never ran and `check` passed.
+    for (block, at) in [
+        (
+            "```yaml\nlpid: s\ntimeout: [5\nlptype: session\n```\n",
+            "doc.md:6: invalid yaml option block",
+        ),
+        (
+            "```yaml\nlpid: s\n  timeout: 5\nlptype: session\n```\n",
+            "doc.md:5: invalid yaml option block",
+        ),
+        (
+            "```toml\nlpid = \"s\"\ntimeout = [5\nlptype = \"session\"\n```\n",
+            "doc.md:6: invalid toml option block",
+        ),
+    ] {
+        let dir = TestDir::new();
+        dir.write("doc.md", doc_with(block));
+        for cmd in ["list", "build", "check"] {
+            fails(&dir, &[cmd]).stderr_has(at);
+        }
+    }
+}
+
+#[test]
 fn a_repeated_key_in_an_option_block_is_an_error_naming_its_line() {
     let dir = TestDir::new();
     let blocks = [

@@ -279,6 +279,11 @@ fn bad_targets_and_session_values_are_found_before_anything_is_written() {
             "doc.md:10: out_file './good.txt' is the same file as out_file 'good.txt' at doc.md:1",
         ),
         (
+            "a target under another target",
+            "```yaml\nfilepath: good.txt/inner.txt\ninputs: [a]\n```\n".into(),
+            "doc.md:10: out_file 'good.txt/inner.txt' cannot be created: out_file 'good.txt' at doc.md:1 is a file",
+        ),
+        (
             "empty env name",
             session("env: {\"\": x}\n"),
             "doc.md:13: environment variable name is empty (in 's')",
