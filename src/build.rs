@@ -53,6 +53,8 @@ pub struct StaleDocument {
     pub path: PathBuf,
     /// Unified diff from the current text to the expected one.
     pub diff: String,
+    /// The expected text.
+    pub new_text: String,
 }
 
 /// Everything a build did.
@@ -128,7 +130,13 @@ pub fn build(
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
     let targets = check_targets(&project, &outputs, options.allow_outside)?;
-    let tangled = write_tangled(&mut project, &outputs, &targets, options.force)?;
+    let tangled = write_tangled(
+        &mut project,
+        &outputs,
+        &targets,
+        options.force,
+        &options.run.cancel,
+    )?;
     progress(Progress::Warnings(&project.warnings));
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
@@ -175,7 +183,8 @@ pub fn build(
             });
         }
     }
-    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale) {
+    let root = project_root();
+    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale, &root) {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -184,6 +193,7 @@ pub fn build(
             Mode::Check => report.stale.push(StaleDocument {
                 path: doc.path.clone(),
                 diff: unified_diff(&doc.path, &doc.text, &new_text),
+                new_text,
             }),
             Mode::Write => {
                 // The author (or another litprog) may have changed the file
@@ -215,6 +225,14 @@ pub fn build(
         }
     }
     Ok(report)
+}
+
+/// The project's root directory, which `[ROOT]` stands for in output: the
+/// current directory, canonical.
+pub fn project_root() -> PathBuf {
+    std::env::current_dir()
+        .and_then(fs::canonicalize)
+        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// A result block that follows no code block of its session.
@@ -254,6 +272,7 @@ fn new_texts(
     project: &Project,
     sessions: &[SessionReport],
     stale: &BTreeMap<usize, Vec<usize>>,
+    root: &Path,
 ) -> Vec<(usize, String)> {
     // A session that did not run (skipped, or could not start) keeps
     // whatever results it had.
@@ -275,7 +294,7 @@ fn new_texts(
                 if !group.blocks.iter().any(|b| b.doc == d) {
                     continue;
                 }
-                for (r, lines) in runner::placements(group, spec, &report.run) {
+                for (r, lines) in runner::placements(group, spec, &report.run, root) {
                     if r.doc == d {
                         wanted.insert(r.block, lines);
                     }
@@ -344,6 +363,7 @@ fn check_targets(
     }
     let mut seen: HashMap<PathBuf, usize> = HashMap::new();
     let mut targets = Vec::new();
+    let mut reals = Vec::new();
     for (i, out) in outputs.iter().enumerate() {
         let group = &project.groups[out.group];
         let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
@@ -388,6 +408,25 @@ fn check_targets(
             Err(_) => real.to_string_lossy().into_owned(),
         };
         targets.push(Target { key });
+        reals.push((i, real));
+    }
+    // A target whose directory is another out_file's target: that file
+    // would be written first, and this one would fail after it.
+    for (i, real) in &reals {
+        if let Some(&above) = real.ancestors().skip(1).find_map(|a| seen.get(a)) {
+            let group = &project.groups[outputs[*i].group];
+            let other = &project.groups[outputs[above].group];
+            errors.push(Diagnostic::new(
+                &group.path,
+                group.line,
+                format!(
+                    "out_file '{}' cannot be created: out_file '{}' at {} is a file",
+                    outputs[*i].path.display(),
+                    outputs[above].path.display(),
+                    location(&other.path, other.line)
+                ),
+            ));
+        }
     }
     if errors.is_empty() {
         Ok(targets)
@@ -462,6 +501,7 @@ fn write_tangled(
     outputs: &[TangledFile],
     targets: &[Target],
     force: bool,
+    cancel: &crate::session::Cancel,
 ) -> Result<Tangled, Diagnostics> {
     let mut done = Tangled {
         written: Vec::new(),
@@ -489,6 +529,11 @@ fn write_tangled(
     };
     let mut errors = Vec::new();
     for (out, target) in outputs.iter().zip(targets) {
+        // After an interrupt, write no further file, and record those
+        // written (below) before the signal thread's deadline ends litprog.
+        if cancel.is_cancelled() {
+            break;
+        }
         let group = &project.groups[out.group];
         let fail = |e: io::Error| {
             Diagnostic::new(

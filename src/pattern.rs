@@ -74,6 +74,13 @@ impl<'a> Line<'a> {
     }
 }
 
+/// Is `line` anything but a literal line: `...`, a ` (re)` line or one
+/// holding `[..]`? (A ` (re)` line whose expression does not compile is
+/// literal, but saying yes here only costs a compile.)
+pub fn is_pattern_line(line: &str) -> bool {
+    line == GAP || line.ends_with(REGEX_SUFFIX) || line.contains(ANY)
+}
+
 /// Do `pieces` (the parts of a line between `[..]`) match `actual`? The
 /// first piece is anchored at the start, the last at the end, the others
 /// are found leftmost first.

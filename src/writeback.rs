@@ -22,22 +22,32 @@ pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
 ///
 /// Trailing spaces and tabs are removed from every line: editors that trim
 /// them on save must not make `check` fail over bytes no reader sees.
-fn written_lines(lines: &[String]) -> Vec<Cow<'_, str>> {
+///
+/// The common case, where no line needs any of this, borrows the lines: a
+/// result of a million lines costs no second million.
+fn written_lines(lines: &[String]) -> Cow<'_, [String]> {
+    let needs_work = |line: &String| {
+        memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_some()
+            || line.ends_with([' ', '\t'])
+    };
+    let Some(first) = lines.iter().position(needs_work) else {
+        return Cow::Borrowed(lines);
+    };
     let mut out = Vec::with_capacity(lines.len());
-    for line in lines {
+    out.extend_from_slice(&lines[..first]);
+    for line in &lines[first..] {
         if memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_none() {
-            // The common case: the line is written as it is.
-            out.push(Cow::Borrowed(trim_end(line)));
+            out.push(trim_end(line).to_string());
             continue;
         }
         let clean = line.replace('\0', "\u{fffd}");
         out.extend(
             clean
                 .split(['\r', '\n'])
-                .map(|part| Cow::Owned(trim_end(part).to_string())),
+                .map(|part| trim_end(part).to_string()),
         );
     }
-    out
+    Cow::Owned(out)
 }
 
 /// `line` without trailing spaces and tabs.
@@ -48,7 +58,7 @@ fn trim_end(line: &str) -> &str {
 /// The fence for a result block: backticks (tildes when the info string
 /// holds a backtick, which a backtick fence's may not), longer than any
 /// run of them that starts a line of the content, so no line can close it.
-fn fence_for(lines: &[Cow<'_, str>], info: &str) -> String {
+fn fence_for(lines: &[String], info: &str) -> String {
     let ch = if info.contains('`') { b'~' } else { b'`' };
     let longest = lines.iter().map(|l| fence_run(l, ch)).max().unwrap_or(0);
     let n = (longest + 1).max(3);
@@ -102,7 +112,7 @@ fn new_info(lpid: &str) -> String {
 fn render_lines(
     lpid: &str,
     info: Option<&str>,
-    lines: &[Cow<'_, str>],
+    lines: &[String],
     indent: &str,
     eol: &str,
 ) -> String {
@@ -347,17 +357,26 @@ fn raw_info<'t>(text: &'t str, block: &crate::document::Block) -> &'t str {
 /// Does the stored result block `stored` match the new `lines` as a
 /// pattern? Its content is read without line endings; a block whose
 /// content does not end with a line ending has none of its own.
-fn stored_matches(stored: &crate::document::Block, lines: &[Cow<'_, str>]) -> bool {
+///
+/// Identical lines are compared without collecting either side, and a
+/// block holding no pattern syntax is not compiled as a pattern, so a
+/// rebuild of a long result costs no list of its lines.
+fn stored_matches(stored: &crate::document::Block, lines: &[String]) -> bool {
     let content = stored.fence.content.as_str();
-    let stored_lines: Vec<&str> = content
-        .split_terminator('\n')
-        .map(|l| l.strip_suffix('\r').unwrap_or(l))
-        .collect();
-    let new_lines: Vec<&str> = lines.iter().map(|l| l.as_ref()).collect();
-    if stored_lines == new_lines {
+    let stored_lines = || {
+        content
+            .split_terminator('\n')
+            .map(|l| l.strip_suffix('\r').unwrap_or(l))
+    };
+    if stored_lines().eq(lines.iter().map(String::as_str)) {
         return true;
     }
-    crate::pattern::matches(&stored_lines, &new_lines)
+    if !stored_lines().any(crate::pattern::is_pattern_line) {
+        return false;
+    }
+    let stored: Vec<&str> = stored_lines().collect();
+    let new_lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    crate::pattern::matches(&stored, &new_lines)
 }
 
 /// Result blocks that belong to no code block: not directly after a code

@@ -3,8 +3,8 @@
 //! annotate-snippets).
 //!
 //! On a terminal the header is the message, then ` --> file:line:column`
-//! (editors link it) and the annotated line, in colour unless `NO_COLOR`
-//! is set. Anywhere else the first line stays `file:line: message`, which
+//! (editors link it) and the annotated line, in colour as `--color`
+//! decides. Anywhere else the first line stays `file:line: message`, which
 //! scripts and editors' error parsers read, and the annotated line follows
 //! without colour.
 
@@ -35,14 +35,15 @@ pub enum Style {
 }
 
 impl Style {
-    /// The style for standard error as it is now.
+    /// The style for standard error as it is now: rustc's layout on a
+    /// terminal, coloured as `--color` (and `NO_COLOR`) decide.
     pub fn for_stderr() -> Style {
         if !std::io::stderr().is_terminal() {
             Style::Plain
-        } else if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-            Style::Rich
-        } else {
+        } else if super::color_stderr() {
             Style::Color
+        } else {
+            Style::Rich
         }
     }
 }

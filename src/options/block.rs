@@ -72,7 +72,8 @@ pub fn parse_option_block(
     let declares = reading
         .keys
         .iter()
-        .any(|(k, _)| OPTION_KEYS.contains(&k.as_str()));
+        .any(|(k, _)| OPTION_KEYS.contains(&k.as_str()))
+        || reading.error.is_some() && option_key_line(format, content);
     if !declares {
         return Ok(None);
     }
@@ -80,6 +81,36 @@ pub fn parse_option_block(
         Some(e) => Err(e),
         None => Ok(reading.options),
     }
+}
+
+/// Does a YAML or TOML block that did not parse hold a line that, by how it
+/// is written, declares options: `lptype` or `filepath` as a key at column 0
+/// (in TOML, before the first table header)? A syntax error before such a
+/// line (an unclosed bracket or quote, a stray indentation) keeps the
+/// parser from reaching it, and the block must not silently become an
+/// example. Keys deeper inside are indented, and stay an example's.
+fn option_key_line(format: HeaderFormat, content: &str) -> bool {
+    let separator = match format {
+        HeaderFormat::Yaml => ':',
+        HeaderFormat::Toml => '=',
+        HeaderFormat::Json => return false,
+    };
+    let names_key = |line: &str| {
+        let (quote, rest) = match line.as_bytes().first() {
+            Some(b'"') => ("\"", &line[1..]),
+            Some(b'\'') => ("'", &line[1..]),
+            _ => ("", line),
+        };
+        OPTION_KEYS.iter().any(|key| {
+            rest.strip_prefix(key)
+                .and_then(|r| r.strip_prefix(quote))
+                .is_some_and(|r| r.trim_start_matches([' ', '\t']).starts_with(separator))
+        })
+    };
+    content
+        .lines()
+        .take_while(|l| format != HeaderFormat::Toml || !l.starts_with('['))
+        .any(names_key)
 }
 
 /// The message for a key written twice in one mapping.
@@ -825,6 +856,37 @@ mod tests {
     }
 
     #[test]
+    fn a_syntax_error_before_an_option_key_at_column_0_is_an_error() {
+        // The parser stops before it reads `lptype`: by how the block is
+        // written, it declares options all the same.
+        let cases = [
+            (
+                HeaderFormat::Yaml,
+                "lpid: s\ntimeout: [5\nlptype: session\n",
+            ),
+            (
+                HeaderFormat::Yaml,
+                "lpid: s\ntimeout: \"5\nlptype: session\n",
+            ),
+            (
+                HeaderFormat::Yaml,
+                "lpid: s\n  timeout: 5\nlptype: session\n",
+            ),
+            (HeaderFormat::Yaml, "lpid: s\nx: [\n\"filepath\" : out.py\n"),
+            (
+                HeaderFormat::Toml,
+                "lpid = \"s\"\ntimeout = [5\nlptype = \"session\"\n",
+            ),
+        ];
+        for (format, content) in cases {
+            assert!(
+                parse_option_block(format, content).is_err(),
+                "{format:?}: {content}"
+            );
+        }
+    }
+
+    #[test]
     fn ordinary_blocks_stay_ordinary_even_if_broken() {
         let examples = [
             (HeaderFormat::Yaml, "a: 1\n"),
@@ -840,6 +902,8 @@ mod tests {
             (HeaderFormat::Json, "[{\"lptype\": 1}]"),
             (HeaderFormat::Json, "\"lptype\""),
             (HeaderFormat::Yaml, "a:\n  filepath: x\n  filepath: y\n"),
+            (HeaderFormat::Yaml, "a: [\nlptypes: 1\n"),
+            (HeaderFormat::Toml, "[tool]\nlptype = [\n"),
         ];
         for (format, content) in examples {
             assert_eq!(

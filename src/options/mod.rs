@@ -21,6 +21,6 @@ pub use source::{
 };
 pub use spec::{
     CommandLine, LanguageDefault, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec,
-    OutputMode, SESSION_KEYS, SessionSpec, Spec, closest_key, command_kind, language_default,
-    language_kind, show, show_text, typed,
+    OutputMode, SESSION_KEYS, SessionSpec, Spec, StatusMode, closest_key, command_kind,
+    language_default, language_kind, show, show_text, typed,
 };

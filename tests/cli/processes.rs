@@ -89,6 +89,11 @@ fn skip_unavailable_skips_sessions_whose_interpreter_is_missing() {
     assert!(run.stderr.contains("skip  rb"), "{}", run.stderr);
     assert_eq!(t.read("a.md"), format!("{KEPT}\n{needs}"));
     assert!(t.read("b.md").contains("lpout=sh\nfine\n# exit: 0"));
+    // check says which results it did not check, never "all up to date"
+    // for sessions that did not run.
+    t.litprog(&["check", "--skip-unavailable"])
+        .success()
+        .stderr_has("results of 1 of 3 sessions are up to date; 2 did not run, so their results were not checked");
     // A session that starts and fails still fails.
     t.write("c.md", session("bad", "exit 3\n"));
     t.litprog(&["build", "--skip-unavailable"]).status(1);
@@ -276,6 +281,47 @@ fn two_interrupts_in_the_write_back_exit_at_once_and_say_what_was_written() {
     interrupt_write_back(2, true);
 }
 
+#[test]
+fn an_interrupt_while_tangling_records_every_file_written() {
+    // 600 out_files, each written with an fsync: the signal comes while
+    // litprog is still tangling. Whatever it wrote must be in the state
+    // file, or the next build after an edit of the document takes those
+    // files for hand edits ("changed since litprog wrote it").
+    let t = TestDir::new();
+    let mut doc = String::from("```text lpid=a\nx\n```\n");
+    for i in 0..600 {
+        doc.push_str(&format!(
+            "\n```yaml\nfilepath: out/{i:04}.txt\ninputs: [a]\n```\n"
+        ));
+    }
+    t.write("doc.md", &doc);
+    let child = t.spawn_litprog(&["build"]);
+    t.wait_until("the first tangled file", |d| {
+        d.join("out/0000.txt").exists()
+    });
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let run = finish(child);
+    assert_eq!(run.status, 130, "{run:?}");
+    assert_eq!(temporary_files(&t.path().join("out")), Vec::<String>::new());
+    let written: Vec<String> = fs::read_dir(t.path().join("out"))
+        .unwrap()
+        .map(|e| format!("out/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert!(!written.is_empty());
+    let state = t.read(".litprog/state.json");
+    for file in &written {
+        assert!(
+            state.contains(&format!("\"{file}\"")),
+            "{file} is not recorded"
+        );
+    }
+    // The edit of the document then rewrites them all, without --force.
+    t.write("doc.md", doc.replace("\nx\n", "\ny\n"));
+    let run = t.litprog(&["build"]);
+    assert_eq!(run.status, 0, "{}", run.stderr);
+    assert_eq!(t.read("out/0000.txt"), "y\n");
+}
+
 /// Does process `pid` catch `signal` (its handler is installed)?
 fn catches(pid: u32, signal: i32) -> bool {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -312,7 +358,7 @@ fn a_signal_stops_litprog_while_it_hangs_reading_a_document() {
 fn output_to_a_closed_pipe_ends_quietly() {
     let t = TestDir::new();
     let mut doc = String::new();
-    for i in 0..2000 {
+    for i in 0..600 {
         doc.push_str(&format!(
             "```bash lpid=s{i} lptype=session\necho {i}\n```\n\n"
         ));
