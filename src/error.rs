@@ -136,11 +136,43 @@ pub fn attach_snippets(path: &Path, text: &str, diagnostics: &mut [Diagnostic]) 
         let line = line.strip_suffix('\r').unwrap_or(line);
         let line = line.strip_prefix('\u{feff}').unwrap_or(line);
         if let Some(span) = d.focus.as_ref().and_then(|f| find_focus(line, f)) {
-            d.snippet = Some(Box::new(Snippet {
-                source: line.to_string(),
-                span,
-            }));
+            d.snippet = Some(Box::new(window(line, span)));
         }
+    }
+}
+
+/// Bytes of a snippet's line kept before its span, of its span and after
+/// it: a line of megabytes is shown cut, with `...` where it was cut.
+const BEFORE: usize = 100;
+const SPAN: usize = 80;
+const AFTER: usize = 40;
+
+/// `line` cut to a window around `span`.
+fn window(line: &str, span: std::ops::Range<usize>) -> Snippet {
+    let floor = |mut i: usize| {
+        while !line.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let start = floor(span.start.saturating_sub(BEFORE));
+    let span_end = floor(span.end.min(span.start + SPAN)).max(span.start + 1);
+    let span_end = (span.start + 1..=line.len())
+        .find(|&i| i >= span_end && line.is_char_boundary(i))
+        .unwrap_or(line.len());
+    let end = floor((span_end + AFTER).min(line.len()));
+    let mut source = String::with_capacity(end - start + 6);
+    if start > 0 {
+        source.push_str("...");
+    }
+    let shift = source.len();
+    source.push_str(&line[start..end]);
+    if end < line.len() {
+        source.push_str("...");
+    }
+    Snippet {
+        source,
+        span: span.start - start + shift..span_end - start + shift,
     }
 }
 
@@ -285,5 +317,23 @@ mod tests {
         assert_eq!(ds[1].column(), Some(10));
         assert_eq!(ds[2].snippet, None);
         assert_eq!(ds[3].snippet, None);
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_span() {
+        let line = format!("timeout: \"{}é\"", "x".repeat(10 << 20));
+        let focus = Focus::Value("timeout".into());
+        let span = find_focus(&line, &focus).unwrap();
+        let s = window(&line, span);
+        assert!(s.source.len() < 250, "{}", s.source.len());
+        assert!(s.source.starts_with("timeout: \"xxx") && s.source.ends_with("x..."));
+        assert_eq!(s.span.start, 9);
+        let s = window(&line, line.len() - 3..line.len());
+        assert!(
+            s.source.starts_with("...x") && s.source.ends_with("é\""),
+            "{}",
+            s.source
+        );
+        assert_eq!(&s.source[s.span.clone()], "é\"");
     }
 }
