@@ -65,6 +65,8 @@ pub struct StaleDocument {
     pub path: PathBuf,
     /// Unified diff from the current text to the expected one.
     pub diff: String,
+    /// The expected text.
+    pub new_text: String,
 }
 
 /// Everything a build did.
@@ -202,9 +204,14 @@ pub fn build(
             });
         }
     }
-    for (doc_index, new_text) in
-        new_texts(&report.project, &report.sessions, &stale, &chosen.documents)
-    {
+    let root = project_root();
+    for (doc_index, new_text) in new_texts(
+        &report.project,
+        &report.sessions,
+        &stale,
+        &chosen.documents,
+        &root,
+    ) {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -213,6 +220,7 @@ pub fn build(
             Mode::Check => report.stale.push(StaleDocument {
                 path: doc.path.clone(),
                 diff: unified_diff(&doc.path, &doc.text, &new_text),
+                new_text,
             }),
             Mode::Write => {
                 // The author (or another litprog) may have changed the file
@@ -244,6 +252,14 @@ pub fn build(
         }
     }
     Ok(report)
+}
+
+/// The project's root directory, which `[ROOT]` stands for in output: the
+/// current directory, canonical.
+pub fn project_root() -> PathBuf {
+    std::env::current_dir()
+        .and_then(fs::canonicalize)
+        .unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// A result block that follows no code block of its session.
@@ -284,6 +300,7 @@ fn new_texts(
     sessions: &[SessionReport],
     stale: &BTreeMap<usize, Vec<usize>>,
     written: &[bool],
+    root: &Path,
 ) -> Vec<(usize, String)> {
     // A session that did not run (skipped, or could not start) keeps
     // whatever results it had.
@@ -306,7 +323,7 @@ fn new_texts(
                 if !group.blocks.iter().any(|b| b.doc == d) {
                     continue;
                 }
-                for (r, lines) in runner::placements(group, spec, &report.run) {
+                for (r, lines) in runner::placements(group, spec, &report.run, root) {
                     if r.doc == d {
                         wanted.insert(r.block, lines);
                     }

@@ -62,6 +62,17 @@ pub fn is_placeholder(name: &str) -> bool {
         })
 }
 
+/// Largest compiled `redact` expression: a hostile one cannot take the
+/// build's memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles a `redact` expression (the regex crate's syntax, linear time).
+pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+}
+
 impl Redactor {
     /// A redactor that changes nothing.
     pub fn none() -> Redactor {

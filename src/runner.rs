@@ -7,13 +7,14 @@
 //! never polls.
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::document::{BlockRef, Group, Project};
-use crate::options::{OutputMode, SessionSpec, Spec};
+use crate::options::{OutputMode, SessionSpec, Spec, StatusMode};
 use crate::plan::Plan;
+use crate::redact::{Places, Redactor};
 use crate::session::{
     self, BlockCapture, Cancel, Capture, Line, Outcome, SessionError, SessionOptions, Stream,
 };
@@ -62,10 +63,34 @@ pub enum Run {
     /// are skipped (`--skip-unavailable`).
     Unavailable(String),
     /// Not run: a requirement failed, or the build stopped.
-    Skipped(String),
+    Skipped(Skip),
     /// litprog itself failed while running the session (a bug); the
     /// message says what happened.
     Crashed(String),
+}
+
+/// Why a session was not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Skip {
+    /// A session it requires (this lpid) failed.
+    Requirement(String),
+    /// The build stopped after a failure (without `--keep-going`).
+    AfterFailure,
+    /// The build was interrupted.
+    Interrupted,
+}
+
+impl std::fmt::Display for Skip {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Skip::Requirement(lpid) => write!(f, "requires '{lpid}', which failed"),
+            Skip::AfterFailure => {
+                f.write_str("the build stopped after a failure (use --keep-going to run it)")
+            }
+            Skip::Interrupted => f.write_str("the build was interrupted"),
+        }
+    }
 }
 
 /// One session's result.
@@ -281,15 +306,14 @@ fn run_with(
                             .map(|&d| &project.groups[plan.steps[d].group].lpid)
                     };
                     let run = if let Some(lpid) = dep(Done::Failed) {
-                        Run::Skipped(format!("requires '{lpid}', which failed"))
+                        Run::Skipped(Skip::Requirement(lpid.clone()))
                     } else if let Some(lpid) = dep(Done::Unavailable) {
                         Run::Unavailable(format!("requires '{lpid}', which is unavailable"))
                     } else if stop {
                         Run::Skipped(if cancel.is_cancelled() {
-                            "the build was interrupted".to_string()
+                            Skip::Interrupted
                         } else {
-                            "the build stopped after a failure (use --keep-going to run it)"
-                                .to_string()
+                            Skip::AfterFailure
                         })
                     } else {
                         continue;
@@ -486,7 +510,8 @@ pub fn status_line(run: &Run) -> String {
             other => format!("# {}", outcome_text(other)),
         },
         Run::StartFailed(e) => format!("# could not start: {e}"),
-        Run::Unavailable(why) | Run::Skipped(why) => format!("# not run: {why}"),
+        Run::Unavailable(why) => format!("# not run: {why}"),
+        Run::Skipped(why) => format!("# not run: {why}"),
         Run::Crashed(why) => format!("# internal error: {why}"),
     }
 }
@@ -523,7 +548,51 @@ pub fn truncated_blocks(group: &Group, run: &Run) -> Vec<(BlockRef, u64)> {
 /// line goes under the block that was running when the session ended (the
 /// one that read the input of later blocks, if any); blocks that never ran
 /// get nothing.
+///
+/// Every line is redacted (see [`crate::redact`]) with the places of a
+/// project rooted at `root`, and the status line is written as the
+/// session's `status` option says.
 pub fn placements(
+    group: &Group,
+    spec: &SessionSpec,
+    run: &Run,
+    root: &Path,
+) -> Vec<(BlockRef, Option<Vec<String>>)> {
+    let mut placed = placements_unredacted(group, spec, run);
+    let redactor = redactor(spec, root);
+    if !redactor.is_empty() {
+        for line in placed.iter_mut().flat_map(|(_, l)| l.iter_mut().flatten()) {
+            if let Cow::Owned(new) = redactor.apply(line) {
+                *line = new;
+            }
+        }
+    }
+    placed
+}
+
+/// The redactions of a session of a project rooted at `root`: the
+/// built-in places (unless `redact_builtin: false`), then its `redact`
+/// expressions in placeholder order.
+pub fn redactor(spec: &SessionSpec, root: &Path) -> Redactor {
+    let mut redactor = if spec.redact_builtin {
+        let cwd = match &spec.cwd {
+            Some(dir) => root.join(dir),
+            None => root.to_path_buf(),
+        };
+        Redactor::builtin(&Places::of_this_machine(root, &cwd))
+    } else {
+        Redactor::none()
+    };
+    for (placeholder, pattern) in &spec.redact {
+        // Checked when the options were read.
+        if let Ok(re) = crate::redact::compile(pattern) {
+            redactor = redactor.with_pattern(placeholder, re);
+        }
+    }
+    redactor
+}
+
+fn placements_unredacted(
     group: &Group,
     spec: &SessionSpec,
     run: &Run,
@@ -559,9 +628,17 @@ pub fn placements(
             }
         }
     }
-    per_block[status_at]
-        .get_or_insert_with(Vec::new)
-        .push(status_line(run));
+    let plain_success = matches!(run, Run::Finished(c) if c.outcome == Outcome::Exited(0));
+    let with_status = match spec.status {
+        StatusMode::Always => true,
+        StatusMode::Nonzero => !plain_success,
+        StatusMode::Never => false,
+    };
+    if with_status {
+        per_block[status_at]
+            .get_or_insert_with(Vec::new)
+            .push(status_line(run));
+    }
     group.blocks.iter().copied().zip(per_block).collect()
 }
 
@@ -637,7 +714,7 @@ mod tests {
         let first = RunOptions::default();
         first.cancel.cancel();
         let reports = run(&project, &plan, &first, |_| {});
-        assert!(matches!(&reports[0].run, Run::Skipped(why) if why.contains("interrupted")));
+        assert!(matches!(&reports[0].run, Run::Skipped(Skip::Interrupted)));
         let second = RunOptions::default();
         let reports = run(&project, &plan, &second, |_| {});
         assert!(reports[0].ok, "{:?}", reports[0].run);

@@ -33,8 +33,38 @@ struct Cli {
     /// .git, else the current directory).
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set),
+    /// always or never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
     #[command(subcommand)]
     command: Command,
+}
+
+/// When to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether stdout gets colour (diffs), decided once at start.
+static COLOR_STDOUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Does `choice` colour a stream that is (or is not) a terminal? `auto`
+/// honours `NO_COLOR` (set and not empty: no colour).
+fn colors(choice: ColorChoice, terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+/// Is stdout coloured?
+pub(crate) fn color_stdout() -> bool {
+    COLOR_STDOUT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,8 +87,16 @@ enum Command {
         force: bool,
     },
     /// Like build, but fail (exit 1) if any document's results are out of date,
-    /// printing a diff; documents are not rewritten.
-    Check(BuildArgs),
+    /// printing a diff; documents are not rewritten. Every session that can
+    /// run runs (as with --keep-going), and every problem is reported.
+    Check {
+        #[command(flatten)]
+        args: BuildArgs,
+        /// `text`: diffs and messages; `json`: one JSON object per problem
+        /// on stdout (kind, file, line, lpid, expected, actual).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Write the out_files only: no session runs, no document changes.
     Tangle {
         #[command(flatten)]
@@ -69,6 +107,13 @@ enum Command {
     },
     /// Write a commented litprog.toml in the current directory (or --root).
     Init,
+}
+
+/// How `check` reports problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Format {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -153,12 +198,27 @@ fn init_logger(cli: &Cli) {
         (false, 1) => log::LevelFilter::Debug,
         (false, _) => log::LevelFilter::Trace,
     };
+    use std::io::IsTerminal;
+    let stderr_colors = colors(cli.color, std::io::stderr().is_terminal());
+    COLOR_STDOUT.store(
+        colors(cli.color, std::io::stdout().is_terminal()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     env_logger::Builder::new()
         .filter_level(level)
         .parse_env("LITPROG_LOG")
+        .write_style(if stderr_colors {
+            env_logger::WriteStyle::Always
+        } else {
+            env_logger::WriteStyle::Never
+        })
         .format(|buf, record| match record.level() {
             log::Level::Info => writeln!(buf, "{}", record.args()),
-            level => writeln!(buf, "{}: {}", level.as_str().to_lowercase(), record.args()),
+            level => {
+                let style = buf.default_level_style(level).bold();
+                let name = level.as_str().to_lowercase();
+                writeln!(buf, "{style}{name}{style:#}: {}", record.args())
+            }
         })
         .init();
 }
@@ -177,9 +237,9 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
     }
     let paths = match &cli.command {
         Command::List { paths, .. } => paths,
-        Command::Build { args, .. } | Command::Check(args) | Command::Tangle { args, .. } => {
-            &args.paths
-        }
+        Command::Build { args, .. }
+        | Command::Check { args, .. }
+        | Command::Tangle { args, .. } => &args.paths,
         Command::Init => unreachable!(),
     };
     let root = match &cli.root {
@@ -217,9 +277,15 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
             print_out(&out);
             Ok(Status::Success)
         }
-        Command::Build { args, force } => run_build(args, paths, config, Mode::Write, force, false),
-        Command::Check(args) => run_build(args, paths, config, Mode::Check, false, false),
-        Command::Tangle { args, force } => run_build(args, paths, config, Mode::Write, force, true),
+        Command::Build { args, force } => {
+            run_build(args, paths, config, Mode::Write, force, false, Format::Text)
+        }
+        Command::Check { args, format } => {
+            run_build(args, paths, config, Mode::Check, false, false, format)
+        }
+        Command::Tangle { args, force } => {
+            run_build(args, paths, config, Mode::Write, force, true, Format::Text)
+        }
         Command::Init => unreachable!(),
     }
 }
@@ -244,6 +310,7 @@ fn run_build(
     mode: Mode,
     force: bool,
     tangle_only: bool,
+    format: Format,
 ) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
@@ -258,7 +325,8 @@ fn run_build(
         run: RunOptions {
             jobs: jobs as usize,
             default_timeout: std::time::Duration::from_secs_f64(timeout),
-            keep_going: args.keep_going,
+            // check reports every problem, so it runs all it can.
+            keep_going: args.keep_going || mode == Mode::Check,
             skip_unavailable: args.skip_unavailable,
             cancel,
         },
@@ -270,7 +338,7 @@ fn run_build(
         Progress::Session(project, session) => report::session_finished(project, session),
         Progress::Rewritten(path) => interrupts.rewritten(path),
     })?;
-    let status = report::summary(&report, mode);
+    let status = report::summary(&report, mode, format);
     // The process ends next: freeing every document, capture and result
     // line one by one would only cost time (6% of a build of 1,000 result
     // blocks).

@@ -3,11 +3,12 @@
 
 use std::fmt::Write as _;
 
+use super::Format;
 use super::Status;
 use crate::build::{BuildReport, Mode};
 use crate::document::Project;
 use crate::options::Spec;
-use crate::runner::{self, Run, SessionReport};
+use crate::runner::{self, Run, SessionReport, Skip};
 
 /// Print the line (and, on failure, the details) of a finished session.
 pub fn session_finished(project: &Project, report: &SessionReport) {
@@ -66,7 +67,8 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
     }
     let mut output = Vec::new();
     if let Spec::Session(spec) = &group.spec {
-        for (_, lines) in runner::placements(group, spec, &report.run) {
+        let root = crate::build::project_root();
+        for (_, lines) in runner::placements(group, spec, &report.run, &root) {
             for line in lines.into_iter().flatten() {
                 output.push(format!("{:>4} | {}", output.len() + 1, clip(&line)));
             }
@@ -101,8 +103,97 @@ fn push_tail(msg: &mut String, lines: &[String], what: &str) {
     }
 }
 
+/// `n noun` with the noun in the plural unless `n` is 1.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A unified diff, coloured for a terminal when stdout is one.
+fn print_diff(diff: &str) {
+    if !super::color_stdout() {
+        super::print_out(diff);
+        return;
+    }
+    let mut out = String::with_capacity(diff.len() + diff.len() / 4);
+    for line in diff.split_inclusive('\n') {
+        let color = if line.starts_with("+++") || line.starts_with("---") {
+            "\x1b[1m"
+        } else if line.starts_with('+') {
+            "\x1b[32m"
+        } else if line.starts_with('-') {
+            "\x1b[31m"
+        } else if line.starts_with("@@") {
+            "\x1b[36m"
+        } else {
+            ""
+        };
+        if color.is_empty() {
+            out.push_str(line);
+        } else {
+            let text = line.strip_suffix('\n').unwrap_or(line);
+            out.push_str(color);
+            out.push_str(text);
+            out.push_str("\x1b[0m");
+            if text.len() < line.len() {
+                out.push('\n');
+            }
+        }
+    }
+    super::print_out(&out);
+}
+
+/// The closing count of sessions that did not succeed, if any did not:
+/// "2 of 5 sessions failed; 1 was not run because it requires a failed
+/// session".
+fn failure_count(report: &BuildReport) -> Option<String> {
+    let total = report.sessions.len();
+    let mut failed = 0;
+    let mut blocked = 0;
+    let mut stopped = 0;
+    for s in report.sessions.iter().filter(|s| !s.ok) {
+        match &s.run {
+            Run::Skipped(Skip::Requirement(_)) => blocked += 1,
+            Run::Skipped(_) => stopped += 1,
+            _ => failed += 1,
+        }
+    }
+    if failed + blocked + stopped == 0 {
+        return None;
+    }
+    let mut parts = vec![format!(
+        "{} of {} failed",
+        failed,
+        count(total, "session", "sessions")
+    )];
+    if blocked > 0 {
+        parts.push(format!(
+            "{} not run because {} a failed session",
+            blocked,
+            if blocked == 1 {
+                "it requires"
+            } else {
+                "they require"
+            }
+        ));
+    }
+    if stopped > 0 {
+        parts.push(format!(
+            "{} not run after the first failure (--keep-going runs {})",
+            stopped,
+            if stopped == 1 { "it" } else { "them" }
+        ));
+    }
+    Some(parts.join("; "))
+}
+
 /// Print what the build changed and decide the exit status.
-pub fn summary(report: &BuildReport, mode: Mode) -> Status {
+pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
+    if format == Format::Json {
+        for problem in problems(report) {
+            super::print_out(&(problem.to_string() + "\n"));
+        }
+    }
+    let text = format == Format::Text;
     for w in &report.project.warnings {
         log::warn!("{w}");
     }
@@ -141,7 +232,9 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         );
     }
     for edited in &report.edited {
-        print!("{}", edited.diff);
+        if text {
+            print_diff(&edited.diff);
+        }
         log::error!(
             "{} was changed since litprog wrote it and differs from what the documents produce; it was left as it is and no session ran. Move the change into the document at {}, or overwrite it with `litprog build --force`",
             edited.path.display(),
@@ -149,11 +242,13 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         );
     }
     for stale in &report.stale {
-        super::print_out(&stale.diff);
+        if text {
+            print_diff(&stale.diff);
+        }
         log::error!("{}: results are out of date", stale.path.display());
     }
-    let failed = report.sessions.iter().filter(|s| !s.ok).count();
     let total = report.sessions.len();
+    let failures = failure_count(report);
     for (path, err) in &report.write_errors {
         log::error!("{}: cannot write: {err}", path.display());
     }
@@ -164,11 +259,18 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         log::error!("{}", interrupted_message(&report.rewritten));
         return Status::Interrupted;
     }
-    if failed > 0 {
-        log::error!("{failed} of {total} sessions failed");
+    if let Some(failures) = &failures {
+        log::error!("{failures}");
     }
-    if mode == Mode::Check && report.stale.is_empty() && report.edited.is_empty() && failed == 0 {
-        log::info!("all results are up to date ({total} sessions)");
+    if mode == Mode::Check
+        && report.stale.is_empty()
+        && report.edited.is_empty()
+        && failures.is_none()
+    {
+        log::info!(
+            "all results are up to date ({})",
+            count(total, "session", "sessions")
+        );
     }
     if report.success() {
         Status::Success
@@ -189,4 +291,124 @@ pub fn interrupted_message(rewritten: &[std::path::PathBuf]) -> String {
         names.len(),
         names.join(", ")
     )
+}
+
+/// Every problem of a `check` as a JSON object: `kind`, `file`, `line`,
+/// `lpid`, `expected`, `actual` (null where they do not apply).
+fn problems(report: &BuildReport) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    let project = &report.project;
+    let mut out = Vec::new();
+    for s in report.sessions.iter().filter(|s| !s.ok) {
+        let group = &project.groups[s.group];
+        let kind = match s.run {
+            Run::Skipped(_) => "session_not_run",
+            _ => "session_failed",
+        };
+        out.push(json!({
+            "kind": kind,
+            "file": group.path.display().to_string(),
+            "line": group.line,
+            "lpid": group.lpid,
+            "expected": format!("exit {}", s.expected_exit_code),
+            "actual": s.outcome(),
+        }));
+    }
+    for stale in &report.stale_results {
+        out.push(json!({
+            "kind": "stale_result_block",
+            "file": stale.path.display().to_string(),
+            "line": stale.line,
+            "lpid": stale.lpid,
+            "expected": null,
+            "actual": null,
+        }));
+    }
+    for stale in &report.stale {
+        let Some(doc) = project.documents.iter().find(|d| d.path == stale.path) else {
+            continue;
+        };
+        for hunk in hunks(&doc.text, &stale.new_text) {
+            out.push(json!({
+                "kind": "results_out_of_date",
+                "file": stale.path.display().to_string(),
+                "line": hunk.0,
+                "lpid": lpout_in(&hunk.2)
+                    .or_else(|| lpout_in(&hunk.1))
+                    .or_else(|| result_lpid_at(doc, hunk.0)),
+                "expected": hunk.2,
+                "actual": hunk.1,
+            }));
+        }
+    }
+    for edited in &report.edited {
+        out.push(json!({
+            "kind": "tangled_file_changed",
+            "file": edited.path.display().to_string(),
+            "line": null,
+            "lpid": null,
+            "expected": null,
+            "actual": null,
+            "location": edited.location,
+        }));
+    }
+    for path in &report.conflicts {
+        out.push(json!({
+            "kind": "changed_during_build",
+            "file": path.display().to_string(),
+            "line": null, "lpid": null, "expected": null, "actual": null,
+        }));
+    }
+    out
+}
+
+/// The changed places between `old` and `new`: the 1-based line in `old`
+/// where each starts, the old text there and the new text.
+fn hunks(old: &str, new: &str) -> Vec<(usize, String, String)> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut out = Vec::new();
+    for group in diff.grouped_ops(0) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let old_range = first.old_range().start..last.old_range().end;
+        let new_range = first.new_range().start..last.new_range().end;
+        let old_text: String = old_range
+            .clone()
+            .filter_map(|i| diff.old_slice(i))
+            .collect();
+        let new_text: String = new_range.filter_map(|i| diff.new_slice(i)).collect();
+        out.push((old_range.start + 1, old_text, new_text));
+    }
+    out
+}
+
+/// The lpid of the first result block opening in `text`, if any.
+fn lpout_in(text: &str) -> Option<String> {
+    let attr = format!("{}=", crate::document::RESULT_ATTR);
+    text.lines()
+        .filter(|l| l.trim_start().starts_with(['`', '~']))
+        .find_map(|l| {
+            let at = l.find(&attr)? + attr.len();
+            let word = l[at..].split_whitespace().next()?;
+            Some(word.trim_matches(['"', '\'']).to_string())
+        })
+}
+
+/// The lpid of the block holding `line`, or else of the last one before
+/// it (a result block is inserted after its code block).
+fn result_lpid_at(doc: &crate::document::Document, line: usize) -> Option<String> {
+    let last_line = |b: &crate::document::Block| {
+        let span = &doc.text[b.fence.span.clone()];
+        b.fence.line + span.matches('\n').count().max(1) - 1
+    };
+    doc.blocks
+        .iter()
+        .rev()
+        .find(|b| b.fence.line <= line && line <= last_line(b))
+        .or_else(|| doc.blocks.iter().rev().find(|b| last_line(b) < line))
+        .and_then(|b| match &b.role {
+            crate::document::Role::Result { lpid } => Some(lpid.clone()),
+            _ => b.lpid.clone(),
+        })
 }

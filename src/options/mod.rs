@@ -20,5 +20,5 @@ pub use source::{
 };
 pub use spec::{
     CommandLine, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec, OutputMode,
-    SESSION_KEYS, SessionSpec, Spec, closest_key, show, show_text, typed,
+    SESSION_KEYS, SessionSpec, Spec, StatusMode, closest_key, show, show_text, typed,
 };

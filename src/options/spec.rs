@@ -70,6 +70,10 @@ pub const SESSION_KEYS: &[&str] = &[
     "stderr",
     "session_timeout",
     "show_value",
+    // What is written (issue 12).
+    "redact",
+    "redact_builtin",
+    "status",
 ];
 
 /// out_file option keys.
@@ -123,6 +127,26 @@ pub struct SessionSpec {
     pub session_timeout: Option<Duration>,
     /// python, node: print the value of each block's last expression.
     pub show_value: bool,
+    /// Placeholders for regular expressions, applied to every output line
+    /// (`redact: {"[UUID]": "[0-9a-f]{8}-..."}`), in placeholder order.
+    pub redact: BTreeMap<String, String>,
+    /// Replace the project root, working, home and temporary directories by
+    /// `[ROOT]`, `[CWD]`, `[HOME]` and `[TMP]` (default true).
+    pub redact_builtin: bool,
+    /// When the status line is written.
+    pub status: StatusMode,
+}
+
+/// When a session's status line (`# exit: 0`) is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMode {
+    /// Always (default).
+    Always,
+    /// Only when the outcome is not a plain exit 0 (an expected `# exit: 3`
+    /// still shows).
+    Nonzero,
+    /// Never, even when the session fails (the build still fails).
+    Never,
 }
 
 /// Checked options of an out_file group.
@@ -290,6 +314,9 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
         stderr: crate::session::StderrMode::Merged,
         session_timeout: None,
         show_value: false,
+        redact: BTreeMap::new(),
+        redact_builtin: true,
+        status: StatusMode::Always,
     };
     for (key, v) in options {
         match key.as_str() {
@@ -389,6 +416,66 @@ fn session_engine_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<()
         }
         "session_timeout" => spec.session_timeout = Some(as_seconds(key, v, false)?),
         "show_value" => spec.show_value = as_bool(key, v)?,
+        _ => result_key(spec, key, v)?,
+    }
+    Ok(())
+}
+
+/// The keys that decide what is written: `redact`, `redact_builtin`,
+/// `status`.
+fn result_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<(), OptionError> {
+    match key {
+        "redact" => {
+            let Value::Object(map) = v else {
+                return Err(expected(
+                    key,
+                    "a mapping of placeholders to regular expressions",
+                    v,
+                ));
+            };
+            for (name, value) in map {
+                if !crate::redact::is_placeholder(name) {
+                    return Err(err(
+                        key,
+                        format!(
+                            "option 'redact': placeholder {} must have the form [NAME] (letters, digits, _ and -)",
+                            show_text(name)
+                        ),
+                    ));
+                }
+                let Value::String(pattern) = value else {
+                    return Err(expected(
+                        &format!("redact.{name}"),
+                        "a regular expression",
+                        value,
+                    ));
+                };
+                if let Err(e) = crate::redact::compile(pattern) {
+                    return Err(err(
+                        key,
+                        format!("option 'redact': {name} is not a valid regular expression: {e}"),
+                    ));
+                }
+                spec.redact.insert(name.clone(), pattern.clone());
+            }
+        }
+        "redact_builtin" => spec.redact_builtin = as_bool(key, v)?,
+        "status" => {
+            spec.status = match v.as_str() {
+                Some("always") => StatusMode::Always,
+                Some("nonzero") => StatusMode::Nonzero,
+                Some("never") => StatusMode::Never,
+                _ => {
+                    return Err(err(
+                        key,
+                        format!(
+                            "option 'status' must be always, nonzero or never, not {}",
+                            show(v)
+                        ),
+                    ));
+                }
+            }
+        }
         _ => {}
     }
     Ok(())

@@ -180,9 +180,9 @@ fn an_option_block_with_20000_keys_is_read_in_linear_time() {
     for doc in &docs {
         let (run, took) = timed_list(doc, 0);
         run.stdout_has("s ");
-        // Quadratic took 22 s and more (release); linear is well under
-        // 0.5 s in release and under 2 s in a debug build.
-        assert!(took < Duration::from_secs(5), "took {took:?}");
+        // Quadratic took 22 s and more in release, minutes in debug; linear
+        // is 0.2 s in release. The bound leaves room for a loaded machine.
+        assert!(took < Duration::from_secs(30), "took {took:?}");
     }
     let (run, _) = timed_list(&docs[3], 0);
     run.stderr_has("doc.md:20004: unknown option 'k19999'");
@@ -226,7 +226,7 @@ fn nesting_past_the_limit_is_a_document_error_found_fast() {
         run.stderr_has(&format!("doc.md:{line}: "))
             .stderr_has("nested more than 64 levels deep");
         // Once 107 s for YAML; now a few milliseconds.
-        assert!(took < Duration::from_secs(5), "took {took:?}");
+        assert!(took < Duration::from_secs(30), "took {took:?}");
     }
     // 64 levels are within the limit.
     let ok = format!(

