@@ -414,6 +414,14 @@ impl Project {
     /// Group the blocks of `documents` (which must be ordered by path) and
     /// check every group's options. All errors are reported together.
     pub fn new(documents: Vec<Document>) -> Result<Project, Diagnostics> {
+        Project::with_defaults(documents, &crate::config::Defaults::default())
+    }
+
+    /// [`Project::new`] with default session options from `litprog.toml`.
+    pub fn with_defaults(
+        documents: Vec<Document>,
+        defaults: &crate::config::Defaults,
+    ) -> Result<Project, Diagnostics> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
@@ -480,7 +488,7 @@ impl Project {
         }
         let mut groups = Vec::new();
         for p in pending {
-            match check_group(&documents, p, &mut warnings) {
+            match check_group(&documents, p, &mut warnings, defaults) {
                 Ok(g) => groups.push(g),
                 Err(e) => errors.push(e),
             }
@@ -536,6 +544,7 @@ fn check_group(
     documents: &[Document],
     p: Pending,
     warnings: &mut Vec<Diagnostic>,
+    defaults: &crate::config::Defaults,
 ) -> Result<Group, Diagnostic> {
     let at = |(o, d): &(LocatedOption, usize)| (documents[*d].path.clone(), o.line);
     let lptype = match p.options.iter().find(|(o, _)| o.key == "lptype") {
@@ -591,6 +600,13 @@ fn check_group(
             continue;
         }
         map.insert(key.to_string(), entry.0.value.clone());
+    }
+    if lptype == LpType::Session {
+        let language = p
+            .blocks
+            .first()
+            .map(|r| documents[r.doc].blocks[r.block].fence.lang.as_str());
+        defaults.apply(language, &mut map);
     }
     let spec = options::typed(lptype, &p.lpid, &map).map_err(|e| {
         let key = e.key.split('.').next().unwrap_or_default();

@@ -54,7 +54,7 @@ pub fn no_match_hint(pattern: &str) -> &'static str {
     }
 }
 
-/// Does `path` stay inside the current directory, lexically?
+/// Does `path` stay inside the current directory (the project root), lexically?
 pub fn stays_inside(path: &Path) -> bool {
     let mut depth: usize = 0;
     for c in path.components() {
@@ -125,7 +125,7 @@ pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>
         let path = PathBuf::from(&spec.filepath);
         if !allow_outside && !stays_inside(&path) {
             errors.push(at(format!(
-                "out_file '{}' would be written outside the current directory (use --allow-outside to permit it)",
+                "out_file '{}' would be written outside the project root (use --allow-outside to permit it)",
                 spec.filepath
             )));
             continue;

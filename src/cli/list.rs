@@ -3,14 +3,25 @@
 use serde_json::{Value, json};
 
 use crate::document::Project;
+use crate::files::LoadedProject;
 use crate::options::Spec;
 
-/// The groups as the JSON array `list --json` prints.
-pub fn to_json(project: &Project) -> Value {
-    Value::Array(
-        project
-            .groups
+/// The groups of the selected documents (every group with a block or
+/// its declaration in one).
+fn listed(loaded: &LoadedProject) -> impl Iterator<Item = &crate::document::Group> {
+    let project: &Project = &loaded.project;
+    project.groups.iter().filter(|g| {
+        g.blocks
             .iter()
+            .chain(&g.declaration)
+            .any(|b| loaded.selected[b.doc])
+    })
+}
+
+/// The groups as the JSON array `list --json` prints.
+pub fn to_json(loaded: &LoadedProject) -> Value {
+    Value::Array(
+        listed(loaded)
             .map(|g| {
                 let mut o = json!({
                     "lpid": g.lpid,
@@ -34,10 +45,8 @@ pub fn to_json(project: &Project) -> Value {
 }
 
 /// The groups as an aligned table, one line each.
-pub fn to_text(project: &Project) -> String {
-    let rows: Vec<[String; 5]> = project
-        .groups
-        .iter()
+pub fn to_text(loaded: &LoadedProject) -> String {
+    let rows: Vec<[String; 5]> = listed(loaded)
         .map(|g| {
             let detail = match &g.spec {
                 Spec::OutFile(f) => format!("-> {} <- {}", f.filepath, f.inputs.join(", ")),

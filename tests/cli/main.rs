@@ -15,4 +15,5 @@ mod outfiles;
 mod parse_errors;
 mod patterns;
 mod processes;
+mod project;
 mod reliability;
