@@ -34,13 +34,25 @@ pub enum Mode {
 /// What to build and how.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
-    /// Files or directories (none: the current directory).
+    /// Files or directories that select what runs and which documents are
+    /// written (none: the whole project). Every document of the project
+    /// (the current directory, which the command line makes the project
+    /// root) is parsed all the same, so `requires` and `inputs` resolve
+    /// across chapters.
     pub paths: Vec<PathBuf>,
+    /// lpids or globs over lpids (`--only`): only these sessions and
+    /// out_files (and what they require) run and are tangled.
+    pub only: Vec<String>,
+    /// The project's settings (`litprog.toml`).
+    pub config: crate::config::Config,
+    /// Tangle the out_files and stop: no session runs, no document is
+    /// rewritten (`litprog tangle`).
+    pub tangle_only: bool,
     /// Write or check.
     pub mode: Mode,
     /// Scheduling.
     pub run: RunOptions,
-    /// Permit out_files outside the current directory.
+    /// Permit out_files outside the project root.
     pub allow_outside: bool,
     /// Overwrite tangled files that someone else changed.
     pub force: bool,
@@ -81,6 +93,9 @@ pub struct BuildReport {
     /// Documents that could not be written, with the reason; the others
     /// were written.
     pub write_errors: Vec<(PathBuf, io::Error)>,
+    /// Tangled files that could not be written, each at its out_file's
+    /// file:line; when there are any, no session ran.
+    pub tangle_errors: Vec<Diagnostic>,
     /// The build was interrupted (its [`RunOptions::cancel`] handle was
     /// cancelled): sessions were terminated, and no document was rewritten
     /// after that moment ([`BuildReport::rewritten`] lists those rewritten
@@ -108,6 +123,7 @@ impl BuildReport {
             && self.edited.is_empty()
             && self.conflicts.is_empty()
             && self.write_errors.is_empty()
+            && self.tangle_errors.is_empty()
             && self.stale.is_empty()
             && self.sessions.iter().all(|s| s.ok)
     }
@@ -119,7 +135,8 @@ pub fn build(
     options: &BuildOptions,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<BuildReport, Diagnostics> {
-    let mut project = files::load(&options.paths)?;
+    let loaded = files::load_project(&options.paths, &options.config)?;
+    let mut project = loaded.project;
     // Report tangling and planning problems together.
     let (outputs, plan) = match (
         tangle::tangle(&project, options.allow_outside),
@@ -129,6 +146,12 @@ pub fn build(
         (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    let chosen = select(&project, &plan, &loaded.selected, options)?;
+    let outputs: Vec<TangledFile> = outputs
+        .into_iter()
+        .filter(|o| chosen.out_files.contains(&o.group))
+        .collect();
+    let plan = chosen.plan;
     let targets = check_targets(&project, &outputs, options.allow_outside)?;
     let tangled = write_tangled(
         &mut project,
@@ -136,11 +159,12 @@ pub fn build(
         &targets,
         options.force,
         &options.run.cancel,
-    )?;
+    );
     progress(Progress::Warnings(&project.warnings));
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
-    let sessions = if tangled.edited.is_empty() {
+    let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
+    {
         runner::run(&project, &plan, &options.run, |r| {
             progress(Progress::Session(&project, r))
         })
@@ -161,13 +185,20 @@ pub fn build(
         conflicts: Vec::new(),
         stale_results: Vec::new(),
         write_errors: Vec::new(),
+        tangle_errors: tangled.errors,
         interrupted: cancel.is_cancelled() && !crashed,
         project,
     };
-    if report.interrupted || crashed || !report.edited.is_empty() {
+    if report.interrupted
+        || crashed
+        || !report.edited.is_empty()
+        || !report.tangle_errors.is_empty()
+        || options.tangle_only
+    {
         return Ok(report);
     }
-    let stale = stale_results(&report.project);
+    let mut stale = stale_results(&report.project);
+    stale.retain(|&d, _| chosen.documents[d]);
     for (&d, blocks) in &stale {
         let doc = &report.project.documents[d];
         for &r in blocks {
@@ -184,7 +215,13 @@ pub fn build(
         }
     }
     let root = project_root();
-    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale, &root) {
+    for (doc_index, new_text) in new_texts(
+        &report.project,
+        &report.sessions,
+        &stale,
+        &chosen.documents,
+        &root,
+    ) {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -272,6 +309,7 @@ fn new_texts(
     project: &Project,
     sessions: &[SessionReport],
     stale: &BTreeMap<usize, Vec<usize>>,
+    written: &[bool],
     root: &Path,
 ) -> Vec<(usize, String)> {
     // A session that did not run (skipped, or could not start) keeps
@@ -282,6 +320,7 @@ fn new_texts(
         .filter(ran)
         .flat_map(|r| project.groups[r.group].blocks.iter().map(|b| b.doc))
         .chain(stale.keys().copied())
+        .filter(|&d| written[d])
         .collect();
     docs.into_iter()
         .map(|d| {
@@ -331,8 +370,8 @@ struct Target {
 
 /// Check what lies at every out_file's path before anything is written:
 /// it must be a regular file or nothing (never a FIFO, socket, device or
-/// directory, which are refused without being opened), inside the current
-/// directory after symbolic links (unless `allow_outside`), not a document,
+/// directory, which are refused without being opened), inside the project
+/// root (the current directory) after symbolic links (unless `allow_outside`), not a document,
 /// and not the target of another out_file under another name. Documents
 /// reached through a symbolic link must lie inside too.
 fn check_targets(
@@ -354,7 +393,7 @@ fn check_targets(
                 &doc.path,
                 0,
                 format!(
-                    "the document is a symbolic link to {}, outside the current directory; use --allow-outside to permit writing there",
+                    "the document is a symbolic link to {}, outside the project root; use --allow-outside to permit writing there",
                     real.display()
                 ),
             ));
@@ -381,7 +420,7 @@ fn check_targets(
         };
         if !allow_outside && !real.starts_with(&cwd) {
             errors.push(at(format!(
-                "out_file '{name}' leads outside the current directory through a symbolic link (to {}); use --allow-outside to permit it",
+                "out_file '{name}' leads outside the project root through a symbolic link (to {}); use --allow-outside to permit it",
                 real.display()
             )));
             continue;
@@ -489,6 +528,9 @@ pub struct EditedFile {
 struct Tangled {
     written: Vec<(PathBuf, bool)>,
     edited: Vec<EditedFile>,
+    /// Files that could not be written (a failure, exit 1, not a document
+    /// problem).
+    errors: Vec<Diagnostic>,
 }
 
 /// Write the tangled files whose content changed and set executable bits.
@@ -502,13 +544,14 @@ fn write_tangled(
     targets: &[Target],
     force: bool,
     cancel: &crate::session::Cancel,
-) -> Result<Tangled, Diagnostics> {
+) -> Tangled {
     let mut done = Tangled {
         written: Vec::new(),
         edited: Vec::new(),
+        errors: Vec::new(),
     };
     if outputs.is_empty() {
-        return Ok(done);
+        return done;
     }
     let state_path = Path::new(state::STATE_DIR).join(state::STATE_FILE);
     let mut state = match state::State::open(Path::new(".")) {
@@ -588,11 +631,8 @@ fn write_tangled(
             format!("cannot record what was written ({e}); the next build will take these files as edited by hand"),
         ));
     }
-    if errors.is_empty() {
-        Ok(done)
-    } else {
-        Err(Diagnostics(errors))
-    }
+    done.errors = errors;
+    done
 }
 
 /// Write `out` (when `write`) and give it its executable bits: a new file
@@ -619,4 +659,134 @@ fn write_one(out: &TangledFile, write: bool, exists: bool) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a run selects: the sessions it runs, the out_files it tangles and
+/// the documents it may rewrite.
+struct Chosen {
+    /// The plan of the selected sessions and those they require.
+    plan: Plan,
+    /// Group indices of the out_files to tangle.
+    out_files: std::collections::HashSet<usize>,
+    /// For each document: may its results be written (or checked)?
+    documents: Vec<bool>,
+}
+
+/// The selection of a run. Without PATHs or `--only`, everything. PATHs
+/// select the sessions and out_files with a block (or their declaration)
+/// in a document under them, and only those documents are written;
+/// `--only` keeps those whose lpid matches one of its patterns. Sessions
+/// bring the sessions they require (transitively), and the out_files any
+/// of these require.
+fn select(
+    project: &Project,
+    plan: &Plan,
+    in_paths: &[bool],
+    options: &BuildOptions,
+) -> Result<Chosen, Diagnostics> {
+    use std::collections::HashSet;
+    let mut matched: Option<HashSet<usize>> = None;
+    if !options.only.is_empty() {
+        let mut errors = Vec::new();
+        let mut set = HashSet::new();
+        for pattern in &options.only {
+            let groups: Vec<usize> = tangle::expand(project, pattern)
+                .into_iter()
+                .filter(|&g| matches!(project.groups[g].spec, Spec::Session(_) | Spec::OutFile(_)))
+                .collect();
+            if groups.is_empty() {
+                errors.push(Diagnostic::new(
+                    Path::new("--only"),
+                    0,
+                    format!(
+                        "'{pattern}' matches no session or out_file{}",
+                        tangle::no_match_hint(project, pattern)
+                    ),
+                ));
+            }
+            set.extend(groups);
+        }
+        if !errors.is_empty() {
+            return Err(Diagnostics(errors));
+        }
+        matched = Some(set);
+    }
+    let touches = |g: usize, docs: &[bool]| {
+        let group = &project.groups[g];
+        group
+            .blocks
+            .iter()
+            .chain(&group.declaration)
+            .any(|b| docs[b.doc])
+    };
+    let seeds: Vec<usize> = (0..project.groups.len())
+        .filter(|&g| matched.as_ref().is_none_or(|m| m.contains(&g)))
+        .filter(|&g| touches(g, in_paths))
+        .collect();
+    // Sessions: the seeds and everything they require, transitively.
+    let step_of: HashMap<usize, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(s, step)| (step.group, s))
+        .collect();
+    let mut keep = vec![false; plan.steps.len()];
+    let mut todo: Vec<usize> = seeds
+        .iter()
+        .filter_map(|g| step_of.get(g).copied())
+        .collect();
+    while let Some(s) = todo.pop() {
+        if !std::mem::replace(&mut keep[s], true) {
+            todo.extend(&plan.steps[s].after);
+        }
+    }
+    let mut out_files: HashSet<usize> = seeds
+        .iter()
+        .copied()
+        .filter(|&g| matches!(project.groups[g].spec, Spec::OutFile(_)))
+        .collect();
+    for (s, step) in plan.steps.iter().enumerate() {
+        if !keep[s] {
+            continue;
+        }
+        if let Spec::Session(spec) = &project.groups[step.group].spec {
+            for req in &spec.requires {
+                out_files.extend(
+                    tangle::expand(project, req)
+                        .into_iter()
+                        .filter(|&g| matches!(project.groups[g].spec, Spec::OutFile(_))),
+                );
+            }
+        }
+    }
+    // The kept steps, renumbered.
+    let mut new_index = vec![usize::MAX; plan.steps.len()];
+    let mut steps = Vec::new();
+    for (s, step) in plan.steps.iter().enumerate() {
+        if keep[s] {
+            new_index[s] = steps.len();
+            steps.push(step.clone());
+        }
+    }
+    for step in &mut steps {
+        step.after = step.after.iter().map(|&a| new_index[a]).collect();
+    }
+    let documents = match &matched {
+        None => in_paths.to_vec(),
+        Some(_) => {
+            let mut docs = vec![false; project.documents.len()];
+            for &g in &seeds {
+                let group = &project.groups[g];
+                for b in group.blocks.iter().chain(&group.declaration) {
+                    docs[b.doc] = in_paths[b.doc];
+                }
+            }
+            docs
+        }
+    };
+    Ok(Chosen {
+        plan: Plan { steps },
+        out_files,
+        documents,
+    })
 }

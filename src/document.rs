@@ -519,6 +519,14 @@ impl Project {
     /// Group the blocks of `documents` (which must be ordered by path) and
     /// check every group's options. All errors are reported together.
     pub fn new(documents: Vec<Document>) -> Result<Project, Diagnostics> {
+        Project::with_defaults(documents, &crate::config::Defaults::default())
+    }
+
+    /// [`Project::new`] with default session options from `litprog.toml`.
+    pub fn with_defaults(
+        documents: Vec<Document>,
+        defaults: &crate::config::Defaults,
+    ) -> Result<Project, Diagnostics> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
@@ -598,7 +606,7 @@ impl Project {
         }
         let mut groups = Vec::new();
         for p in pending {
-            match check_group(&documents, p, &mut warnings) {
+            match check_group(&documents, p, &mut warnings, defaults) {
                 Ok(g) => groups.push(g),
                 Err(e) => errors.extend(e),
             }
@@ -662,6 +670,7 @@ fn check_group(
     documents: &[Document],
     p: Pending,
     warnings: &mut Vec<Diagnostic>,
+    defaults: &crate::config::Defaults,
 ) -> Result<Group, Vec<Diagnostic>> {
     let at = |(o, d): &(LocatedOption, usize)| (documents[*d].path.clone(), o.line);
     let mut errors = Vec::new();
@@ -720,6 +729,13 @@ fn check_group(
             continue;
         }
         map.insert(key.to_string(), entry.0.value.clone());
+    }
+    if lptype == LpType::Session {
+        let language = p
+            .blocks
+            .first()
+            .map(|r| documents[r.doc].blocks[r.block].fence.lang.as_str());
+        defaults.apply(language, &mut map);
     }
     if lptype == LpType::Session
         && !map.contains_key("command")
@@ -841,8 +857,9 @@ fn language_mismatches(
 }
 
 /// A session without `command` runs in the interpreter of its first code
-/// block's language ([`options::language_default`]). Project defaults for
-/// a language, when there are any, are put in `map` before this, and win.
+/// block's language ([`options::language_default`]). `litprog.toml`'s
+/// defaults ([`crate::config::Defaults::apply`]: `[languages.NAME]`, then
+/// `[session]`) are put in `map` before this, and win.
 fn interpreter_for_language(
     documents: &[Document],
     first: BlockRef,

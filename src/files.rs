@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread;
 
+use crate::config::Config;
 use crate::document::{Document, Project};
 use crate::error::{Diagnostic, Diagnostics};
 
@@ -28,10 +29,67 @@ fn tidy(path: PathBuf) -> PathBuf {
     }
 }
 
-/// The Markdown files under `paths` (files are taken as given; directories
-/// are searched recursively, skipping hidden directories and `target/`),
-/// sorted by path. No paths means the current directory.
+/// What directory walks leave out besides the ignore files: the
+/// project's `include` and `exclude` globs (gitignore-style, relative to
+/// the root, which is the current directory).
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    include: Option<ignore::gitignore::Gitignore>,
+    exclude: Option<ignore::gitignore::Gitignore>,
+}
+
+impl Filter {
+    /// A filter from gitignore-style globs; `include` empty means every
+    /// Markdown file. The globs were checked when the settings were read;
+    /// one that does not build is an error naming it.
+    pub fn new(include: &[String], exclude: &[String]) -> Result<Filter, String> {
+        let build = |globs: &[String]| -> Result<Option<ignore::gitignore::Gitignore>, String> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut b = ignore::gitignore::GitignoreBuilder::new(".");
+            for g in globs {
+                b.add_line(None, g)
+                    .map_err(|e| format!("invalid glob '{g}': {e}"))?;
+            }
+            b.build().map(Some).map_err(|e| e.to_string())
+        };
+        Ok(Filter {
+            include: build(include)?,
+            exclude: build(exclude)?,
+        })
+    }
+
+    fn excluded(&self, path: &Path, is_dir: bool) -> bool {
+        path.is_relative()
+            && self
+                .exclude
+                .as_ref()
+                .is_some_and(|g| g.matched(path, is_dir).is_ignore())
+    }
+
+    fn included(&self, path: &Path) -> bool {
+        match &self.include {
+            Some(g) if path.is_relative() => g.matched_path_or_any_parents(path, false).is_ignore(),
+            _ => true,
+        }
+    }
+}
+
+/// The Markdown files under `paths`, sorted by path. Files are taken as
+/// given; directories are searched recursively as ripgrep would: skipping
+/// hidden files and directories and what `.gitignore`, `.ignore` and
+/// `.git/info/exclude` files leave out (in the directory and above it, in
+/// a git repository or not), and always `target/` and `node_modules/`. No
+/// paths means the current directory.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
+    discover_with(paths, &Filter::default())
+}
+
+/// [`discover`], leaving out what `filter` excludes too. A directory below
+/// the first that holds a `litprog.toml` of its own is another project and
+/// is not searched.
+pub fn discover_with(paths: &[PathBuf], filter: &Filter) -> Result<Vec<PathBuf>, Diagnostics> {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() {
         &default[..]
@@ -44,7 +102,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
         match fs::metadata(path) {
             Ok(m) if m.is_dir() => {
                 let before = found.len();
-                if let Err(e) = walk(path, &mut found) {
+                if let Err(e) = walk(path, filter, &mut found) {
                     errors.push(Diagnostic::new(
                         path,
                         0,
@@ -70,18 +128,62 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Diagnostics> {
     Ok(found)
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> io::Result<()> {
-    for entry in fs::read_dir(dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let path = tidy(entry.path());
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            if !name.starts_with('.') && name != "target" && name != "node_modules" {
-                walk(&path, found)?;
+fn walk(dir: &Path, filter: &Filter, found: &mut Vec<PathBuf>) -> io::Result<()> {
+    let walker = ignore::WalkBuilder::new(dir)
+        .hidden(true)
+        .ignore(true)
+        .git_ignore(true)
+        .git_exclude(true)
+        // A user's global excludes file differs between machines; the same
+        // checkout must find the same documents everywhere.
+        .git_global(false)
+        .require_git(false)
+        .parents(true)
+        .follow_links(false)
+        .filter_entry({
+            let filter = filter.clone();
+            move |entry| {
+                if entry.depth() == 0 {
+                    return true;
+                }
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                let path = tidy(entry.path().to_path_buf());
+                if is_dir {
+                    let name = entry.file_name();
+                    if name == "target"
+                        || name == "node_modules"
+                        || entry.path().join(crate::config::CONFIG_FILE).is_file()
+                    {
+                        return false;
+                    }
+                }
+                !filter.excluded(&path, is_dir)
             }
-        } else if is_markdown(&path) && (kind.is_file() || path.is_file()) {
+        })
+        .build();
+    for entry in walker {
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A line of an ignore file that is not a valid glob: the
+            // file's other lines still apply.
+            Err(e) if e.io_error().is_none() => {
+                log::warn!("{e}");
+                continue;
+            }
+            Err(e) => {
+                return Err(e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("walk")));
+            }
+        };
+        if entry.depth() == 0 {
+            continue;
+        }
+        let path = tidy(entry.path().to_path_buf());
+        let kind = entry.file_type();
+        let is_file = kind.is_some_and(|t| t.is_file())
+            || kind.is_some_and(|t| t.is_symlink()) && path.is_file();
+        if is_file && is_markdown(&path) && filter.included(&path) {
             found.push(path);
         }
     }
@@ -122,7 +224,58 @@ enum Loaded {
 /// Documents are read and parsed on all cores (parsing is CPU-bound); the
 /// documents and the errors come out in the order of the paths all the same.
 pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
-    let files = once_each(discover(paths)?);
+    load_files(discover(paths)?, paths, &crate::config::Defaults::default())
+}
+
+/// The documents of a project and which of them a run selects.
+#[derive(Debug)]
+pub struct LoadedProject {
+    /// Every document of the project, grouped.
+    pub project: Project,
+    /// For each of [`Project::documents`]: is it under a PATH of the run
+    /// (every document is, without PATHs)?
+    pub selected: Vec<bool>,
+}
+
+/// Load every document of the project rooted at the current directory
+/// (the Markdown files under it that `config` and the ignore files leave
+/// in), and those under `paths` wherever they are; the documents under
+/// `paths` (all, without any) are the selected ones. `requires` and
+/// `inputs` resolve across all of them.
+pub fn load_project(paths: &[PathBuf], config: &Config) -> Result<LoadedProject, Diagnostics> {
+    let config_path = config
+        .path
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(crate::config::CONFIG_FILE));
+    let filter = Filter::new(&config.include, &config.exclude)
+        .map_err(|e| Diagnostic::new(&config_path, 0, e))?;
+    let selected = discover_with(paths, &filter)?;
+    let mut all = selected.clone();
+    if !paths.is_empty() {
+        walk(Path::new("."), &filter, &mut all).map_err(|e| {
+            Diagnostic::new(Path::new("."), 0, format!("cannot read directory: {e}"))
+        })?;
+        all.sort();
+        all.dedup();
+    }
+    let project = load_files(all, paths, &config.defaults)?;
+    let identity = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let chosen: std::collections::HashSet<PathBuf> = selected.iter().map(|p| identity(p)).collect();
+    let selected = project
+        .documents
+        .iter()
+        .map(|d| chosen.contains(&identity(&d.path)))
+        .collect();
+    Ok(LoadedProject { project, selected })
+}
+
+/// Read, parse and group `files`; `paths` are the PATHs the user named.
+fn load_files(
+    files: Vec<PathBuf>,
+    paths: &[PathBuf],
+    defaults: &crate::config::Defaults,
+) -> Result<Project, Diagnostics> {
+    let files = once_each(files);
     let named: Vec<PathBuf> = paths
         .iter()
         .filter(|p| !p.is_dir())
@@ -157,12 +310,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Project, Diagnostics> {
     }
     if !errors.is_empty() {
         // The other documents' problems are reported in the same run.
-        if let Err(more) = Project::new(documents) {
+        if let Err(more) = Project::with_defaults(documents, defaults) {
             errors.extend(more.0);
         }
         return Err(Diagnostics(errors));
     }
-    let mut project = Project::new(documents)?;
+    let mut project = Project::with_defaults(documents, defaults)?;
     project.warnings.splice(0..0, skipped);
     Ok(project)
 }

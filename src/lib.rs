@@ -53,6 +53,7 @@
 
 pub mod build;
 pub mod cli;
+pub mod config;
 pub mod document;
 pub mod error;
 pub mod files;

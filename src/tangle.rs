@@ -70,7 +70,7 @@ pub fn closest_lpid<'p>(project: &'p Project, unknown: &str) -> Option<&'p str> 
         .map(|(_, l)| l)
 }
 
-/// Does `path` stay inside the current directory, lexically?
+/// Does `path` stay inside the current directory (the project root), lexically?
 pub fn stays_inside(path: &Path) -> bool {
     let mut depth: usize = 0;
     for c in path.components() {
@@ -141,7 +141,7 @@ pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>
         let path = PathBuf::from(&spec.filepath);
         if !allow_outside && !stays_inside(&path) {
             errors.push(at(format!(
-                "out_file '{}' would be written outside the current directory (use --allow-outside to permit it)",
+                "out_file '{}' would be written outside the project root (use --allow-outside to permit it)",
                 spec.filepath
             )));
             continue;

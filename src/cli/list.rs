@@ -3,7 +3,20 @@
 use serde_json::{Value, json};
 
 use crate::document::{BlockRef, Group, Project};
+use crate::files::LoadedProject;
 use crate::options::Spec;
+
+/// The groups of the selected documents (every group with a block or
+/// its declaration in one).
+fn listed(loaded: &LoadedProject) -> impl Iterator<Item = &Group> {
+    let project: &Project = &loaded.project;
+    project.groups.iter().filter(|g| {
+        g.blocks
+            .iter()
+            .chain(&g.declaration)
+            .any(|b| loaded.selected[b.doc])
+    })
+}
 
 /// `path:line` of the first block of the group in each document it spans,
 /// in order (its declaration counts as a block).
@@ -15,11 +28,9 @@ fn spans(project: &Project, g: &Group) -> Vec<String> {
 }
 
 /// The groups as the JSON array `list --json` prints.
-pub fn to_json(project: &Project) -> Value {
+pub fn to_json(loaded: &LoadedProject) -> Value {
     Value::Array(
-        project
-            .groups
-            .iter()
+        listed(loaded)
             .map(|g| {
                 let mut o = json!({
                     "lpid": g.lpid,
@@ -27,7 +38,7 @@ pub fn to_json(project: &Project) -> Value {
                     "blocks": g.blocks.len(),
                     "file": g.path.display().to_string(),
                     "line": g.line,
-                    "spans": spans(project, g),
+                    "spans": spans(&loaded.project, g),
                 });
                 if let Spec::OutFile(f) = &g.spec {
                     o["filepath"] = json!(f.filepath);
@@ -44,10 +55,8 @@ pub fn to_json(project: &Project) -> Value {
 }
 
 /// The groups as an aligned table, one line each.
-pub fn to_text(project: &Project) -> String {
-    let rows: Vec<[String; 5]> = project
-        .groups
-        .iter()
+pub fn to_text(loaded: &LoadedProject) -> String {
+    let rows: Vec<[String; 5]> = listed(loaded)
         .map(|g| {
             let detail = match &g.spec {
                 Spec::OutFile(f) => format!("-> {} <- {}", f.filepath, f.inputs.join(", ")),
@@ -69,7 +78,7 @@ pub fn to_text(project: &Project) -> String {
                 g.lpid.clone(),
                 g.lptype.as_str().to_string(),
                 blocks,
-                spans(project, g).join(", "),
+                spans(&loaded.project, g).join(", "),
                 detail,
             ]
         })

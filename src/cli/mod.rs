@@ -7,13 +7,14 @@ mod render;
 mod report;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::build::{self, BuildOptions, Mode, Progress};
-use crate::error::Diagnostics;
+use crate::config::{self, Config};
+use crate::error::{Diagnostic, Diagnostics};
 use crate::files;
 use crate::runner::RunOptions;
 use crate::session::Cancel;
@@ -28,6 +29,11 @@ struct Cli {
     /// Print only failures and errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// The project root (default: the nearest directory, from the first
+    /// PATH or the current directory upwards, holding litprog.toml, else
+    /// .git, else the current directory).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
     /// Colour the output: auto (on a terminal, unless NO_COLOR is set),
     /// always or never.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -72,9 +78,10 @@ pub(crate) fn color_stdout() -> bool {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// List the groups (lpid, lptype, blocks, location) of the documents.
+    /// Print the project root, then the groups (lpid, lptype, blocks,
+    /// location) of the documents.
     List {
-        /// Markdown files or directories (default: the current directory).
+        /// Markdown files or directories to list (default: the whole project).
         paths: Vec<PathBuf>,
         /// Print a JSON array instead of a table.
         #[arg(long)]
@@ -99,6 +106,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write the out_files only: no session runs, no document changes.
+    Tangle {
+        #[command(flatten)]
+        args: BuildArgs,
+        /// Overwrite tangled files that were changed since litprog wrote them.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a commented litprog.toml in the current directory (or --root).
+    Init,
     /// Print a completion script for SHELL to stdout
     /// (`litprog completions bash > ~/.local/share/bash-completion/completions/litprog`).
     Completions {
@@ -116,21 +133,30 @@ pub(crate) enum Format {
 
 #[derive(Debug, Args)]
 struct BuildArgs {
-    /// Markdown files or directories (default: the current directory).
+    /// Markdown files or directories: only their sessions and out_files
+    /// (and what those require) run, and only they are written (default:
+    /// the whole project). Every document of the project is read all the
+    /// same.
     paths: Vec<PathBuf>,
+    /// Only the sessions and out_files with this lpid (a glob such as
+    /// 'ch2.*' is allowed; repeatable), and what they require.
+    #[arg(long, value_name = "LPID")]
+    only: Vec<String>,
     /// Sessions to run at once. The default, 1, runs them one at a time in
     /// document order, so that sessions sharing files on disk give the same
     /// results on every run; with N > 1, independent sessions run in
-    /// parallel (`requires` is always honoured).
-    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    jobs: u32,
-    /// Timeout in seconds for sessions that set none.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, value_parser = parse_timeout)]
-    timeout: f64,
+    /// parallel (`requires` is always honoured). Default: `jobs` of
+    /// litprog.toml, else 1.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+    /// Timeout in seconds for sessions that set none. Default: `timeout`
+    /// of litprog.toml, else 30.
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    timeout: Option<f64>,
     /// Run every session that can run, even after a failure.
     #[arg(short, long)]
     keep_going: bool,
-    /// Permit out_files outside the current directory.
+    /// Permit out_files outside the project root.
     #[arg(long)]
     allow_outside: bool,
     /// Run every session, ignoring cached results.
@@ -218,48 +244,108 @@ fn report_diagnostics(e: &Diagnostics) {
 }
 
 fn run(cli: Cli) -> Result<Status, Diagnostics> {
+    let cwd = std::env::current_dir()
+        .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
+    if let Command::Completions { shell } = cli.command {
+        let mut script = Vec::new();
+        clap_complete::generate(
+            shell,
+            &mut <Cli as clap::CommandFactory>::command(),
+            "litprog",
+            &mut script,
+        );
+        print_out(&String::from_utf8_lossy(&script));
+        return Ok(Status::Success);
+    }
+    if let Command::Init = cli.command {
+        return init(&cli.root.map_or(cwd.clone(), |r| cwd.join(r)));
+    }
+    let paths = match &cli.command {
+        Command::List { paths, .. } => paths,
+        Command::Build { args, .. }
+        | Command::Check { args, .. }
+        | Command::Tangle { args, .. } => &args.paths,
+        Command::Init | Command::Completions { .. } => unreachable!(),
+    };
+    let root = match &cli.root {
+        Some(dir) => cwd.join(dir),
+        None => config::find_root(
+            &config::search_start(&cwd, paths.first().map(PathBuf::as_path)),
+            &cwd,
+        ),
+    };
+    let root = std::fs::canonicalize(&root)
+        .map_err(|e| Diagnostic::new(&root, 0, format!("cannot use as the project root: {e}")))?;
+    let paths: Vec<PathBuf> = paths
+        .iter()
+        .map(|p| config::relative_to_root(&root, &cwd, p))
+        .collect();
+    // From here on every relative path (documents, out_files, sessions'
+    // working directories, .litprog/) is relative to the root.
+    std::env::set_current_dir(&root)
+        .map_err(|e| Diagnostic::new(&root, 0, format!("cannot enter the project root: {e}")))?;
+    let (config, warnings) = Config::load(Path::new("."))?;
+    warnings.iter().for_each(render::warning);
     match cli.command {
-        Command::List { paths, json } => {
-            let project = files::load(&paths)?;
-            project.warnings.iter().for_each(render::warning);
+        Command::List { json, .. } => {
+            let loaded = files::load_project(&paths, &config)?;
+            loaded.project.warnings.iter().for_each(render::warning);
             let out = if json {
-                serde_json::to_string_pretty(&list::to_json(&project)).unwrap_or_default() + "\n"
+                serde_json::to_string_pretty(&list::to_json(&loaded)).unwrap_or_default() + "\n"
             } else {
-                list::to_text(&project)
+                format!("root: {}\n{}", root.display(), list::to_text(&loaded))
             };
             print_out(&out);
             Ok(Status::Success)
         }
-        Command::Build { args, force } => run_build(args, Mode::Write, force, Format::Text),
-        Command::Check { args, format } => run_build(args, Mode::Check, false, format),
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(
-                shell,
-                &mut <Cli as clap::CommandFactory>::command(),
-                "litprog",
-                &mut script,
-            );
-            print_out(&String::from_utf8_lossy(&script));
-            Ok(Status::Success)
+        Command::Build { args, force } => {
+            run_build(args, paths, config, Mode::Write, force, false, Format::Text)
         }
+        Command::Check { args, format } => {
+            run_build(args, paths, config, Mode::Check, false, false, format)
+        }
+        Command::Tangle { args, force } => {
+            run_build(args, paths, config, Mode::Write, force, true, Format::Text)
+        }
+        Command::Init | Command::Completions { .. } => unreachable!(),
     }
+}
+
+/// `litprog init`: write the commented starting litprog.toml into `dir`.
+fn init(dir: &Path) -> Result<Status, Diagnostics> {
+    let path = dir.join(config::CONFIG_FILE);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Err(Diagnostic::new(&path, 0, "already exists; it was left as it is").into());
+    }
+    std::fs::create_dir_all(dir)
+        .and_then(|()| files::write_atomic(&path, config::INIT_TEMPLATE.as_bytes()))
+        .map_err(|e| Diagnostic::new(&path, 0, format!("cannot write: {e}")))?;
+    log::info!("wrote {}", path.display());
+    Ok(Status::Success)
 }
 
 fn run_build(
     args: BuildArgs,
+    paths: Vec<PathBuf>,
+    config: Config,
     mode: Mode,
     force: bool,
+    tangle_only: bool,
     format: Format,
 ) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
+    let jobs = args.jobs.or(config.jobs).unwrap_or(1);
+    let timeout = args.timeout.or(config.timeout).unwrap_or(30.0);
     let options = BuildOptions {
-        paths: args.paths,
+        paths,
+        only: args.only,
+        config,
+        tangle_only,
         mode,
         run: RunOptions {
-            jobs: args.jobs as usize,
-            default_timeout: std::time::Duration::from_secs_f64(args.timeout),
+            jobs: jobs as usize,
+            default_timeout: std::time::Duration::from_secs_f64(timeout),
             // check reports every problem, so it runs all it can.
             keep_going: args.keep_going || mode == Mode::Check,
             skip_unavailable: args.skip_unavailable,

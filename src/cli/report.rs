@@ -249,6 +249,9 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
     for (path, err) in &report.write_errors {
         log::error!("{}: cannot write: {err}", path.display());
     }
+    for e in &report.tangle_errors {
+        log::error!("{e}; no session ran");
+    }
     if report.interrupted {
         log::error!("{}", interrupted_message(&report.rewritten));
         return Status::Interrupted;

@@ -198,7 +198,7 @@ fn cases() -> Vec<Case> {
             "```yaml\nfilepath: /tmp/litprog-absolute.txt\ninputs: []\n```\n",
             2,
             &[
-                "doc.md:1: out_file '/tmp/litprog-absolute.txt' would be written outside the current directory",
+                "doc.md:1: out_file '/tmp/litprog-absolute.txt' would be written outside the project root",
             ],
         ),
         case(
@@ -216,7 +216,7 @@ fn cases() -> Vec<Case> {
             args: vec!["build"],
             status: 2,
             messages: vec![
-                "doc.md:1: out_file 'link/escape.txt' leads outside the current directory through a symbolic link",
+                "doc.md:1: out_file 'link/escape.txt' leads outside the project root through a symbolic link",
             ],
         },
         Case {

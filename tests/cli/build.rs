@@ -56,9 +56,9 @@ fn out_file_outside_the_directory_is_refused() {
         "```yaml\nfilepath: ../escape.txt\ninputs: [a]\n```\n\n```text lpid=a\nx\n```\n",
     );
     let before = t.snapshot();
-    t.litprog(&["build"]).status(2).stderr_has(
-        "doc.md:1: out_file '../escape.txt' would be written outside the current directory",
-    );
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("doc.md:1: out_file '../escape.txt' would be written outside the project root");
     assert_eq!(t.snapshot(), before);
 }
 

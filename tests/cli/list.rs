@@ -58,7 +58,9 @@ fn seed_document_lists_its_three_groups() {
     assert_eq!(code[1..5], ["raw_block", "12", "blocks", "session.md:20"]);
     let tests = row(&run.stdout, "session.tests");
     assert_eq!(tests[1..5], ["session", "3", "blocks", "session.md:64"]);
-    assert_eq!(run.stdout.lines().count(), 3, "{}", run.stdout);
+    // The root, then the three groups.
+    assert!(run.stdout.starts_with("root: "), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 4, "{}", run.stdout);
 }
 
 #[test]
@@ -638,10 +640,11 @@ fn groups_concatenate_across_files_ordered_by_path() {
         "echo a\necho b\necho c/d\necho c\n",
         "files ordered by path (c/d.md before c.md)"
     );
-    // The order of PATH arguments does not matter.
+    // The order of PATH arguments does not matter, and every document of
+    // the project is read whatever they select: the group has all 4 blocks.
     let groups = list_json(&dir, &["c.md", "b.md", "a.md"]);
     assert_eq!(group(&groups, "g")["file"], "a.md");
-    assert_eq!(group(&groups, "g")["blocks"], 3);
+    assert_eq!(group(&groups, "g")["blocks"], 4);
 }
 
 #[test]
@@ -665,7 +668,7 @@ fn directories_are_searched_recursively_skipping_hidden_and_target() {
     dir.write("top.md", block("top"))
         .write("docs/deep/er/doc.md", block("deep"))
         .write(".hidden/h.md", block("hidden"))
-        .write("docs/.git/g.md", block("git"))
+        .write("docs/.cache/g.md", block("cache"))
         .write("target/t.md", block("target"))
         .write("docs/target/t.md", block("nested_target"));
     let groups = list_json(&dir, &[]);

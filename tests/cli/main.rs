@@ -16,4 +16,5 @@ mod outfiles;
 mod parse_errors;
 mod patterns;
 mod processes;
+mod project;
 mod reliability;

@@ -152,7 +152,7 @@ fn symbolic_links_leading_outside_are_refused() {
     t.write("doc.md", out_file("out.txt"));
     symlink(outside.path().join("out.txt"), t.path().join("out.txt")).unwrap();
     t.litprog(&["build", "doc.md"]).status(2).stderr_has(
-        "doc.md:1: out_file 'out.txt' leads outside the current directory through a symbolic link",
+        "doc.md:1: out_file 'out.txt' leads outside the project root through a symbolic link",
     );
     let t = TestDir::new();
     symlink(outside.path().join("doc.md"), t.path().join("doc.md")).unwrap();
