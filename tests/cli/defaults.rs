@@ -337,3 +337,27 @@ fn diagnostics_show_the_source_line_with_a_caret() {
     let want = "warning: a.md:5: unknown option 'timout' for session 'm' (did you mean 'timeout'?)\n  |\n5 | ```bash lpid=m lptype=session requires=[setup, stup] timout=1\n  |                                                      ^^^^^^\n";
     assert!(run.stderr.contains(want), "{}", run.stderr);
 }
+
+#[test]
+fn litprog_toml_language_commands_win_over_the_built_in_table() {
+    let t = TestDir::new();
+    t.write(
+        "litprog.toml",
+        "[languages.python]\ncommand = \"python3 -X utf8\"\n\n[languages.text]\ncommand = \"cat\"\n",
+    );
+    t.write(
+        "a.md",
+        "```python lpid=p lptype=session\nimport sys\nprint(sys.flags.utf8_mode)\n```\n\n```text lpid=t lptype=session\nx\n```\n",
+    );
+    t.litprog(&["list", "--json"])
+        .success()
+        .stdout_has("\"-X\",\n      \"utf8\"")
+        .stdout_has("\"cat\"");
+    if has_command("python3") {
+        t.litprog(&["build", "--only", "p"]).success();
+        assert!(
+            t.read("a.md")
+                .contains("```text lpout=p\n1\n# exit: 0\n```")
+        );
+    }
+}
