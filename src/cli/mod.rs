@@ -232,7 +232,11 @@ fn init_logger(cli: &Cli) {
             log::Level::Info => writeln!(buf, "{}", record.args()),
             level => {
                 let style = buf.default_level_style(level).bold();
-                let name = level.as_str().to_lowercase();
+                // `warning:`, as the rendered diagnostics (and rustc) say.
+                let name = match level {
+                    log::Level::Warn => "warning".to_string(),
+                    _ => level.as_str().to_lowercase(),
+                };
                 writeln!(buf, "{style}{name}{style:#}: {}", record.args())
             }
         })
