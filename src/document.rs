@@ -523,9 +523,28 @@ impl Project {
     }
 
     /// [`Project::new`] with default session options from `litprog.toml`.
+    /// When a group's options are wrong, the errors planning finds among
+    /// the other groups are reported with them.
     pub fn with_defaults(
         documents: Vec<Document>,
         defaults: &crate::config::Defaults,
+    ) -> Result<Project, Diagnostics> {
+        Project::grouped(documents, defaults, true)
+    }
+
+    /// [`Project::with_defaults`] for documents of which others could not
+    /// be read: lpids of those would be unknown, so nothing is planned.
+    pub(crate) fn without_plan(
+        documents: Vec<Document>,
+        defaults: &crate::config::Defaults,
+    ) -> Result<Project, Diagnostics> {
+        Project::grouped(documents, defaults, false)
+    }
+
+    fn grouped(
+        documents: Vec<Document>,
+        defaults: &crate::config::Defaults,
+        plan_on_error: bool,
     ) -> Result<Project, Diagnostics> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
@@ -606,11 +625,52 @@ impl Project {
         }
         let mut groups = Vec::new();
         for p in pending {
+            // A group whose options are wrong stays in the project as a
+            // placeholder, so that planning can still report the other
+            // groups' problems without calling it unknown.
+            let placeholder = Group {
+                lpid: p.lpid.clone(),
+                lptype: LpType::Meta,
+                spec: Spec::Meta,
+                blocks: p.blocks.clone(),
+                declaration: p.declaration,
+                block_output: Vec::new(),
+                path: documents[p.first.doc].path.clone(),
+                line: documents[p.first.doc].blocks[p.first.block].fence.line,
+            };
             match check_group(&documents, p, &mut warnings, defaults) {
                 Ok(g) => groups.push(g),
-                Err(e) => errors.extend(e),
+                Err(e) => {
+                    errors.extend(e);
+                    groups.push(placeholder);
+                }
             }
         }
+        let by_lpid = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.lpid.clone(), i))
+            .collect();
+        let project = Project {
+            documents,
+            groups,
+            warnings,
+            by_lpid,
+        };
+        if plan_on_error && !errors.is_empty() {
+            // Every document error in one run: what planning finds too
+            // (unknown lpids in `requires`, cycles, values the OS cannot
+            // take), which is otherwise only seen once these are fixed.
+            if let Err(more) = crate::plan::Plan::new(&project) {
+                errors.extend(more.0);
+            }
+        }
+        let Project {
+            documents,
+            groups,
+            mut warnings,
+            by_lpid,
+        } = project;
         // Reported in document order (documents are ordered by path).
         let order = |a: &Diagnostic, b: &Diagnostic| (&a.path, a.line).cmp(&(&b.path, b.line));
         errors.sort_by(order);
@@ -620,11 +680,6 @@ impl Project {
             attach_snippets(&doc.path, &doc.text, &mut warnings);
         }
         if errors.is_empty() {
-            let by_lpid = groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (g.lpid.clone(), i))
-                .collect();
             Ok(Project {
                 documents,
                 groups,

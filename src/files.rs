@@ -310,7 +310,7 @@ fn load_files(
     }
     if !errors.is_empty() {
         // The other documents' problems are reported in the same run.
-        if let Err(more) = Project::with_defaults(documents, defaults) {
+        if let Err(more) = Project::without_plan(documents, defaults) {
             errors.extend(more.0);
         }
         return Err(Diagnostics(errors));

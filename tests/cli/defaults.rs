@@ -361,3 +361,37 @@ fn litprog_toml_language_commands_win_over_the_built_in_table() {
         );
     }
 }
+
+#[test]
+fn planning_errors_come_in_the_same_run_as_option_errors() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```yaml\nlpid: s\nlptype: session\ncommand: bash\ntimeout: soon\n```\n\n```bash lpid=m lptype=session requires=[s, nope]\necho\n```\n",
+    );
+    let run = t
+        .litprog(&["build"])
+        .status(2)
+        .stderr_has("error: a.md:5: option 'timeout' must be a number of seconds")
+        .stderr_has("error: a.md:8: session 'm' requires unknown lpid 'nope'");
+    // 's' has wrong options, but it is not unknown.
+    assert!(!run.stderr.contains("lpid 's'"), "{}", run.stderr);
+    // A document that cannot be read: its lpids are not called unknown.
+    t.write(
+        "a.md",
+        "```bash lpid=m lptype=session requires=[s] timeout=soon\necho\n```\n",
+    );
+    t.write("b.md", "```bash lpid=s lptype=session\n\0\n```\n");
+    let run = t.litprog(&["build", "a.md", "b.md"]).status(2);
+    assert!(
+        run.stderr.contains("b.md:2: the file contains a NUL byte"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("a.md:1: option 'timeout'"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("unknown lpid"), "{}", run.stderr);
+}
