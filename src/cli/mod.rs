@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::build::{self, BuildOptions, Mode, Progress};
+use crate::cache::CacheMode;
 use crate::error::Diagnostics;
 use crate::files;
 use crate::runner::RunOptions;
@@ -52,6 +53,8 @@ enum Command {
     /// Like build, but fail (exit 1) if any document's results are out of date,
     /// printing a diff; documents are not rewritten.
     Check(BuildArgs),
+    /// Remove the result cache (.litprog/cache/), and nothing else.
+    Clean,
 }
 
 #[derive(Debug, Args)]
@@ -73,7 +76,7 @@ struct BuildArgs {
     /// Permit out_files outside the current directory.
     #[arg(long)]
     allow_outside: bool,
-    /// Run every session, ignoring cached results.
+    /// Run every session, ignoring cached results (and store the new ones).
     #[arg(long)]
     no_cache: bool,
     /// Skip, with a warning, sessions whose interpreter is not installed
@@ -160,6 +163,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         }
         Command::Build { args, force } => run_build(args, Mode::Write, force),
         Command::Check(args) => run_build(args, Mode::Check, false),
+        Command::Clean => Ok(report::clean(std::path::Path::new("."))),
     }
 }
 
@@ -178,11 +182,19 @@ fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnos
         },
         allow_outside: args.allow_outside,
         force,
+        root: PathBuf::from("."),
+        cache: if args.no_cache {
+            CacheMode::Refresh
+        } else {
+            CacheMode::Use
+        },
     };
-    let _ = args.no_cache; // every session runs: there is no result cache yet
     let report = build::build(&options, |progress| match progress {
-        Progress::Session(project, session) => report::session_finished(project, session),
+        Progress::SessionFinished(project, session) | Progress::SessionCached(project, session) => {
+            report::session_finished(project, session)
+        }
         Progress::Rewritten(path) => interrupts.rewritten(path),
+        _ => {}
     })?;
     let status = report::summary(&report, mode);
     // The process ends next: freeing every document, capture and result

@@ -23,6 +23,10 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
         .runtime()
         .map(|t| format!("  {:.2}s", t.as_secs_f64()))
         .unwrap_or_default();
+    if report.cached() {
+        log::debug!("ok    {}  {}  (cached)", group.lpid, report.outcome());
+        return;
+    }
     if let Run::Unavailable(_) = report.run {
         log::warn!("skip  {}  {}", group.lpid, report.outcome());
         return;
@@ -164,6 +168,9 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
     if failed > 0 {
         log::error!("{failed} of {total} sessions failed");
     }
+    if total > 0 {
+        log::info!("{}", session_counts(report));
+    }
     if mode == Mode::Check && report.stale.is_empty() && report.edited.is_empty() && failed == 0 {
         log::info!("all results are up to date ({total} sessions)");
     }
@@ -171,6 +178,42 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         Status::Success
     } else {
         Status::Failure
+    }
+}
+
+/// `3 sessions: 1 ran, 2 from the cache` (and how many were skipped).
+pub fn session_counts(report: &BuildReport) -> String {
+    let total = report.sessions.len();
+    let cached = report.sessions.iter().filter(|s| s.cached()).count();
+    let ran = report
+        .sessions
+        .iter()
+        .filter(|s| matches!(s.run, Run::Finished(_)))
+        .count();
+    let noun = if total == 1 { "session" } else { "sessions" };
+    let mut line = format!("{total} {noun}: {ran} ran, {cached} from the cache");
+    let other = total - ran - cached;
+    if other > 0 {
+        let _ = write!(line, ", {other} not run");
+    }
+    line
+}
+
+/// `litprog clean`: remove the result cache.
+pub fn clean(root: &std::path::Path) -> Status {
+    match crate::cache::clean(root) {
+        Ok(n) => {
+            let noun = if n == 1 { "entry" } else { "entries" };
+            log::info!("removed the result cache ({n} {noun})");
+            Status::Success
+        }
+        Err(e) => {
+            log::error!(
+                "cannot remove the result cache {}: {e}",
+                crate::cache::dir(root).display()
+            );
+            Status::Failure
+        }
     }
 }
 

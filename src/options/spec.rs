@@ -70,6 +70,9 @@ pub const SESSION_KEYS: &[&str] = &[
     "stderr",
     "session_timeout",
     "show_value",
+    // The result cache (issue 14).
+    "files",
+    "cache",
 ];
 
 /// out_file option keys.
@@ -123,6 +126,11 @@ pub struct SessionSpec {
     pub session_timeout: Option<Duration>,
     /// python, node: print the value of each block's last expression.
     pub show_value: bool,
+    /// Globs (relative to the project root) of files the session reads:
+    /// their content is part of its cache key.
+    pub files: Vec<String>,
+    /// Whether its results may come from the cache (default true).
+    pub cache: bool,
 }
 
 /// Checked options of an out_file group.
@@ -290,6 +298,8 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
         stderr: crate::session::StderrMode::Merged,
         session_timeout: None,
         show_value: false,
+        files: Vec::new(),
+        cache: true,
     };
     for (key, v) in options {
         match key.as_str() {
@@ -389,6 +399,21 @@ fn session_engine_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<()
         }
         "session_timeout" => spec.session_timeout = Some(as_seconds(key, v, false)?),
         "show_value" => spec.show_value = as_bool(key, v)?,
+        "files" => {
+            spec.files = as_string_list(key, v)?;
+            for pattern in &spec.files {
+                if let Err(e) = glob::Pattern::new(pattern) {
+                    return Err(err(
+                        key,
+                        format!(
+                            "option 'files' has an invalid glob '{}': {e}",
+                            show_text(pattern)
+                        ),
+                    ));
+                }
+            }
+        }
+        "cache" => spec.cache = as_bool(key, v)?,
         _ => {}
     }
     Ok(())

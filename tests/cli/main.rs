@@ -6,6 +6,7 @@ mod util;
 mod attribution;
 mod bad_input;
 mod build;
+mod cache;
 mod check;
 mod documents;
 mod faults;
