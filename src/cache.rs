@@ -19,7 +19,8 @@
 //!
 //! Entries live in `<root>/.litprog/cache/<key>.json`, one per key, written
 //! atomically (a temporary file, then a rename: two builds at once each
-//! write a whole entry, and a reader sees one whole entry or none). Each
+//! write a whole entry, and a reader sees one whole entry or none), and not
+//! synced to disk: an entry a crash loses or tears is a miss. Each
 //! starts with a BLAKE3 checksum of the rest: an entry that is truncated,
 //! edited, corrupt or unreadable is a miss, never an error. An entry holds
 //! what the write-back needs, the result lines of each code block and the
@@ -224,7 +225,17 @@ impl Cache {
                 files::write_atomic(&ignore, b"*\n")?;
             }
         }
-        files::write_atomic(&self.entry(key), &render_entry(key, cached))
+        // A temporary file, then a rename: readers see a whole entry or
+        // none. Not synced to disk: an entry lost or torn in a crash is a
+        // miss (its checksum), and a sync per session would cost more than
+        // many sessions take (about 15 ms each on a virtual machine).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".entry-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)?;
+        io::Write::write_all(&mut tmp, &render_entry(key, cached))?;
+        tmp.persist(self.entry(key)).map_err(|e| e.error)?;
+        Ok(())
     }
 
     /// The first problem met storing entries, once.
