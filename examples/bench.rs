@@ -636,8 +636,9 @@ impl Bench {
         Ok(())
     }
 
-    /// 8. A second build of 100 unchanged documents, one session each:
-    /// every result comes from the cache, and no process starts.
+    /// 8. A cached rebuild of 100 unchanged one-session documents.
+    ///
+    /// Every result comes from the cache, and no process starts.
     fn cached_rebuild(&mut self) -> Result<()> {
         let dir = self.dir("w8")?;
         let docs = 100;
