@@ -84,6 +84,19 @@ struct BuildArgs {
     /// instead of failing.
     #[arg(long)]
     skip_unavailable: bool,
+    /// `json`: print one JSON object per event on stdout (session started,
+    /// finished, cached, file written, build finished), for editors and CI.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+}
+
+/// How `build` and `check` report what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MessageFormat {
+    /// Lines for people, on stderr.
+    Human,
+    /// One JSON object per event on stdout (lines for people stay on stderr).
+    Json,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -189,14 +202,21 @@ fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnos
             CacheMode::Use
         },
     };
-    let report = build::build(&options, |progress| match progress {
-        Progress::SessionFinished(project, session) | Progress::SessionCached(project, session) => {
-            report::session_finished(project, session)
+    let json = args.message_format == MessageFormat::Json;
+    let report = build::build(&options, |progress| {
+        if json {
+            print_out(&(report::event_json(&progress).to_string() + "\n"));
         }
-        Progress::Rewritten(path) => interrupts.rewritten(path),
-        _ => {}
+        match progress {
+            Progress::SessionFinished(project, session)
+            | Progress::SessionCached(project, session) => {
+                report::session_finished(project, session)
+            }
+            Progress::Rewritten(path) => interrupts.rewritten(path),
+            _ => {}
+        }
     })?;
-    let status = report::summary(&report, mode);
+    let status = report::summary(&report, mode, json);
     // The process ends next: freeing every document, capture and result
     // line one by one would only cost time (6% of a build of 1,000 result
     // blocks).

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use super::Status;
-use crate::build::{BuildReport, Mode};
+use serde_json::json;
+
+use crate::build::{BuildReport, Mode, Progress};
 use crate::document::Project;
 use crate::options::Spec;
 use crate::runner::{self, Run, SessionReport};
@@ -105,8 +107,16 @@ fn push_tail(msg: &mut String, lines: &[String], what: &str) {
     }
 }
 
-/// Print what the build changed and decide the exit status.
-pub fn summary(report: &BuildReport, mode: Mode) -> Status {
+/// Print what the build changed and decide the exit status. With `json`,
+/// stdout holds only events: diffs go to stderr.
+pub fn summary(report: &BuildReport, mode: Mode, json: bool) -> Status {
+    let print_diff = |diff: &str| {
+        if json {
+            eprint!("{diff}");
+        } else {
+            super::print_out(diff);
+        }
+    };
     for w in &report.project.warnings {
         log::warn!("{w}");
     }
@@ -145,7 +155,7 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         );
     }
     for edited in &report.edited {
-        print!("{}", edited.diff);
+        print_diff(&edited.diff);
         log::error!(
             "{} was changed since litprog wrote it and differs from what the documents produce; it was left as it is and no session ran. Move the change into the document at {}, or overwrite it with `litprog build --force`",
             edited.path.display(),
@@ -153,7 +163,7 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         );
     }
     for stale in &report.stale {
-        super::print_out(&stale.diff);
+        print_diff(&stale.diff);
         log::error!("{}: results are out of date", stale.path.display());
     }
     let failed = report.sessions.iter().filter(|s| !s.ok).count();
@@ -178,6 +188,67 @@ pub fn summary(report: &BuildReport, mode: Mode) -> Status {
         Status::Success
     } else {
         Status::Failure
+    }
+}
+
+/// An event as one JSON object (`--message-format json`).
+pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
+    let session = |project: &Project, group: usize| {
+        let g = &project.groups[group];
+        json!({"lpid": g.lpid, "file": g.path.display().to_string(), "line": g.line})
+    };
+    let with = |mut base: serde_json::Value, extra: serde_json::Value| {
+        if let (Some(b), serde_json::Value::Object(e)) = (base.as_object_mut(), extra) {
+            b.extend(e);
+        }
+        base
+    };
+    match progress {
+        Progress::TangledWritten(path) => {
+            json!({"event": "tangled_file_written", "path": path.display().to_string()})
+        }
+        Progress::SessionStarted(project, group) => with(
+            json!({"event": "session_started"}),
+            session(project, *group),
+        ),
+        Progress::SessionFinished(project, r) => with(
+            with(
+                json!({"event": "session_finished"}),
+                session(project, r.group),
+            ),
+            json!({
+                "ok": r.ok,
+                "outcome": r.outcome(),
+                "ran": r.ran(),
+                "duration_s": r.runtime().map(|d| d.as_secs_f64()),
+            }),
+        ),
+        Progress::SessionCached(project, r) => with(
+            with(
+                json!({"event": "session_cached"}),
+                session(project, r.group),
+            ),
+            json!({"ok": r.ok, "outcome": r.outcome()}),
+        ),
+        Progress::Rewritten(path) => {
+            json!({"event": "document_written", "path": path.display().to_string()})
+        }
+        Progress::Finished(report) => {
+            let paths = |v: &mut dyn Iterator<Item = &std::path::PathBuf>| {
+                v.map(|p| p.display().to_string()).collect::<Vec<_>>()
+            };
+            json!({
+                "event": "build_finished",
+                "success": report.success(),
+                "interrupted": report.interrupted,
+                "sessions": report.sessions.len(),
+                "ran": report.sessions.iter().filter(|s| matches!(s.run, Run::Finished(_))).count(),
+                "cached": report.sessions.iter().filter(|s| s.cached()).count(),
+                "failed": report.sessions.iter().filter(|s| !s.ok).count(),
+                "stale": paths(&mut report.stale.iter().map(|s| &s.path)),
+                "conflicts": paths(&mut report.conflicts.iter()),
+            })
+        }
     }
 }
 

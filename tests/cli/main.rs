@@ -9,6 +9,7 @@ mod build;
 mod cache;
 mod check;
 mod documents;
+mod events;
 mod faults;
 mod list;
 mod options;
