@@ -97,8 +97,9 @@ pub struct BuildReport {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Progress<'a> {
-    /// A tangled file was written (its content changed).
-    TangledWritten(&'a Path),
+    /// A tangled file was written (its content changed), with what it
+    /// now holds.
+    TangledWritten(&'a Path, &'a [u8]),
     /// The process of a session (an index into [`Project::groups`]) is
     /// starting.
     SessionStarted(&'a Project, usize),
@@ -106,8 +107,8 @@ pub enum Progress<'a> {
     SessionFinished(&'a Project, &'a SessionReport),
     /// A session's results came from the cache; no process started.
     SessionCached(&'a Project, &'a SessionReport),
-    /// A document was rewritten with its new results.
-    Rewritten(&'a Path),
+    /// A document was rewritten with its new results, with its new text.
+    Rewritten(&'a Path, &'a str),
     /// The build is over (also after an interrupt); nothing follows.
     Finished(&'a BuildReport),
 }
@@ -153,8 +154,8 @@ fn build_reporting(
     let targets = check_targets(&project, &outputs, options.allow_outside)?;
     let tangled = write_tangled(&mut project, &outputs, &targets, options.force)?;
     for (path, written) in &tangled.written {
-        if *written {
-            progress(Progress::TangledWritten(path));
+        if let (true, Some(out)) = (*written, outputs.iter().find(|o| o.path == *path)) {
+            progress(Progress::TangledWritten(path, &out.contents));
         }
     }
     let cache = Cache::new(&options.root, options.cache, &outputs);
@@ -231,7 +232,7 @@ fn build_reporting(
                     doc.text.as_bytes(),
                     new_text.as_bytes(),
                     || !cancel.is_cancelled(),
-                    || progress(Progress::Rewritten(&doc.path)),
+                    || progress(Progress::Rewritten(&doc.path, &new_text)),
                 );
                 // One document that cannot be written (deleted, read-only
                 // directory, full disk) does not keep the others from

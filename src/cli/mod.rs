@@ -4,6 +4,7 @@
 mod interrupt;
 mod list;
 mod report;
+mod watch;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ enum Command {
     Check(BuildArgs),
     /// Remove the result cache (.litprog/cache/), and nothing else.
     Clean,
+    /// Build, then build again on every change of a document, of a file in
+    /// a session's `files:`, or of litprog.toml, until Ctrl-C.
+    Watch(BuildArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,14 +181,45 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         Command::Build { args, force } => run_build(args, Mode::Write, force),
         Command::Check(args) => run_build(args, Mode::Check, false),
         Command::Clean => Ok(report::clean(std::path::Path::new("."))),
+        Command::Watch(args) => Ok(watch::watch(&args)),
     }
 }
 
 fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
-    let options = BuildOptions {
-        paths: args.paths,
+    let options = build_options(&args, mode, force, cancel);
+    let json = args.message_format == MessageFormat::Json;
+    let report = build::build(&options, |progress| {
+        show_progress(&progress, json);
+        if let Progress::Rewritten(path, _) = progress {
+            interrupts.rewritten(path);
+        }
+    })?;
+    let status = report::summary(&report, mode, json);
+    // The process ends next: freeing every document, capture and result
+    // line one by one would only cost time (6% of a build of 1,000 result
+    // blocks).
+    std::mem::forget(report);
+    Ok(status)
+}
+
+/// Print an event: its JSON object (with `json`) and the lines for people.
+fn show_progress(progress: &Progress<'_>, json: bool) {
+    if json {
+        print_out(&(report::event_json(progress).to_string() + "\n"));
+    }
+    if let Progress::SessionFinished(project, session) | Progress::SessionCached(project, session) =
+        progress
+    {
+        report::session_finished(project, session)
+    }
+}
+
+/// The library's options for `args`.
+fn build_options(args: &BuildArgs, mode: Mode, force: bool, cancel: Cancel) -> BuildOptions {
+    BuildOptions {
+        paths: args.paths.clone(),
         mode,
         run: RunOptions {
             jobs: args.jobs as usize,
@@ -201,27 +236,7 @@ fn run_build(args: BuildArgs, mode: Mode, force: bool) -> Result<Status, Diagnos
         } else {
             CacheMode::Use
         },
-    };
-    let json = args.message_format == MessageFormat::Json;
-    let report = build::build(&options, |progress| {
-        if json {
-            print_out(&(report::event_json(&progress).to_string() + "\n"));
-        }
-        match progress {
-            Progress::SessionFinished(project, session)
-            | Progress::SessionCached(project, session) => {
-                report::session_finished(project, session)
-            }
-            Progress::Rewritten(path) => interrupts.rewritten(path),
-            _ => {}
-        }
-    })?;
-    let status = report::summary(&report, mode, json);
-    // The process ends next: freeing every document, capture and result
-    // line one by one would only cost time (6% of a build of 1,000 result
-    // blocks).
-    std::mem::forget(report);
-    Ok(status)
+    }
 }
 
 /// Writes `text` to stdout. A closed pipe (`litprog list | head -1`) ends

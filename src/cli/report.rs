@@ -204,7 +204,7 @@ pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
         base
     };
     match progress {
-        Progress::TangledWritten(path) => {
+        Progress::TangledWritten(path, _) => {
             json!({"event": "tangled_file_written", "path": path.display().to_string()})
         }
         Progress::SessionStarted(project, group) => with(
@@ -230,7 +230,7 @@ pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
             ),
             json!({"ok": r.ok, "outcome": r.outcome()}),
         ),
-        Progress::Rewritten(path) => {
+        Progress::Rewritten(path, _) => {
             json!({"event": "document_written", "path": path.display().to_string()})
         }
         Progress::Finished(report) => {

@@ -18,3 +18,4 @@ mod parse_errors;
 mod patterns;
 mod processes;
 mod reliability;
+mod watch;
