@@ -12,12 +12,13 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::cache::{Cache, CacheMode};
 use crate::document::Project;
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
-use crate::runner::{self, RunOptions, SessionReport};
+use crate::runner::{self, RunEvent, RunOptions, SessionReport};
 use crate::state;
 use crate::tangle::{self, TangledFile};
 use crate::writeback::{self, Wanted};
@@ -56,6 +57,11 @@ pub struct BuildOptions {
     pub allow_outside: bool,
     /// Overwrite tangled files that someone else changed.
     pub force: bool,
+    /// The project root: the result cache is in its `.litprog/cache/`, and
+    /// sessions' `files:` globs are relative to it.
+    pub root: PathBuf,
+    /// How the result cache is used.
+    pub cache: CacheMode,
 }
 
 /// A document whose result blocks are out of date (`check`).
@@ -103,14 +109,25 @@ pub struct BuildReport {
     pub interrupted: bool,
 }
 
-/// What a build reports while it runs, in order.
+/// What a build reports while it runs, in order: the one stream of events
+/// that the CLI's lines, `--message-format json` and `watch` consume.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Progress<'a> {
+    /// A tangled file was written (its content changed), with what it
+    /// now holds.
+    TangledWritten(&'a Path, &'a [u8]),
+    /// The process of a session (an index into [`Project::groups`]) is
+    /// starting.
+    SessionStarted(&'a Project, usize),
     /// A session finished, or was skipped.
-    Session(&'a Project, &'a SessionReport),
-    /// A document was rewritten with its new results.
-    Rewritten(&'a Path),
+    SessionFinished(&'a Project, &'a SessionReport),
+    /// A session's results came from the cache; no process started.
+    SessionCached(&'a Project, &'a SessionReport),
+    /// A document was rewritten with its new results, with its new text.
+    Rewritten(&'a Path, &'a str),
+    /// The build is over (also after an interrupt); nothing follows.
+    Finished(&'a BuildReport),
 }
 
 impl BuildReport {
@@ -126,11 +143,21 @@ impl BuildReport {
     }
 }
 
-/// Run a build. `progress` sees each session as it finishes and each
-/// document as it is rewritten.
+/// Run a build. `progress` sees each event as it happens (see
+/// [`Progress`]), ending with [`Progress::Finished`] unless the documents
+/// are invalid.
 pub fn build(
     options: &BuildOptions,
     mut progress: impl FnMut(Progress<'_>),
+) -> Result<BuildReport, Diagnostics> {
+    let report = build_reporting(options, &mut progress)?;
+    progress(Progress::Finished(&report));
+    Ok(report)
+}
+
+fn build_reporting(
+    options: &BuildOptions,
+    progress: &mut impl FnMut(Progress<'_>),
 ) -> Result<BuildReport, Diagnostics> {
     let loaded = files::load_project(&options.paths, &options.config)?;
     let mut project = loaded.project;
@@ -157,16 +184,28 @@ pub fn build(
         options.force,
         &options.run.cancel,
     );
+    for (path, written) in &tangled.written {
+        if let (true, Some(out)) = (*written, outputs.iter().find(|o| o.path == *path)) {
+            progress(Progress::TangledWritten(path, &out.contents));
+        }
+    }
+    let cache = Cache::new(&options.root, options.cache, &outputs);
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
     let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
     {
-        runner::run(&project, &plan, &options.run, |r| {
-            progress(Progress::Session(&project, r))
+        runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
+            RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
+            RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
+            RunEvent::Done(r) => progress(Progress::SessionFinished(&project, r)),
         })
     } else {
         Vec::new()
     };
+    if let Some(w) = cache.take_warning() {
+        let at = crate::cache::dir(&options.root);
+        project.warnings.push(Diagnostic::new(&at, 0, w));
+    }
     let cancel = &options.run.cancel;
     // A crash cancels the build too, but it is a failure, not an interrupt.
     let crashed = sessions
@@ -240,7 +279,7 @@ pub fn build(
                     doc.text.as_bytes(),
                     new_text.as_bytes(),
                     || !cancel.is_cancelled(),
-                    || progress(Progress::Rewritten(&doc.path)),
+                    || progress(Progress::Rewritten(&doc.path, &new_text)),
                 );
                 // One document that cannot be written (deleted, read-only
                 // directory, full disk) does not keep the others from
@@ -260,13 +299,7 @@ pub fn build(
     Ok(report)
 }
 
-/// The project's root directory, which `[ROOT]` stands for in output: the
-/// current directory, canonical.
-pub fn project_root() -> PathBuf {
-    std::env::current_dir()
-        .and_then(fs::canonicalize)
-        .unwrap_or_else(|_| PathBuf::from("."))
-}
+pub use crate::redact::project_root;
 
 /// A result block that follows no code block of its session.
 #[derive(Debug, Clone)]

@@ -4,6 +4,7 @@
 mod interrupt;
 mod list;
 mod report;
+mod watch;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::build::{self, BuildOptions, Mode, Progress};
+use crate::cache::CacheMode;
 use crate::config::{self, Config};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::files;
@@ -107,6 +109,11 @@ enum Command {
     },
     /// Write a commented litprog.toml in the current directory (or --root).
     Init,
+    /// Remove the result cache (.litprog/cache/), and nothing else.
+    Clean,
+    /// Build, then build again on every change of a document, of a file in
+    /// a session's `files:`, or of litprog.toml, until Ctrl-C.
+    Watch(BuildArgs),
 }
 
 /// How `check` reports problems.
@@ -144,7 +151,7 @@ struct BuildArgs {
     /// Permit out_files outside the project root.
     #[arg(long)]
     allow_outside: bool,
-    /// Run every session, ignoring cached results.
+    /// Run every session, ignoring cached results (and store the new ones).
     #[arg(long)]
     no_cache: bool,
     /// Skip, with a warning, sessions whose interpreter is not installed
@@ -152,6 +159,19 @@ struct BuildArgs {
     /// instead of failing.
     #[arg(long)]
     skip_unavailable: bool,
+    /// `json`: print one JSON object per event on stdout (session started,
+    /// finished, cached, file written, build finished), for editors and CI.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+}
+
+/// How `build` and `check` report what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MessageFormat {
+    /// Lines for people, on stderr.
+    Human,
+    /// One JSON object per event on stdout (lines for people stay on stderr).
+    Json,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -239,7 +259,9 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         Command::List { paths, .. } => paths,
         Command::Build { args, .. }
         | Command::Check { args, .. }
-        | Command::Tangle { args, .. } => &args.paths,
+        | Command::Tangle { args, .. }
+        | Command::Watch(args) => &args.paths,
+        Command::Clean => &Vec::new(),
         Command::Init => unreachable!(),
     };
     let root = match &cli.root {
@@ -286,6 +308,8 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         Command::Tangle { args, force } => {
             run_build(args, paths, config, Mode::Write, force, true, Format::Text)
         }
+        Command::Clean => Ok(report::clean(Path::new("."))),
+        Command::Watch(args) => Ok(watch::watch(&args, &paths, &config)),
         Command::Init => unreachable!(),
     }
 }
@@ -314,11 +338,45 @@ fn run_build(
 ) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
+    let json = args.message_format == MessageFormat::Json;
+    let options = build_options(&args, paths, config, mode, force, tangle_only, cancel);
+    let report = build::build(&options, |progress| {
+        show_progress(&progress, json);
+        if let Progress::Rewritten(path, _) = progress {
+            interrupts.rewritten(path);
+        }
+    })?;
+    Ok(report::summary(&report, mode, format, json))
+}
+
+/// Print an event: its JSON object (with `json`) and the lines for people.
+fn show_progress(progress: &Progress<'_>, json: bool) {
+    if json {
+        print_out(&(report::event_json(progress).to_string() + "\n"));
+    }
+    if let Progress::SessionFinished(project, session) | Progress::SessionCached(project, session) =
+        progress
+    {
+        report::session_finished(project, session)
+    }
+}
+
+/// The library's options for `args`, the project's `config` and the
+/// documents `paths` (relative to the root, which is the current directory).
+fn build_options(
+    args: &BuildArgs,
+    paths: Vec<PathBuf>,
+    config: Config,
+    mode: Mode,
+    force: bool,
+    tangle_only: bool,
+    cancel: Cancel,
+) -> BuildOptions {
     let jobs = args.jobs.or(config.jobs).unwrap_or(1);
     let timeout = args.timeout.or(config.timeout).unwrap_or(30.0);
-    let options = BuildOptions {
+    BuildOptions {
         paths,
-        only: args.only,
+        only: args.only.clone(),
         config,
         tangle_only,
         mode,
@@ -332,13 +390,13 @@ fn run_build(
         },
         allow_outside: args.allow_outside,
         force,
-    };
-    let _ = args.no_cache; // every session runs: there is no result cache yet
-    let report = build::build(&options, |progress| match progress {
-        Progress::Session(project, session) => report::session_finished(project, session),
-        Progress::Rewritten(path) => interrupts.rewritten(path),
-    })?;
-    Ok(report::summary(&report, mode, format))
+        root: PathBuf::from("."),
+        cache: if args.no_cache {
+            CacheMode::Refresh
+        } else {
+            CacheMode::Use
+        },
+    }
 }
 
 /// Writes `text` to stdout. A closed pipe (`litprog list | head -1`) ends

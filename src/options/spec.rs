@@ -74,6 +74,9 @@ pub const SESSION_KEYS: &[&str] = &[
     "redact",
     "redact_builtin",
     "status",
+    // The result cache (issue 14).
+    "files",
+    "cache",
 ];
 
 /// out_file option keys.
@@ -135,6 +138,11 @@ pub struct SessionSpec {
     pub redact_builtin: bool,
     /// When the status line is written.
     pub status: StatusMode,
+    /// Globs (relative to the project root) of files the session reads:
+    /// their content is part of its cache key.
+    pub files: Vec<String>,
+    /// Whether its results may come from the cache (default true).
+    pub cache: bool,
 }
 
 /// When a session's status line (`# exit: 0`) is written.
@@ -317,6 +325,8 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, OptionError> {
         redact: BTreeMap::new(),
         redact_builtin: true,
         status: StatusMode::Always,
+        files: Vec::new(),
+        cache: true,
     };
     for (key, v) in options {
         match key.as_str() {
@@ -476,6 +486,21 @@ fn result_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<(), Option
                 }
             }
         }
+        "files" => {
+            spec.files = as_string_list(key, v)?;
+            for pattern in &spec.files {
+                if let Err(e) = glob::Pattern::new(pattern) {
+                    return Err(err(
+                        key,
+                        format!(
+                            "option 'files' has an invalid glob '{}': {e}",
+                            show_text(pattern)
+                        ),
+                    ));
+                }
+            }
+        }
+        "cache" => spec.cache = as_bool(key, v)?,
         _ => {}
     }
     Ok(())
