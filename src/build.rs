@@ -12,7 +12,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::document::Project;
+use crate::document::{Document, Project};
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
@@ -23,16 +23,18 @@ use crate::tangle::{self, TangledFile};
 use crate::writeback::{self, Wanted};
 
 /// Whether documents are rewritten or only compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// `build`: write result blocks into the documents.
+    #[default]
     Write,
     /// `check`: leave documents alone; report those that would change.
     Check,
 }
 
 /// What to build and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// Files or directories (none: the current directory).
     pub paths: Vec<PathBuf>,
@@ -110,13 +112,89 @@ impl BuildReport {
     }
 }
 
-/// Run a build. `progress` sees each session as it finishes and each
-/// document as it is rewritten.
-pub fn build(
+/// A document already read: where it is (as messages name it, and relative
+/// to the current directory for the checks on out_files) and its text.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Source {
+    /// The document's path.
+    pub path: PathBuf,
+    /// Its whole text.
+    pub text: String,
+}
+
+impl Source {
+    /// A document at `path` whose text is `text`.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// What [`build_in_memory`] did: everything of a [`BuildReport`] up to the
+/// documents' new texts, which it leaves to the caller.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Built {
+    /// The documents (ordered by path) and groups.
+    pub project: Project,
+    /// Tangled files and whether each was (re)written.
+    pub tangled: Vec<(PathBuf, bool)>,
+    /// Tangled files changed by someone else, left alone; when there are
+    /// any, no session ran.
+    pub edited: Vec<EditedFile>,
+    /// Every session, in completion order.
+    pub sessions: Vec<SessionReport>,
+    /// Result blocks that follow no code block of their session (removed
+    /// from the new texts where they can be).
+    pub stale_results: Vec<StaleResult>,
+    /// For each document (an index into `project.documents`) with session
+    /// results or stale result blocks, its text with current results; a
+    /// text may equal the document's. Empty when the build was interrupted
+    /// or a session thread crashed, or when a tangled file was edited.
+    pub new_texts: Vec<(usize, String)>,
+    /// The build was interrupted (its [`RunOptions::cancel`] handle was
+    /// cancelled) and sessions were terminated.
+    pub interrupted: bool,
+}
+
+/// A build of documents already in memory: parse and group them, tangle
+/// out_files (writing them as [`build`] does: sessions may need them), run
+/// the sessions and compute each document's new text, without reading or
+/// writing any document. `options.paths` and `options.mode` are not used.
+///
+/// This is the build behind `litprog build` and `litprog check` (which
+/// read the documents from disk first and write or compare the new texts
+/// after), for integrations such as `litprog mdbook` that hold their
+/// documents themselves.
+pub fn build_in_memory(
+    sources: Vec<Source>,
     options: &BuildOptions,
     mut progress: impl FnMut(Progress<'_>),
-) -> Result<BuildReport, Diagnostics> {
-    let mut project = files::load(&options.paths)?;
+) -> Result<Built, Diagnostics> {
+    let mut errors = Vec::new();
+    let mut documents = Vec::new();
+    for source in sources {
+        match Document::parse(&source.path, source.text) {
+            Ok(doc) => documents.push(doc),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    documents.sort_by(|a, b| a.path.cmp(&b.path));
+    build_project(Project::new(documents)?, options, &mut progress)
+}
+
+/// [`build_in_memory`] of documents already parsed and grouped.
+fn build_project(
+    mut project: Project,
+    options: &BuildOptions,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Built, Diagnostics> {
     // Report tangling and planning problems together.
     let (outputs, plan) = match (
         tangle::tangle(&project, options.allow_outside),
@@ -142,15 +220,12 @@ pub fn build(
     let crashed = sessions
         .iter()
         .any(|s| matches!(s.run, runner::Run::Crashed(_)));
-    let mut report = BuildReport {
+    let mut report = Built {
         tangled: tangled.written,
         edited: tangled.edited,
         sessions,
-        rewritten: Vec::new(),
-        stale: Vec::new(),
-        conflicts: Vec::new(),
         stale_results: Vec::new(),
-        write_errors: Vec::new(),
+        new_texts: Vec::new(),
         interrupted: cancel.is_cancelled() && !crashed,
         project,
     };
@@ -174,7 +249,35 @@ pub fn build(
         }
     }
     let root = project_root();
-    for (doc_index, new_text) in new_texts(&report.project, &report.sessions, &stale, &root) {
+    report.new_texts = new_texts(&report.project, &report.sessions, &stale, &root);
+    Ok(report)
+}
+
+/// Run a build. `progress` sees each session as it finishes and each
+/// document as it is rewritten.
+///
+/// The documents are read from disk and the new texts written back around
+/// [`build_in_memory`], which does the rest.
+pub fn build(
+    options: &BuildOptions,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<BuildReport, Diagnostics> {
+    let project = files::load(&options.paths)?;
+    let built = build_project(project, options, &mut progress)?;
+    let cancel = &options.run.cancel;
+    let mut report = BuildReport {
+        tangled: built.tangled,
+        edited: built.edited,
+        sessions: built.sessions,
+        rewritten: Vec::new(),
+        stale: Vec::new(),
+        conflicts: Vec::new(),
+        stale_results: built.stale_results,
+        write_errors: Vec::new(),
+        interrupted: built.interrupted,
+        project: built.project,
+    };
+    for (doc_index, new_text) in built.new_texts {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -583,4 +686,49 @@ fn write_one(out: &TangledFile, write: bool, exists: bool) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_in_memory_get_results_without_being_read_or_written() {
+        // The document exists nowhere on disk: it is parsed, run and given
+        // its results from memory alone.
+        let path = PathBuf::from("target/litprog-unit-test-nowhere/in-memory.md");
+        assert!(!path.exists());
+        let text = "# T\n\n```bash lpid=s lptype=session\necho hi\n```\n\nprose\n";
+        let mut seen = Vec::new();
+        let built = build_in_memory(
+            vec![Source::new(&path, text)],
+            &BuildOptions::default(),
+            |p| {
+                if let Progress::Session(project, r) = p {
+                    seen.push(project.groups[r.group].lpid.clone());
+                }
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, ["s"]);
+        assert_eq!(built.project.documents[0].text, text);
+        assert_eq!(
+            built.new_texts,
+            [(
+                0,
+                text.replace(
+                    "```\n\nprose",
+                    "```\n\n```text lpout=s\nhi\n# exit: 0\n```\n\nprose"
+                )
+            )]
+        );
+        assert!(!path.exists());
+        let e = build_in_memory(
+            vec![Source::new("bad.md", "```bash lpid=s\necho\n")],
+            &BuildOptions::default(),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(e.0[0].to_string().starts_with("bad.md:"), "{e}");
+    }
 }
