@@ -3,6 +3,7 @@
 
 mod interrupt;
 mod list;
+mod mdbook;
 mod report;
 
 use std::io::Write;
@@ -89,6 +90,24 @@ enum Command {
         /// on stdout (kind, file, line, lpid, expected, actual).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// The mdBook preprocessor: `[preprocessor.litprog]` with
+    /// `command = "litprog mdbook"` in book.toml. Reads mdBook's JSON from
+    /// stdin and writes the book, with current results and without
+    /// litprog's metadata, to stdout; never writes the Markdown sources.
+    Mdbook {
+        #[command(subcommand)]
+        command: Option<MdbookCommand>,
+    },
+}
+
+/// mdBook's questions to its preprocessor.
+#[derive(Debug, Subcommand)]
+enum MdbookCommand {
+    /// Exit 0 if the preprocessor works with RENDERER (it works with all).
+    Supports {
+        /// The renderer's name (html, markdown, ...).
+        renderer: String,
     },
 }
 
@@ -220,6 +239,10 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         }
         Command::Build { args, force } => run_build(args, Mode::Write, force, Format::Text),
         Command::Check { args, format } => run_build(args, Mode::Check, false, format),
+        Command::Mdbook {
+            command: Some(MdbookCommand::Supports { renderer }),
+        } => Ok(mdbook::supports(&renderer)),
+        Command::Mdbook { command: None } => mdbook::run(),
     }
 }
 

@@ -10,6 +10,7 @@ mod check;
 mod documents;
 mod faults;
 mod list;
+mod mdbook;
 mod options;
 mod outfiles;
 mod parse_errors;
