@@ -6,13 +6,18 @@
 //! back as JSON from standard output. Everything else litprog says goes to
 //! standard error, which mdBook shows.
 
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
-use mdbook_preprocessor::book::Book;
+use mdbook_preprocessor::book::{Book, BookItem};
 use mdbook_preprocessor::{MDBOOK_VERSION, PreprocessorContext};
 
-use super::Status;
+use super::{Status, interrupt, report};
+use crate::build::{self, BuildOptions, Progress, Source};
 use crate::error::{Diagnostic, Diagnostics};
+use crate::runner::RunOptions;
+use crate::session::Cancel;
 
 /// `litprog mdbook supports RENDERER`: litprog's output is Markdown, which
 /// every renderer reads, so every renderer is supported.
@@ -25,9 +30,11 @@ pub fn supports(_renderer: &str) -> Status {
 pub fn run() -> Result<Status, Diagnostics> {
     let (ctx, book) = read_input(std::io::stdin().lock())?;
     check_version(&ctx);
-    let book = process(&ctx, book)?;
-    write_book(&book)?;
-    Ok(Status::Success)
+    let (book, status) = process(&ctx, book)?;
+    if status == Status::Success {
+        write_book(&book)?;
+    }
+    Ok(status)
 }
 
 /// The pair mdBook sends, or an error naming standard input.
@@ -53,9 +60,107 @@ fn check_version(ctx: &PreprocessorContext) {
     }
 }
 
-/// The book with every chapter as readers should see it.
-fn process(_ctx: &PreprocessorContext, book: Book) -> Result<Book, Diagnostics> {
-    Ok(book)
+/// The path of a chapter's source file, relative to the book root (as
+/// messages name it).
+fn source_path(ctx: &PreprocessorContext, chapter_source: &Path) -> PathBuf {
+    ctx.config.book.src.join(chapter_source)
+}
+
+/// Run the chapters as litprog documents (the book root is the current
+/// directory, the project root) and give each chapter its current
+/// results.
+fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), Diagnostics> {
+    if !ctx.root.as_os_str().is_empty() {
+        std::env::set_current_dir(&ctx.root).map_err(|e| {
+            Diagnostics::from(Diagnostic::new(
+                &ctx.root,
+                0,
+                format!("cannot enter the book root: {e}"),
+            ))
+        })?;
+    }
+    // Each chapter once: a source file listed twice in SUMMARY.md is one
+    // document.
+    let mut sources = Vec::new();
+    let mut seen = HashSet::new();
+    for chapter in book.chapters() {
+        let Some(source) = &chapter.source_path else {
+            continue;
+        };
+        let path = source_path(ctx, source);
+        if seen.insert(path.clone()) {
+            sources.push(Source::new(path, chapter.content.clone()));
+        }
+    }
+    let cancel = Cancel::new();
+    let _interrupts = interrupt::install(cancel.clone());
+    let options = BuildOptions {
+        run: RunOptions {
+            // Every session runs, as with `check`: a book shows them all.
+            keep_going: true,
+            cancel,
+            ..RunOptions::default()
+        },
+        ..BuildOptions::default()
+    };
+    let built = build::build_in_memory(sources, &options, |progress| {
+        if let Progress::Session(project, session) = progress {
+            report::session_finished(project, session);
+        }
+    })?;
+    for w in &built.project.warnings {
+        log::warn!("{w}");
+    }
+    let mut texts: HashMap<&Path, &str> = HashMap::new();
+    for (d, text) in &built.new_texts {
+        texts.insert(&built.project.documents[*d].path, text);
+    }
+    for_each_chapter(&mut book, &mut |chapter| {
+        let Some(source) = &chapter.source_path else {
+            return;
+        };
+        if let Some(text) = texts.get(source_path(ctx, source).as_path()) {
+            chapter.content = text.to_string();
+        }
+    });
+    Ok((book, status(&built)))
+}
+
+/// Apply `f` to every chapter, nested ones included.
+fn for_each_chapter(book: &mut Book, f: &mut dyn FnMut(&mut mdbook_preprocessor::book::Chapter)) {
+    book.for_each_mut(|item| {
+        if let BookItem::Chapter(chapter) = item {
+            f(chapter);
+        }
+    });
+}
+
+/// How the preprocessor ends after `built`: it fails when a session
+/// failed, a tangled file was edited by hand or the build was interrupted.
+fn status(built: &build::Built) -> Status {
+    if built.interrupted {
+        log::error!("interrupted; the book was not written");
+        return Status::Interrupted;
+    }
+    for edited in &built.edited {
+        log::error!(
+            "{} was changed since litprog wrote it and differs from what the documents produce; no session ran. Move the change into the document at {}, or overwrite it with `litprog build --force`",
+            edited.path.display(),
+            edited.location
+        );
+    }
+    let failed = built.sessions.iter().filter(|s| !s.ok).count();
+    if failed > 0 {
+        log::error!(
+            "{failed} of {} sessions failed; the book was not built",
+            built.sessions.len()
+        );
+    }
+    if failed > 0 || !built.edited.is_empty() {
+        Status::Failure
+    } else {
+        Status::Success
+    }
 }
 
 /// Write the book as JSON to standard output.

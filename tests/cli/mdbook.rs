@@ -105,3 +105,45 @@ fn input_that_is_not_mdbooks_is_an_error() {
         .status(2)
         .stderr_has("not an mdBook preprocessor input");
 }
+
+/// The source of a chapter with one bash session and a tangled script.
+const SESSION: &str = "# Sessions\n\n```bash lpid=greet lptype=session\necho hello\n```\n\nprose\n";
+
+#[test]
+fn chapters_are_run_as_documents_and_get_their_results_without_being_written() {
+    let t = TestDir::new();
+    t.write("src/greet.md", SESSION);
+    let tangle = "```yaml\nfilepath: tool.sh\ninputs: [code]\nis_executable: true\n```\n\n```bash lpid=code\necho tangled\n```\n\n```bash lpid=use lptype=session\n./tool.sh\n```\n";
+    t.write("src/tool.md", tangle);
+    let before = t.snapshot();
+    let input = input(
+        t.path(),
+        json!({}),
+        &[("greet.md", SESSION), ("tool.md", tangle)],
+    );
+    let run = preprocess(&t, &input).success();
+    let got = chapters(&run);
+    assert!(got[0].contains("lpout=greet\nhello\n"), "{}", got[0]);
+    // The out_file is tangled at the book root (the project root), and
+    // the session that runs it sees it.
+    assert!(got[1].contains("lpout=use\ntangled\n"), "{}", got[1]);
+    assert_eq!(t.read("tool.sh"), "echo tangled\n");
+    // The sources are never written.
+    let after: Vec<_> = t
+        .snapshot()
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("tool.sh") && !p.to_string_lossy().contains(".litprog"))
+        .collect();
+    assert_eq!(after, before);
+}
+
+#[test]
+fn document_problems_name_the_chapters_source_path_and_exit_2() {
+    let t = TestDir::new();
+    let bad = "# Bad\n\n```bash lpid=s lptype=session timeout=soon\necho\n```\n";
+    t.write("src/bad.md", bad);
+    let run = preprocess(&t, &input(t.path(), json!({}), &[("part/bad.md", bad)]))
+        .status(2)
+        .stderr_has("src/part/bad.md:3: option 'timeout' must be");
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
