@@ -57,6 +57,7 @@ pub mod document;
 pub mod error;
 pub mod files;
 pub mod markdown;
+pub mod mdbook;
 pub mod options;
 pub mod pattern;
 pub mod plan;

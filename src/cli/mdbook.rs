@@ -16,6 +16,7 @@ use mdbook_preprocessor::{MDBOOK_VERSION, PreprocessorContext};
 use super::{Status, interrupt, report};
 use crate::build::{self, BuildOptions, Progress, Source};
 use crate::error::{Diagnostic, Diagnostics};
+use crate::mdbook::{self, Settings};
 use crate::runner::RunOptions;
 use crate::session::Cancel;
 
@@ -79,6 +80,15 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
             ))
         })?;
     }
+    let table: Option<serde_json::Value> = ctx
+        .config
+        .get("preprocessor.litprog")
+        .map_err(|e| book_toml_error(&format!("{e:#}")))?;
+    let (settings, warnings) =
+        Settings::from_table(table.as_ref()).map_err(|e| book_toml_error(&e))?;
+    for w in warnings {
+        log::warn!("book.toml: {w}");
+    }
     // Each chapter once: a source file listed twice in SUMMARY.md is one
     // document.
     let mut sources = Vec::new();
@@ -98,6 +108,8 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
         run: RunOptions {
             // Every session runs, as with `check`: a book shows them all.
             keep_going: true,
+            jobs: settings.jobs,
+            default_timeout: settings.timeout,
             cancel,
             ..RunOptions::default()
         },
@@ -111,19 +123,27 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
     for w in &built.project.warnings {
         log::warn!("{w}");
     }
-    let mut texts: HashMap<&Path, &str> = HashMap::new();
-    for (d, text) in &built.new_texts {
-        texts.insert(&built.project.documents[*d].path, text);
+    let status = status(&built);
+    if status != Status::Success {
+        return Ok((book, status));
     }
+    let texts: HashMap<PathBuf, String> = mdbook::reader_view(&built, &settings)?
+        .into_iter()
+        .collect();
     for_each_chapter(&mut book, &mut |chapter| {
         let Some(source) = &chapter.source_path else {
             return;
         };
-        if let Some(text) = texts.get(source_path(ctx, source).as_path()) {
-            chapter.content = text.to_string();
+        if let Some(text) = texts.get(&source_path(ctx, source)) {
+            chapter.content.clone_from(text);
         }
     });
-    Ok((book, status(&built)))
+    Ok((book, status))
+}
+
+/// A problem with the `[preprocessor.litprog]` table.
+fn book_toml_error(message: &str) -> Diagnostics {
+    Diagnostic::new(Path::new("book.toml"), 0, message).into()
 }
 
 /// Apply `f` to every chapter, nested ones included.

@@ -123,10 +123,10 @@ fn chapters_are_run_as_documents_and_get_their_results_without_being_written() {
     );
     let run = preprocess(&t, &input).success();
     let got = chapters(&run);
-    assert!(got[0].contains("lpout=greet\nhello\n"), "{}", got[0]);
+    assert!(got[0].contains("```text\nhello\n```\n"), "{}", got[0]);
     // The out_file is tangled at the book root (the project root), and
     // the session that runs it sees it.
-    assert!(got[1].contains("lpout=use\ntangled\n"), "{}", got[1]);
+    assert!(got[1].contains("```text\ntangled\n```\n"), "{}", got[1]);
     assert_eq!(t.read("tool.sh"), "echo tangled\n");
     // The sources are never written.
     let after: Vec<_> = t
@@ -146,4 +146,127 @@ fn document_problems_name_the_chapters_source_path_and_exit_2() {
         .status(2)
         .stderr_has("src/part/bad.md:3: option 'timeout' must be");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
+}
+
+/// A chapter with every kind of litprog metadata.
+const METADATA: &str = "# Demo
+
+```yaml
+lpid: opts
+lptype: session
+```
+
+```bash
+# lpid = opts
+x=6
+echo $((x * 7))
+```
+
+```bash lpid=sh lptype=session
+echo hi
+```
+
+> ```bash lpid=q lptype=session
+> echo quoted
+> ```
+
+```bash lpid=three lptype=session expected_exit_code=3
+echo three; exit 3
+```
+
+```rust,ignore
+fn main() {}
+```
+
+```bash lpignore
+not run
+```
+";
+
+#[test]
+fn readers_see_code_and_results_without_litprogs_metadata() {
+    let t = TestDir::new();
+    t.write("src/demo.md", METADATA);
+    let run = preprocess(&t, &input(t.path(), json!({}), &[("demo.md", METADATA)])).success();
+    let got = &chapters(&run)[0];
+    assert_eq!(
+        got,
+        "# Demo
+
+
+```bash
+x=6
+echo $((x * 7))
+```
+
+```text
+42
+```
+
+```bash
+echo hi
+```
+
+```text
+hi
+```
+
+> ```bash
+> echo quoted
+> ```
+>
+> ```text
+> quoted
+> ```
+
+```bash
+echo three; exit 3
+```
+
+```text
+three
+# exit: 3
+```
+
+```rust,ignore
+fn main() {}
+```
+
+```bash
+not run
+```
+"
+    );
+}
+
+#[test]
+fn each_part_of_the_view_is_a_setting_in_book_toml() {
+    let t = TestDir::new();
+    t.write("src/demo.md", METADATA);
+    // Everything shown: the chapter is what `litprog build` writes.
+    let all = json!({"show-options": true, "show-attributes": true, "show-status": "always"});
+    let run = preprocess(&t, &input(t.path(), all, &[("demo.md", METADATA)])).success();
+    t.litprog(&["build", "src/demo.md"]).success();
+    assert_eq!(chapters(&run)[0], t.read("src/demo.md"));
+    // No status line at all, and the attributes without the option lines.
+    let some = json!({"show-status": "never", "show-attributes": true, "whatever": 1});
+    let run = preprocess(&t, &input(t.path(), some, &[("demo.md", METADATA)]))
+        .success()
+        .stderr_has("book.toml: [preprocessor.litprog]: unknown key 'whatever'");
+    let got = &chapters(&run)[0];
+    assert!(got.contains("```text lpout=three\nthree\n```\n"), "{got}");
+    assert!(
+        got.contains("```bash lpid=sh lptype=session\necho hi\n```\n\n```text lpout=sh\nhi\n```\n"),
+        "{got}"
+    );
+    assert!(
+        !got.contains("# exit") && !got.contains("# lpid") && !got.contains("```yaml"),
+        "{got}"
+    );
+    preprocess(
+        &t,
+        &input(t.path(), json!({"show-status": "sometimes"}), &[("demo.md", METADATA)]),
+    )
+    .status(2)
+    .stderr_has("book.toml: [preprocessor.litprog] show-status must be \"failure\", \"always\" or \"never\", not \"sometimes\"");
 }
