@@ -196,6 +196,12 @@ pub fn reader_view(
                 with: String::new(),
             });
         }
+        if settings.on_failure == OnFailure::Warn
+            && let Some(report) = report.filter(|r| !r.ok)
+            && let Some((d, edit)) = failure_note(&project, group, report)
+        {
+            edits[d].push(edit);
+        }
     }
     Ok(project
         .documents
@@ -203,6 +209,73 @@ pub fn reader_view(
         .zip(edits)
         .map(|(doc, edits)| (doc.path.clone(), splice(&doc.text, edits)))
         .collect())
+}
+
+/// The note that tells readers a session failed (`on-failure = "warn"`):
+/// a block quote after the session's last block (its result block, if it
+/// has one), in that block's container.
+fn failure_note(
+    project: &Project,
+    group: &crate::document::Group,
+    report: &SessionReport,
+) -> Option<(usize, Edit)> {
+    let code = *group.blocks.last()?;
+    let doc = &project.documents[code.doc];
+    let anchor = writeback::existing_result(doc, code.block).unwrap_or(code.block);
+    let block = &doc.blocks[anchor];
+    let at = block.fence.span.end;
+    let eol = if doc.text.contains("\r\n") {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    let indent = doc.blocks[code.block].fence.indent.as_str();
+    let bare = indent.trim_end();
+    let mut note = String::new();
+    if !doc.text[..at].ends_with('\n') {
+        note.push_str(eol);
+    }
+    let location = crate::error::location(&group.path, group.line);
+    for line in [
+        bare.to_string(),
+        format!(
+            "{indent}> **litprog:** session {} ({}) failed: {}",
+            code_span(&group.lpid),
+            code_span(&location),
+            report.outcome()
+        ),
+        bare.to_string(),
+    ] {
+        note.push_str(&line);
+        note.push_str(eol);
+    }
+    Some((
+        code.doc,
+        Edit {
+            range: at..at,
+            with: note,
+        },
+    ))
+}
+
+/// `text` as a Markdown code span: delimited by more backticks than any
+/// run of them inside it, padded with spaces when it starts or ends with
+/// one. Line breaks become spaces.
+fn code_span(text: &str) -> String {
+    let text = text.replace(['\n', '\r'], " ");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let ticks = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{ticks}{pad}{text}{pad}{ticks}")
 }
 
 /// Bytes of a text replaced by other text.

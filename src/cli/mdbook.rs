@@ -16,7 +16,7 @@ use mdbook_preprocessor::{MDBOOK_VERSION, PreprocessorContext};
 use super::{Status, interrupt, report};
 use crate::build::{self, BuildOptions, Progress, Source};
 use crate::error::{Diagnostic, Diagnostics};
-use crate::mdbook::{self, Settings};
+use crate::mdbook::{self, OnFailure, Settings};
 use crate::runner::RunOptions;
 use crate::session::Cancel;
 
@@ -123,7 +123,7 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
     for w in &built.project.warnings {
         log::warn!("{w}");
     }
-    let status = status(&built);
+    let status = status(&built, &settings);
     if status != Status::Success {
         return Ok((book, status));
     }
@@ -157,7 +157,7 @@ fn for_each_chapter(book: &mut Book, f: &mut dyn FnMut(&mut mdbook_preprocessor:
 
 /// How the preprocessor ends after `built`: it fails when a session
 /// failed, a tangled file was edited by hand or the build was interrupted.
-fn status(built: &build::Built) -> Status {
+fn status(built: &build::Built, settings: &Settings) -> Status {
     if built.interrupted {
         log::error!("interrupted; the book was not written");
         return Status::Interrupted;
@@ -170,13 +170,19 @@ fn status(built: &build::Built) -> Status {
         );
     }
     let failed = built.sessions.iter().filter(|s| !s.ok).count();
-    if failed > 0 {
+    let warn = settings.on_failure == OnFailure::Warn;
+    if failed > 0 && warn {
+        log::warn!(
+            "{failed} of {} sessions failed; the failures are rendered into the chapters (on-failure = \"warn\")",
+            built.sessions.len()
+        );
+    } else if failed > 0 {
         log::error!(
-            "{failed} of {} sessions failed; the book was not built",
+            "{failed} of {} sessions failed; the book was not built (on-failure = \"warn\" renders failures into the chapters instead)",
             built.sessions.len()
         );
     }
-    if failed > 0 || !built.edited.is_empty() {
+    if (failed > 0 && !warn) || !built.edited.is_empty() {
         Status::Failure
     } else {
         Status::Success

@@ -270,3 +270,33 @@ fn each_part_of_the_view_is_a_setting_in_book_toml() {
     .status(2)
     .stderr_has("book.toml: [preprocessor.litprog] show-status must be \"failure\", \"always\" or \"never\", not \"sometimes\"");
 }
+
+const FAILING: &str =
+    "# Failing\n\n```bash lpid=boom lptype=session\necho before\nexit 4\n```\n\nprose\n";
+
+#[test]
+fn a_failing_session_fails_the_book_with_litprogs_report() {
+    let t = TestDir::new();
+    t.write("src/fail.md", FAILING);
+    let run = preprocess(&t, &input(t.path(), json!({}), &[("fail.md", FAILING)]))
+        .status(1)
+        .stderr_has("session 'boom' (src/fail.md:3) failed: exit 4 (expected 0)")
+        .stderr_has("src/fail.md:4 | echo before")
+        .stderr_has("1 of 1 sessions failed; the book was not built");
+    assert!(run.stdout.is_empty(), "no book is written: {}", run.stdout);
+}
+
+#[test]
+fn on_failure_warn_renders_the_failure_into_the_chapter() {
+    let t = TestDir::new();
+    t.write("src/fail.md", FAILING);
+    let warn = json!({"on-failure": "warn"});
+    let run = preprocess(&t, &input(t.path(), warn, &[("fail.md", FAILING)]))
+        .success()
+        .stderr_has("session 'boom' (src/fail.md:3) failed: exit 4 (expected 0)")
+        .stderr_has("the failures are rendered into the chapters");
+    assert_eq!(
+        chapters(&run)[0],
+        "# Failing\n\n```bash\necho before\nexit 4\n```\n\n```text\nbefore\n# exit: 4\n```\n\n> **litprog:** session `boom` (`src/fail.md:3`) failed: exit 4 (expected 0)\n\n\nprose\n"
+    );
+}
