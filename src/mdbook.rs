@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use crate::build::Built;
 use crate::document::{Block, Document, Project, Role};
-use crate::error::Diagnostics;
-use crate::options::{self, Spec, StatusMode};
+use crate::error::{Diagnostic, Diagnostics};
+use crate::options::{self, Hide, Spec, StatusMode};
 use crate::runner::{Run, SessionReport};
 use crate::session::Outcome;
 use crate::writeback;
@@ -177,10 +177,20 @@ pub fn reader_view(
     }
     let project = Project::new(documents)?;
     let mut edits: Vec<Vec<Edit>> = vec![Vec::new(); project.documents.len()];
+    let mut errors = Vec::new();
     for (d, doc) in project.documents.iter().enumerate() {
-        for block in &doc.blocks {
+        for (b, block) in doc.blocks.iter().enumerate() {
             block_edits(doc, block, settings, &mut edits[d]);
+            if settings.hide {
+                match hidden(&project, doc, block) {
+                    Ok(hide) => hide_edits(doc, b, hide, &mut edits[d]),
+                    Err(e) => errors.push(e),
+                }
+            }
         }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
     }
     for group in &project.groups {
         let Spec::Session(spec) = &group.spec else {
@@ -278,6 +288,37 @@ fn code_span(text: &str) -> String {
     format!("{ticks}{pad}{text}{pad}{ticks}")
 }
 
+/// What of code block `block` of `doc` readers do not see: its own
+/// `hide` option, or else that of its group's option block.
+fn hidden(project: &Project, doc: &Document, block: &Block) -> Result<Hide, Diagnostic> {
+    if block.role != Role::Code {
+        return Ok(Hide::None);
+    }
+    let find = |b: &Block| b.options.iter().find(|o| o.key == "hide").cloned();
+    let declared = || {
+        let at = project.group(block.lpid.as_deref()?)?.declaration?;
+        Some((&project.documents[at.doc].path, find(project.block(at))?))
+    };
+    let Some((path, option)) = find(block).map(|o| (&doc.path, o)).or_else(declared) else {
+        return Ok(Hide::None);
+    };
+    options::hide(&option.value).map_err(|e| Diagnostic::new(path, option.line, e.message))
+}
+
+/// Remove what `hide` hides of code block `b`: the block, its result
+/// block, or both.
+fn hide_edits(doc: &Document, b: usize, hide: Hide, out: &mut Vec<Edit>) {
+    let code = matches!(hide, Hide::Code | Hide::All);
+    let output = matches!(hide, Hide::Output | Hide::All);
+    let result = writeback::existing_result(doc, b).filter(|_| output);
+    for r in [Some(b).filter(|_| code), result].into_iter().flatten() {
+        out.push(Edit {
+            range: doc.blocks[r].fence.span.clone(),
+            with: String::new(),
+        });
+    }
+}
+
 /// Bytes of a text replaced by other text.
 #[derive(Debug, Clone)]
 struct Edit {
@@ -327,6 +368,7 @@ fn has_litprog_info(block: &Block) -> bool {
 fn is_litprog_key(key: &str) -> bool {
     ["lpid", "lptype", crate::document::RESULT_ATTR]
         .iter()
+        .chain(options::BLOCK_KEYS)
         .chain(options::SESSION_KEYS)
         .chain(options::OUT_FILE_KEYS)
         .any(|k| *k == key)

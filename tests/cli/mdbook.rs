@@ -300,3 +300,67 @@ fn on_failure_warn_renders_the_failure_into_the_chapter() {
         "# Failing\n\n```bash\necho before\nexit 4\n```\n\n```text\nbefore\n# exit: 4\n```\n\n> **litprog:** session `boom` (`src/fail.md:3`) failed: exit 4 (expected 0)\n\n\nprose\n"
     );
 }
+
+/// One session whose blocks hide different things (carried forward: the
+/// blocks after the first belong to `s`).
+const HIDING: &str = "# Setup
+
+```bash lpid=s lptype=session hide=code
+X=from-setup; echo setup done
+```
+
+```bash
+echo \"visible $X\"
+```
+
+```bash hide=output
+echo noisy
+```
+
+```bash hide=all
+echo gone
+```
+
+```bash
+echo last
+```
+";
+
+#[test]
+fn hide_is_a_block_option_one_block_of_a_session_hidden_while_others_show() {
+    let t = TestDir::new();
+    t.write("src/hide.md", HIDING);
+    let run = preprocess(&t, &input(t.path(), json!({}), &[("hide.md", HIDING)])).success();
+    assert_eq!(
+        chapters(&run)[0],
+        "# Setup\n\n\n```text\nsetup done\n```\n\n```bash\necho \"visible $X\"\n```\n\n```text\nvisible from-setup\n```\n\n```bash\necho noisy\n```\n\n\n\n\n```bash\necho last\n```\n\n```text\nlast\n```\n"
+    );
+    // `hide = false` in book.toml shows everything.
+    let run = preprocess(
+        &t,
+        &input(t.path(), json!({"hide": false}), &[("hide.md", HIDING)]),
+    )
+    .success();
+    let got = &chapters(&run)[0];
+    assert!(
+        got.contains("echo gone\n```\n\n```text\ngone\n```\n"),
+        "{got}"
+    );
+    // Blocks of one group may differ: litprog build takes the document.
+    t.litprog(&["build", "src/hide.md"]).success();
+}
+
+#[test]
+fn a_bad_hide_value_is_an_error_at_its_line() {
+    let t = TestDir::new();
+    let bad = "```bash lpid=s lptype=session\necho\n```\n\n```bash hide=sometimes\necho\n```\n";
+    t.write("src/bad.md", bad);
+    let message =
+        "src/bad.md:5: option 'hide' must be code, output, all or none, not \"sometimes\"";
+    preprocess(&t, &input(t.path(), json!({}), &[("bad.md", bad)]))
+        .status(2)
+        .stderr_has(message);
+    t.litprog(&["build", "src/bad.md"])
+        .status(2)
+        .stderr_has(message);
+}
