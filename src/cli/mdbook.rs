@@ -182,7 +182,12 @@ fn status(built: &build::Built, settings: &Settings) -> Status {
             built.sessions.len()
         );
     }
-    if (failed > 0 && !warn) || !built.edited.is_empty() {
+    // An internal error leaves no current results to show, warn or not.
+    let crashed = built
+        .sessions
+        .iter()
+        .any(|s| matches!(s.run, crate::runner::Run::Crashed(_)));
+    if (failed > 0 && !warn) || crashed || !built.edited.is_empty() {
         Status::Failure
     } else {
         Status::Success
