@@ -206,9 +206,13 @@ pub fn reader_view(
                 with: String::new(),
             });
         }
+        // Named where the author wrote it: the chapter's own lines, not
+        // those of its text with results.
+        let origin = built.project.group(&group.lpid).unwrap_or(group);
+        let location = crate::error::location(&origin.path, origin.line);
         if settings.on_failure == OnFailure::Warn
             && let Some(report) = report.filter(|r| !r.ok)
-            && let Some((d, edit)) = failure_note(&project, group, report)
+            && let Some((d, edit)) = failure_note(&project, group, report, &location)
         {
             edits[d].push(edit);
         }
@@ -228,6 +232,7 @@ fn failure_note(
     project: &Project,
     group: &crate::document::Group,
     report: &SessionReport,
+    location: &str,
 ) -> Option<(usize, Edit)> {
     let code = *group.blocks.last()?;
     let doc = &project.documents[code.doc];
@@ -245,13 +250,12 @@ fn failure_note(
     if !doc.text[..at].ends_with('\n') {
         note.push_str(eol);
     }
-    let location = crate::error::location(&group.path, group.line);
     for line in [
         bare.to_string(),
         format!(
             "{indent}> **litprog:** session {} ({}) failed: {}",
             code_span(&group.lpid),
-            code_span(&location),
+            code_span(location),
             report.outcome()
         ),
         bare.to_string(),

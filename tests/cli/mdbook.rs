@@ -299,6 +299,16 @@ fn on_failure_warn_renders_the_failure_into_the_chapter() {
         chapters(&run)[0],
         "# Failing\n\n```bash\necho before\nexit 4\n```\n\n```text\nbefore\n# exit: 4\n```\n\n> **litprog:** session `boom` (`src/fail.md:3`) failed: exit 4 (expected 0)\n\n\nprose\n"
     );
+    // The note names the line in the chapter as written, not in the
+    // chapter with the results of the sessions before it.
+    let later = format!("```bash lpid=ok lptype=session\necho fine\n```\n\n{FAILING}");
+    t.write("src/later.md", &later);
+    let warn = json!({"on-failure": "warn"});
+    let run = preprocess(&t, &input(t.path(), warn, &[("later.md", &later)]))
+        .success()
+        .stderr_has("session 'boom' (src/later.md:7) failed");
+    let got = &chapters(&run)[0];
+    assert!(got.contains("(`src/later.md:7`) failed: exit 4"), "{got}");
 }
 
 /// One session whose blocks hide different things (carried forward: the
