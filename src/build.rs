@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::cache::{Cache, CacheMode};
-use crate::document::Project;
+use crate::document::{Document, Project};
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
@@ -24,16 +24,18 @@ use crate::tangle::{self, TangledFile};
 use crate::writeback::{self, Wanted};
 
 /// Whether documents are rewritten or only compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// `build`: write result blocks into the documents.
+    #[default]
     Write,
     /// `check`: leave documents alone; report those that would change.
     Check,
 }
 
 /// What to build and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// Files or directories that select what runs and which documents are
     /// written (none: the whole project). Every document of the project
@@ -160,103 +162,22 @@ fn build_reporting(
     progress: &mut impl FnMut(Progress<'_>),
 ) -> Result<BuildReport, Diagnostics> {
     let loaded = files::load_project(&options.paths, &options.config)?;
-    let mut project = loaded.project;
-    // Report tangling and planning problems together.
-    let (outputs, plan) = match (
-        tangle::tangle(&project, options.allow_outside),
-        Plan::new(&project),
-    ) {
-        (Ok(outputs), Ok(plan)) => (outputs, plan),
-        (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
-    let chosen = select(&project, &plan, &loaded.selected, options)?;
-    let outputs: Vec<TangledFile> = outputs
-        .into_iter()
-        .filter(|o| chosen.out_files.contains(&o.group))
-        .collect();
-    let plan = chosen.plan;
-    let targets = check_targets(&project, &outputs, options.allow_outside)?;
-    let tangled = write_tangled(
-        &mut project,
-        &outputs,
-        &targets,
-        options.force,
-        &options.run.cancel,
-    );
-    for (path, written) in &tangled.written {
-        if let (true, Some(out)) = (*written, outputs.iter().find(|o| o.path == *path)) {
-            progress(Progress::TangledWritten(path, &out.contents));
-        }
-    }
-    let cache = Cache::new(&options.root, options.cache, &outputs);
-    // Sessions would run a file the documents do not hold, and write what
-    // it prints into them: stop until the edit is resolved.
-    let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
-    {
-        runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
-            RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
-            RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
-            RunEvent::Done(r) => progress(Progress::SessionFinished(&project, r)),
-        })
-    } else {
-        Vec::new()
-    };
-    if let Some(w) = cache.take_warning() {
-        let at = crate::cache::dir(&options.root);
-        project.warnings.push(Diagnostic::new(&at, 0, w));
-    }
+    let built = build_project(loaded.project, &loaded.selected, options, progress)?;
     let cancel = &options.run.cancel;
-    // A crash cancels the build too, but it is a failure, not an interrupt.
-    let crashed = sessions
-        .iter()
-        .any(|s| matches!(s.run, runner::Run::Crashed(_)));
     let mut report = BuildReport {
-        tangled: tangled.written,
-        edited: tangled.edited,
-        sessions,
+        tangled: built.tangled,
+        edited: built.edited,
+        sessions: built.sessions,
         rewritten: Vec::new(),
         stale: Vec::new(),
         conflicts: Vec::new(),
-        stale_results: Vec::new(),
+        stale_results: built.stale_results,
         write_errors: Vec::new(),
-        tangle_errors: tangled.errors,
-        interrupted: cancel.is_cancelled() && !crashed,
-        project,
+        tangle_errors: built.tangle_errors,
+        interrupted: built.interrupted,
+        project: built.project,
     };
-    if report.interrupted
-        || crashed
-        || !report.edited.is_empty()
-        || !report.tangle_errors.is_empty()
-        || options.tangle_only
-    {
-        return Ok(report);
-    }
-    let mut stale = stale_results(&report.project);
-    stale.retain(|&d, _| chosen.documents[d]);
-    for (&d, blocks) in &stale {
-        let doc = &report.project.documents[d];
-        for &r in blocks {
-            let block = &doc.blocks[r];
-            report.stale_results.push(StaleResult {
-                path: doc.path.clone(),
-                line: block.fence.line,
-                lpid: match &block.role {
-                    crate::document::Role::Result { lpid } => lpid.clone(),
-                    _ => String::new(),
-                },
-                removable: writeback::removable(doc, r),
-            });
-        }
-    }
-    let root = project_root();
-    for (doc_index, new_text) in new_texts(
-        &report.project,
-        &report.sessions,
-        &stale,
-        &chosen.documents,
-        &root,
-    ) {
+    for (doc_index, new_text) in built.new_texts {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -297,6 +218,193 @@ fn build_reporting(
         }
     }
     Ok(report)
+}
+
+/// A document already read: where it is (as messages name it, relative to
+/// the project root) and its text.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Source {
+    /// The document's path.
+    pub path: PathBuf,
+    /// Its whole text.
+    pub text: String,
+}
+
+impl Source {
+    /// A document at `path` whose text is `text`.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// What [`build_in_memory`] did: everything of a [`BuildReport`] up to the
+/// documents' new texts, which it leaves to the caller.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Built {
+    /// The documents (ordered by path) and groups.
+    pub project: Project,
+    /// Tangled files and whether each was (re)written.
+    pub tangled: Vec<(PathBuf, bool)>,
+    /// Tangled files changed by someone else, left alone; when there are
+    /// any, no session ran.
+    pub edited: Vec<EditedFile>,
+    /// Tangled files that could not be written; when there are any, no
+    /// session ran.
+    pub tangle_errors: Vec<Diagnostic>,
+    /// Every session, in completion order.
+    pub sessions: Vec<SessionReport>,
+    /// Result blocks that follow no code block of their session (removed
+    /// from the new texts where they can be).
+    pub stale_results: Vec<StaleResult>,
+    /// For each document (an index into `project.documents`) with session
+    /// results or stale result blocks, its text with current results; a
+    /// text may equal the document's. Empty when the build was interrupted
+    /// or a session thread crashed, or when a tangled file was edited.
+    pub new_texts: Vec<(usize, String)>,
+    /// The build was interrupted (its [`RunOptions::cancel`] handle was
+    /// cancelled) and sessions were terminated.
+    pub interrupted: bool,
+}
+
+/// A build of documents already in memory: parse and group them (with the
+/// defaults of `options.config`), tangle out_files (writing them as
+/// [`build`] does: sessions may need them), run the sessions and compute
+/// each document's new text, without reading or writing any document.
+/// `options.paths` and `options.mode` are not used: every document is
+/// selected.
+///
+/// This is the build behind `litprog build` and `litprog check` (which
+/// read the documents from disk first and write or compare the new texts
+/// after), for integrations such as `litprog mdbook` that hold their
+/// documents themselves.
+pub fn build_in_memory(
+    sources: Vec<Source>,
+    options: &BuildOptions,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Built, Diagnostics> {
+    let mut errors = Vec::new();
+    let mut documents = Vec::new();
+    for source in sources {
+        match Document::parse(&source.path, source.text) {
+            Ok(doc) => documents.push(doc),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    documents.sort_by(|a, b| a.path.cmp(&b.path));
+    let selected = vec![true; documents.len()];
+    let project = Project::with_defaults(documents, &options.config.defaults)?;
+    build_project(project, &selected, options, &mut progress)
+}
+
+/// [`build_in_memory`] of documents already parsed and grouped, of which
+/// `selected` say which the run is about (PATHs).
+fn build_project(
+    mut project: Project,
+    selected: &[bool],
+    options: &BuildOptions,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<Built, Diagnostics> {
+    // Report tangling and planning problems together.
+    let (outputs, plan) = match (
+        tangle::tangle(&project, options.allow_outside),
+        Plan::new(&project),
+    ) {
+        (Ok(outputs), Ok(plan)) => (outputs, plan),
+        (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let chosen = select(&project, &plan, selected, options)?;
+    let outputs: Vec<TangledFile> = outputs
+        .into_iter()
+        .filter(|o| chosen.out_files.contains(&o.group))
+        .collect();
+    let plan = chosen.plan;
+    let targets = check_targets(&project, &outputs, options.allow_outside)?;
+    let tangled = write_tangled(
+        &mut project,
+        &outputs,
+        &targets,
+        options.force,
+        &options.run.cancel,
+    );
+    for (path, written) in &tangled.written {
+        if let (true, Some(out)) = (*written, outputs.iter().find(|o| o.path == *path)) {
+            progress(Progress::TangledWritten(path, &out.contents));
+        }
+    }
+    let cache = Cache::new(&options.root, options.cache, &outputs);
+    // Sessions would run a file the documents do not hold, and write what
+    // it prints into them: stop until the edit is resolved.
+    let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
+    {
+        runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
+            RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
+            RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
+            RunEvent::Done(r) => progress(Progress::SessionFinished(&project, r)),
+        })
+    } else {
+        Vec::new()
+    };
+    if let Some(w) = cache.take_warning() {
+        let at = crate::cache::dir(&options.root);
+        project.warnings.push(Diagnostic::new(&at, 0, w));
+    }
+    let cancel = &options.run.cancel;
+    // A crash cancels the build too, but it is a failure, not an interrupt.
+    let crashed = sessions
+        .iter()
+        .any(|s| matches!(s.run, runner::Run::Crashed(_)));
+    let mut built = Built {
+        tangled: tangled.written,
+        edited: tangled.edited,
+        tangle_errors: tangled.errors,
+        sessions,
+        stale_results: Vec::new(),
+        new_texts: Vec::new(),
+        interrupted: cancel.is_cancelled() && !crashed,
+        project,
+    };
+    if built.interrupted
+        || crashed
+        || !built.edited.is_empty()
+        || !built.tangle_errors.is_empty()
+        || options.tangle_only
+    {
+        return Ok(built);
+    }
+    let mut stale = stale_results(&built.project);
+    stale.retain(|&d, _| chosen.documents[d]);
+    for (&d, blocks) in &stale {
+        let doc = &built.project.documents[d];
+        for &r in blocks {
+            let block = &doc.blocks[r];
+            built.stale_results.push(StaleResult {
+                path: doc.path.clone(),
+                line: block.fence.line,
+                lpid: match &block.role {
+                    crate::document::Role::Result { lpid } => lpid.clone(),
+                    _ => String::new(),
+                },
+                removable: writeback::removable(doc, r),
+            });
+        }
+    }
+    built.new_texts = new_texts(
+        &built.project,
+        &built.sessions,
+        &stale,
+        &chosen.documents,
+        &project_root(),
+    );
+    Ok(built)
 }
 
 pub use crate::redact::project_root;
@@ -818,4 +926,50 @@ fn select(
         out_files,
         documents,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_in_memory_get_results_without_being_read_or_written() {
+        // The document exists nowhere on disk: it is parsed, run and given
+        // its results from memory alone.
+        let path = PathBuf::from("target/litprog-unit-test-nowhere/in-memory.md");
+        assert!(!path.exists());
+        let text = "# T\n\n```bash lpid=s lptype=session\necho hi\n```\n\nprose\n";
+        let mut seen = Vec::new();
+        // No cache: the test leaves nothing behind in the checkout.
+        let options = BuildOptions {
+            cache: CacheMode::Off,
+            ..BuildOptions::default()
+        };
+        let built = build_in_memory(vec![Source::new(&path, text)], &options, |p| {
+            if let Progress::SessionFinished(project, r) = p {
+                seen.push(project.groups[r.group].lpid.clone());
+            }
+        })
+        .unwrap();
+        assert_eq!(seen, ["s"]);
+        assert_eq!(built.project.documents[0].text, text);
+        assert_eq!(
+            built.new_texts,
+            [(
+                0,
+                text.replace(
+                    "```\n\nprose",
+                    "```\n\n```text lpout=s\nhi\n# exit: 0\n```\n\nprose"
+                )
+            )]
+        );
+        assert!(!path.exists());
+        let e = build_in_memory(
+            vec![Source::new("bad.md", "```bash lpid=s\necho\n")],
+            &BuildOptions::default(),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(e.0[0].to_string().starts_with("bad.md:"), "{e}");
+    }
 }

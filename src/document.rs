@@ -462,6 +462,13 @@ impl Project {
                     if opt.key == "lpid" {
                         continue;
                     }
+                    // A block's own option: checked, never merged.
+                    if options::BLOCK_KEYS.contains(&opt.key.as_str()) {
+                        if let Err(e) = options::hide(&opt.value) {
+                            errors.push(Diagnostic::new(&doc.path, opt.line, e.message));
+                        }
+                        continue;
+                    }
                     let known = group.option_index.get(&opt.key);
                     match known.map(|&i| &group.options[i]) {
                         Some((o, od)) if o.value != opt.value => errors.push(Diagnostic::new(

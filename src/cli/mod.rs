@@ -3,6 +3,7 @@
 
 mod interrupt;
 mod list;
+mod mdbook;
 mod report;
 mod watch;
 
@@ -114,6 +115,24 @@ enum Command {
     /// Build, then build again on every change of a document, of a file in
     /// a session's `files:`, or of litprog.toml, until Ctrl-C.
     Watch(BuildArgs),
+    /// The mdBook preprocessor: `[preprocessor.litprog]` with
+    /// `command = "litprog mdbook"` in book.toml. Reads mdBook's JSON from
+    /// stdin and writes the book, with current results and without
+    /// litprog's metadata, to stdout; never writes the Markdown sources.
+    Mdbook {
+        #[command(subcommand)]
+        command: Option<MdbookCommand>,
+    },
+}
+
+/// mdBook's questions to its preprocessor.
+#[derive(Debug, Subcommand)]
+enum MdbookCommand {
+    /// Exit 0 if the preprocessor works with RENDERER (it works with all).
+    Supports {
+        /// The renderer's name (html, markdown, ...).
+        renderer: String,
+    },
 }
 
 /// How `check` reports problems.
@@ -255,6 +274,14 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
     if let Command::Init = cli.command {
         return init(&cli.root.map_or(cwd.clone(), |r| cwd.join(r)));
     }
+    // mdBook runs its preprocessor in the book's root, which is the
+    // project's; the preprocessor finds its chapters in what mdBook sends.
+    if let Command::Mdbook { command } = cli.command {
+        return match command {
+            Some(MdbookCommand::Supports { renderer }) => Ok(mdbook::supports(&renderer)),
+            None => mdbook::run(),
+        };
+    }
     let paths = match &cli.command {
         Command::List { paths, .. } => paths,
         Command::Build { args, .. }
@@ -262,7 +289,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         | Command::Tangle { args, .. }
         | Command::Watch(args) => &args.paths,
         Command::Clean => &Vec::new(),
-        Command::Init => unreachable!(),
+        Command::Init | Command::Mdbook { .. } => unreachable!(),
     };
     let root = match &cli.root {
         Some(dir) => cwd.join(dir),
@@ -310,7 +337,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         }
         Command::Clean => Ok(report::clean(Path::new("."))),
         Command::Watch(args) => Ok(watch::watch(&args, &paths, &config)),
-        Command::Init => unreachable!(),
+        Command::Init | Command::Mdbook { .. } => unreachable!(),
     }
 }
 

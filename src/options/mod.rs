@@ -19,6 +19,7 @@ pub use source::{
     HeaderFormat, ParseError, RawOption, comment_options, comment_syntax, info_attributes,
 };
 pub use spec::{
-    CommandLine, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec, OutputMode,
-    SESSION_KEYS, SessionSpec, Spec, StatusMode, closest_key, show, show_text, typed,
+    BLOCK_KEYS, CommandLine, Hide, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec,
+    OutputMode, SESSION_KEYS, SessionSpec, Spec, StatusMode, closest_key, hide, show, show_text,
+    typed,
 };

@@ -79,6 +79,44 @@ pub const SESSION_KEYS: &[&str] = &[
     "cache",
 ];
 
+/// Options of one block, not of its group: blocks of one group may set
+/// different values, and they are not merged (`hide`). Any lptype takes
+/// them.
+pub const BLOCK_KEYS: &[&str] = &["hide"];
+
+/// What readers of a rendered book (`litprog mdbook`) do not see of a
+/// block: its `hide` option. On an option block it is the default of the
+/// group's blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hide {
+    /// Everything shows (the default).
+    #[default]
+    None,
+    /// The code block is hidden, its result block shows.
+    Code,
+    /// The result block is hidden, the code shows.
+    Output,
+    /// Both are hidden.
+    All,
+}
+
+/// The `hide` option's value.
+pub fn hide(v: &Value) -> Result<Hide, OptionError> {
+    match v.as_str() {
+        Some("none") => Ok(Hide::None),
+        Some("code") => Ok(Hide::Code),
+        Some("output") => Ok(Hide::Output),
+        Some("all") => Ok(Hide::All),
+        _ => Err(err(
+            "hide",
+            format!(
+                "option 'hide' must be code, output, all or none, not {}",
+                show(v)
+            ),
+        )),
+    }
+}
+
 /// out_file option keys.
 pub const OUT_FILE_KEYS: &[&str] = &["filepath", "inputs", "encoding", "is_executable"];
 
@@ -538,6 +576,7 @@ pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
         .chain(lptype.keys())
         .chain(SESSION_KEYS)
         .chain(OUT_FILE_KEYS)
+        .chain(BLOCK_KEYS)
         .filter(|k| **k != unknown)
         .map(|k| (strsim::jaro_winkler(unknown, k), *k))
         .filter(|(score, _)| *score > 0.8)

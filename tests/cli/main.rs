@@ -12,6 +12,7 @@ mod documents;
 mod events;
 mod faults;
 mod list;
+mod mdbook;
 mod options;
 mod outfiles;
 mod parse_errors;
