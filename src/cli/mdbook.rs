@@ -61,25 +61,45 @@ fn check_version(ctx: &PreprocessorContext) {
     }
 }
 
-/// The path of a chapter's source file, relative to the book root (as
-/// messages name it).
-fn source_path(ctx: &PreprocessorContext, chapter_source: &Path) -> PathBuf {
-    ctx.config.book.src.join(chapter_source)
+/// The path of a chapter's source file, relative to the project root (as
+/// messages name it): `book` is the book's directory relative to the root.
+fn source_path(ctx: &PreprocessorContext, book: &Path, chapter_source: &Path) -> PathBuf {
+    book.join(&ctx.config.book.src).join(chapter_source)
 }
 
-/// Run the chapters as litprog documents (the book root is the current
-/// directory, the project root) and give each chapter its current
-/// results.
+/// Run the chapters as litprog documents and give each chapter its
+/// current results. The project root is found from the book's directory
+/// by the project rules (the nearest `litprog.toml`, else `.git`, else the
+/// book's directory) and becomes the current directory, so a book inside
+/// a repository gets the same results as `litprog build` there.
 fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), Diagnostics> {
+    let enter = |dir: &Path| {
+        std::env::set_current_dir(dir).map_err(|e| {
+            Diagnostics::from(Diagnostic::new(
+                dir,
+                0,
+                format!("cannot enter the directory: {e}"),
+            ))
+        })
+    };
     if !ctx.root.as_os_str().is_empty() {
-        std::env::set_current_dir(&ctx.root).map_err(|e| {
+        enter(&ctx.root)?;
+    }
+    let book_dir = std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .map_err(|e| {
             Diagnostics::from(Diagnostic::new(
                 &ctx.root,
                 0,
-                format!("cannot enter the book root: {e}"),
+                format!("cannot resolve the book root: {e}"),
             ))
         })?;
-    }
+    let root = crate::config::find_root(&book_dir, &book_dir);
+    enter(&root)?;
+    let book_in_root = book_dir
+        .strip_prefix(&root)
+        .unwrap_or(Path::new(""))
+        .to_path_buf();
     let table: Option<serde_json::Value> = ctx
         .config
         .get("preprocessor.litprog")
@@ -97,7 +117,7 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
         let Some(source) = &chapter.source_path else {
             continue;
         };
-        let path = source_path(ctx, source);
+        let path = source_path(ctx, &book_in_root, source);
         if seen.insert(path.clone()) {
             sources.push(Source::new(path, chapter.content.clone()));
         }
@@ -144,7 +164,7 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
         let Some(source) = &chapter.source_path else {
             return;
         };
-        if let Some(text) = texts.get(&source_path(ctx, source)) {
+        if let Some(text) = texts.get(&source_path(ctx, &book_in_root, source)) {
             chapter.content.clone_from(text);
         }
     });
