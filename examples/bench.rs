@@ -160,7 +160,7 @@ fn run() -> Result<bool> {
         root,
         rows: Vec::new(),
     };
-    let workloads: [(u32, Workload); 7] = [
+    let workloads: [(u32, Workload); 8] = [
         (1, Bench::session_throughput),
         (2, Bench::per_block_markers),
         (3, Bench::parallelism),
@@ -168,6 +168,7 @@ fn run() -> Result<bool> {
         (5, Bench::markdown_throughput),
         (6, Bench::peak_memory),
         (7, Bench::start_up),
+        (8, Bench::cached_rebuild),
     ];
     for (id, workload) in workloads {
         if bench.config.wants(id) {
@@ -631,6 +632,85 @@ impl Bench {
             ratio: Some(version / floor),
             goal: "(info)".into(),
             pass: None,
+        });
+        Ok(())
+    }
+
+    /// 8. A cached rebuild of 100 unchanged one-session documents.
+    ///
+    /// Every result comes from the cache, and no process starts.
+    fn cached_rebuild(&mut self) -> Result<()> {
+        let dir = self.dir("w8")?;
+        let docs = 100;
+        let mut paths = Vec::new();
+        for d in 0..docs {
+            let path = dir.join(format!("doc{d:03}.md"));
+            let mut text = format!("# Chapter {d}\n\n");
+            for p in 0..5 {
+                writeln!(
+                    text,
+                    "Paragraph {p} of chapter {d}: some prose around the code, as a literate document has.\n"
+                )?;
+            }
+            writeln!(
+                text,
+                "```bash lpid=s{d} lptype=session\necho s{d} >> runs.log\necho \"chapter {d}: $((6 * 7))\"\n```"
+            )?;
+            fs::write(&path, text)?;
+            paths.push(path);
+        }
+        let log = dir.join("runs.log");
+        let _ = fs::remove_file(&log);
+        let _ = fs::remove_dir_all(dir.join(".litprog"));
+        let cached = || {
+            let mut cmd = Command::new(&self.bin);
+            cmd.current_dir(&dir).args(["build", "-q", "."]);
+            cmd
+        };
+        timed(&mut cached(), None)?;
+        let logged = |log: &Path| fs::read_to_string(log).map_or(0, |t| t.lines().count());
+        if logged(&log) != docs {
+            bail!("the first build ran {} sessions, not {docs}", logged(&log));
+        }
+        let refs: Vec<&PathBuf> = paths.iter().collect();
+        let names: Vec<String> = (0..docs).map(|d| format!("doc{d:03}.md")).collect();
+        let [figure, cat, read] = interleaved(
+            self.config.runs * 4,
+            [
+                &mut || timed(&mut cached(), None),
+                &mut || timed(Command::new("cat").args(&names).current_dir(&dir), None),
+                &mut || read_only(&refs),
+            ],
+        )?;
+        if logged(&log) != docs {
+            bail!("cached builds started {} sessions", logged(&log) - docs);
+        }
+        let [uncached] = interleaved(
+            self.config.runs,
+            [&mut || timed(&mut self.litprog(&dir, &["."]), None)],
+        )?;
+        self.ratio_rows(
+            "8",
+            "second build of 100 unchanged documents, 1 session each (cached: no process starts)",
+            figure,
+            &[
+                ("cat of every document", cat),
+                ("read every document in-process", read),
+                (
+                    "the same build with --no-cache: 100 bash processes",
+                    uncached,
+                ),
+            ],
+            2.0,
+        );
+        self.rows.push(Row {
+            id: "",
+            name: "(same, absolute)".into(),
+            figure: ms(figure),
+            floor: String::new(),
+            ratio: None,
+            goal: "≤ 30 ms".into(),
+            pass: Some(figure <= 0.030),
         });
         Ok(())
     }

@@ -12,27 +12,30 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::document::Project;
+use crate::cache::{Cache, CacheMode};
+use crate::document::{Document, Project};
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
-use crate::runner::{self, RunOptions, SessionReport};
+use crate::runner::{self, RunEvent, RunOptions, SessionReport};
 use crate::state;
 use crate::tangle::{self, TangledFile};
 use crate::writeback::{self, Wanted};
 
 /// Whether documents are rewritten or only compared.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Mode {
     /// `build`: write result blocks into the documents.
+    #[default]
     Write,
     /// `check`: leave documents alone; report those that would change.
     Check,
 }
 
 /// What to build and how.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// Files or directories that select what runs and which documents are
     /// written (none: the whole project). Every document of the project
@@ -56,6 +59,11 @@ pub struct BuildOptions {
     pub allow_outside: bool,
     /// Overwrite tangled files that someone else changed.
     pub force: bool,
+    /// The project root: the result cache is in its `.litprog/cache/`, and
+    /// sessions' `files:` globs are relative to it.
+    pub root: PathBuf,
+    /// How the result cache is used.
+    pub cache: CacheMode,
 }
 
 /// A document whose result blocks are out of date (`check`).
@@ -103,16 +111,28 @@ pub struct BuildReport {
     pub interrupted: bool,
 }
 
-/// What a build reports while it runs, in order.
+/// What a build reports while it runs, in order: the one stream of events
+/// that the CLI's lines, `--message-format json` and `watch` consume.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Progress<'a> {
+    /// A tangled file was written (its content changed), with what it
+    /// now holds.
+    TangledWritten(&'a Path, &'a [u8]),
+    /// The process of a session (an index into [`Project::groups`]) is
+    /// starting.
+    SessionStarted(&'a Project, usize),
     /// A session finished, or was skipped.
-    Session(&'a Project, &'a SessionReport),
-    /// A document was rewritten with its new results.
-    Rewritten(&'a Path),
-    /// The build's warnings (the documents', in document order, then the
-    /// state file's), before any session runs.
+    SessionFinished(&'a Project, &'a SessionReport),
+    /// A session's results came from the cache; no process started.
+    SessionCached(&'a Project, &'a SessionReport),
+    /// A document was rewritten with its new results, with its new text.
+    Rewritten(&'a Path, &'a str),
+    /// The build is over (also after an interrupt); nothing follows.
+    Finished(&'a BuildReport),
+    /// Warnings (never none), in document order: the documents' and the
+    /// state file's before any session runs, a cache problem after the
+    /// sessions.
     Warnings(&'a [Diagnostic]),
 }
 
@@ -129,99 +149,39 @@ impl BuildReport {
     }
 }
 
-/// Run a build. `progress` sees each session as it finishes and each
-/// document as it is rewritten.
+/// Run a build. `progress` sees each event as it happens (see
+/// [`Progress`]), ending with [`Progress::Finished`] unless the documents
+/// are invalid.
 pub fn build(
     options: &BuildOptions,
     mut progress: impl FnMut(Progress<'_>),
 ) -> Result<BuildReport, Diagnostics> {
+    let report = build_reporting(options, &mut progress)?;
+    progress(Progress::Finished(&report));
+    Ok(report)
+}
+
+fn build_reporting(
+    options: &BuildOptions,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<BuildReport, Diagnostics> {
     let loaded = files::load_project(&options.paths, &options.config)?;
-    let mut project = loaded.project;
-    // Report tangling and planning problems together.
-    let (outputs, plan) = match (
-        tangle::tangle(&project, options.allow_outside),
-        Plan::new(&project),
-    ) {
-        (Ok(outputs), Ok(plan)) => (outputs, plan),
-        (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
-        (Err(e), _) | (_, Err(e)) => return Err(e),
-    };
-    let chosen = select(&project, &plan, &loaded.selected, options)?;
-    let outputs: Vec<TangledFile> = outputs
-        .into_iter()
-        .filter(|o| chosen.out_files.contains(&o.group))
-        .collect();
-    let plan = chosen.plan;
-    let targets = check_targets(&project, &outputs, options.allow_outside)?;
-    let tangled = write_tangled(
-        &mut project,
-        &outputs,
-        &targets,
-        options.force,
-        &options.run.cancel,
-    );
-    progress(Progress::Warnings(&project.warnings));
-    // Sessions would run a file the documents do not hold, and write what
-    // it prints into them: stop until the edit is resolved.
-    let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
-    {
-        runner::run(&project, &plan, &options.run, |r| {
-            progress(Progress::Session(&project, r))
-        })
-    } else {
-        Vec::new()
-    };
+    let built = build_project(loaded.project, &loaded.selected, options, progress)?;
     let cancel = &options.run.cancel;
-    // A crash cancels the build too, but it is a failure, not an interrupt.
-    let crashed = sessions
-        .iter()
-        .any(|s| matches!(s.run, runner::Run::Crashed(_)));
     let mut report = BuildReport {
-        tangled: tangled.written,
-        edited: tangled.edited,
-        sessions,
+        tangled: built.tangled,
+        edited: built.edited,
+        sessions: built.sessions,
         rewritten: Vec::new(),
         stale: Vec::new(),
         conflicts: Vec::new(),
-        stale_results: Vec::new(),
+        stale_results: built.stale_results,
         write_errors: Vec::new(),
-        tangle_errors: tangled.errors,
-        interrupted: cancel.is_cancelled() && !crashed,
-        project,
+        tangle_errors: built.tangle_errors,
+        interrupted: built.interrupted,
+        project: built.project,
     };
-    if report.interrupted
-        || crashed
-        || !report.edited.is_empty()
-        || !report.tangle_errors.is_empty()
-        || options.tangle_only
-    {
-        return Ok(report);
-    }
-    let mut stale = stale_results(&report.project);
-    stale.retain(|&d, _| chosen.documents[d]);
-    for (&d, blocks) in &stale {
-        let doc = &report.project.documents[d];
-        for &r in blocks {
-            let block = &doc.blocks[r];
-            report.stale_results.push(StaleResult {
-                path: doc.path.clone(),
-                line: block.fence.line,
-                lpid: match &block.role {
-                    crate::document::Role::Result { lpid } => lpid.clone(),
-                    _ => String::new(),
-                },
-                removable: writeback::removable(doc, r),
-            });
-        }
-    }
-    let root = project_root();
-    for (doc_index, new_text) in new_texts(
-        &report.project,
-        &report.sessions,
-        &stale,
-        &chosen.documents,
-        &root,
-    ) {
+    for (doc_index, new_text) in built.new_texts {
         let doc = &report.project.documents[doc_index];
         if new_text == doc.text {
             continue;
@@ -244,7 +204,7 @@ pub fn build(
                     doc.text.as_bytes(),
                     new_text.as_bytes(),
                     || !cancel.is_cancelled(),
-                    || progress(Progress::Rewritten(&doc.path)),
+                    || progress(Progress::Rewritten(&doc.path, &new_text)),
                 );
                 // One document that cannot be written (deleted, read-only
                 // directory, full disk) does not keep the others from
@@ -264,13 +224,200 @@ pub fn build(
     Ok(report)
 }
 
-/// The project's root directory, which `[ROOT]` stands for in output: the
-/// current directory, canonical.
-pub fn project_root() -> PathBuf {
-    std::env::current_dir()
-        .and_then(fs::canonicalize)
-        .unwrap_or_else(|_| PathBuf::from("."))
+/// A document already read: where it is (as messages name it, relative to
+/// the project root) and its text.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Source {
+    /// The document's path.
+    pub path: PathBuf,
+    /// Its whole text.
+    pub text: String,
 }
+
+impl Source {
+    /// A document at `path` whose text is `text`.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        Source {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// What [`build_in_memory`] did: everything of a [`BuildReport`] up to the
+/// documents' new texts, which it leaves to the caller.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Built {
+    /// The documents (ordered by path) and groups.
+    pub project: Project,
+    /// Tangled files and whether each was (re)written.
+    pub tangled: Vec<(PathBuf, bool)>,
+    /// Tangled files changed by someone else, left alone; when there are
+    /// any, no session ran.
+    pub edited: Vec<EditedFile>,
+    /// Tangled files that could not be written; when there are any, no
+    /// session ran.
+    pub tangle_errors: Vec<Diagnostic>,
+    /// Every session, in completion order.
+    pub sessions: Vec<SessionReport>,
+    /// Result blocks that follow no code block of their session (removed
+    /// from the new texts where they can be).
+    pub stale_results: Vec<StaleResult>,
+    /// For each document (an index into `project.documents`) with session
+    /// results or stale result blocks, its text with current results; a
+    /// text may equal the document's. Empty when the build was interrupted
+    /// or a session thread crashed, or when a tangled file was edited.
+    pub new_texts: Vec<(usize, String)>,
+    /// The build was interrupted (its [`RunOptions::cancel`] handle was
+    /// cancelled) and sessions were terminated.
+    pub interrupted: bool,
+}
+
+/// A build of documents already in memory: parse and group them (with the
+/// defaults of `options.config`), tangle out_files (writing them as
+/// [`build`] does: sessions may need them), run the sessions and compute
+/// each document's new text, without reading or writing any document.
+/// `options.paths` and `options.mode` are not used: every document is
+/// selected.
+///
+/// This is the build behind `litprog build` and `litprog check` (which
+/// read the documents from disk first and write or compare the new texts
+/// after), for integrations such as `litprog mdbook` that hold their
+/// documents themselves.
+pub fn build_in_memory(
+    sources: Vec<Source>,
+    options: &BuildOptions,
+    mut progress: impl FnMut(Progress<'_>),
+) -> Result<Built, Diagnostics> {
+    let mut errors = Vec::new();
+    let mut documents = Vec::new();
+    for source in sources {
+        match Document::parse(&source.path, source.text) {
+            Ok(doc) => documents.push(doc),
+            Err(e) => errors.extend(e.0),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    documents.sort_by(|a, b| a.path.cmp(&b.path));
+    let selected = vec![true; documents.len()];
+    let project = Project::with_defaults(documents, &options.config.defaults)?;
+    build_project(project, &selected, options, &mut progress)
+}
+
+/// [`build_in_memory`] of documents already parsed and grouped, of which
+/// `selected` say which the run is about (PATHs).
+fn build_project(
+    mut project: Project,
+    selected: &[bool],
+    options: &BuildOptions,
+    progress: &mut impl FnMut(Progress<'_>),
+) -> Result<Built, Diagnostics> {
+    // Report tangling and planning problems together.
+    let (outputs, plan) = match (
+        tangle::tangle(&project, options.allow_outside),
+        Plan::new(&project),
+    ) {
+        (Ok(outputs), Ok(plan)) => (outputs, plan),
+        (Err(a), Err(b)) => return Err(Diagnostics(a.0.into_iter().chain(b.0).collect())),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    let chosen = select(&project, &plan, selected, options)?;
+    let outputs: Vec<TangledFile> = outputs
+        .into_iter()
+        .filter(|o| chosen.out_files.contains(&o.group))
+        .collect();
+    let plan = chosen.plan;
+    let targets = check_targets(&project, &outputs, options.allow_outside)?;
+    let tangled = write_tangled(
+        &mut project,
+        &outputs,
+        &targets,
+        options.force,
+        &options.run.cancel,
+    );
+    for (path, written) in &tangled.written {
+        if let (true, Some(out)) = (*written, outputs.iter().find(|o| o.path == *path)) {
+            progress(Progress::TangledWritten(path, &out.contents));
+        }
+    }
+    if !project.warnings.is_empty() {
+        progress(Progress::Warnings(&project.warnings));
+    }
+    let cache = Cache::new(&options.root, options.cache, &outputs);
+    // Sessions would run a file the documents do not hold, and write what
+    // it prints into them: stop until the edit is resolved.
+    let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
+    {
+        runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
+            RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
+            RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
+            RunEvent::Done(r) => progress(Progress::SessionFinished(&project, r)),
+        })
+    } else {
+        Vec::new()
+    };
+    if let Some(w) = cache.take_warning() {
+        let at = crate::cache::dir(&options.root);
+        project.warnings.push(Diagnostic::new(&at, 0, w));
+        progress(Progress::Warnings(
+            &project.warnings[project.warnings.len() - 1..],
+        ));
+    }
+    let cancel = &options.run.cancel;
+    // A crash cancels the build too, but it is a failure, not an interrupt.
+    let crashed = sessions
+        .iter()
+        .any(|s| matches!(s.run, runner::Run::Crashed(_)));
+    let mut built = Built {
+        tangled: tangled.written,
+        edited: tangled.edited,
+        tangle_errors: tangled.errors,
+        sessions,
+        stale_results: Vec::new(),
+        new_texts: Vec::new(),
+        interrupted: cancel.is_cancelled() && !crashed,
+        project,
+    };
+    if built.interrupted
+        || crashed
+        || !built.edited.is_empty()
+        || !built.tangle_errors.is_empty()
+        || options.tangle_only
+    {
+        return Ok(built);
+    }
+    let mut stale = stale_results(&built.project);
+    stale.retain(|&d, _| chosen.documents[d]);
+    for (&d, blocks) in &stale {
+        let doc = &built.project.documents[d];
+        for &r in blocks {
+            let block = &doc.blocks[r];
+            built.stale_results.push(StaleResult {
+                path: doc.path.clone(),
+                line: block.fence.line,
+                lpid: match &block.role {
+                    crate::document::Role::Result { lpid } => lpid.clone(),
+                    _ => String::new(),
+                },
+                removable: writeback::removable(doc, r),
+            });
+        }
+    }
+    built.new_texts = new_texts(
+        &built.project,
+        &built.sessions,
+        &stale,
+        &chosen.documents,
+        &project_root(),
+    );
+    Ok(built)
+}
+
+pub use crate::redact::project_root;
 
 /// A result block that follows no code block of its session.
 #[derive(Debug, Clone)]
@@ -789,4 +936,50 @@ fn select(
         out_files,
         documents,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_in_memory_get_results_without_being_read_or_written() {
+        // The document exists nowhere on disk: it is parsed, run and given
+        // its results from memory alone.
+        let path = PathBuf::from("target/litprog-unit-test-nowhere/in-memory.md");
+        assert!(!path.exists());
+        let text = "# T\n\n```bash lpid=s lptype=session\necho hi\n```\n\nprose\n";
+        let mut seen = Vec::new();
+        // No cache: the test leaves nothing behind in the checkout.
+        let options = BuildOptions {
+            cache: CacheMode::Off,
+            ..BuildOptions::default()
+        };
+        let built = build_in_memory(vec![Source::new(&path, text)], &options, |p| {
+            if let Progress::SessionFinished(project, r) = p {
+                seen.push(project.groups[r.group].lpid.clone());
+            }
+        })
+        .unwrap();
+        assert_eq!(seen, ["s"]);
+        assert_eq!(built.project.documents[0].text, text);
+        assert_eq!(
+            built.new_texts,
+            [(
+                0,
+                text.replace(
+                    "```\n\nprose",
+                    "```\n\n```text lpout=s\nhi\n# exit: 0\n```\n\nprose"
+                )
+            )]
+        );
+        assert!(!path.exists());
+        let e = build_in_memory(
+            vec![Source::new("bad.md", "```bash lpid=s\necho\n")],
+            &BuildOptions::default(),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(e.0[0].to_string().starts_with("bad.md:"), "{e}");
+    }
 }

@@ -505,15 +505,16 @@ struct Pending {
     blocks: Vec<BlockRef>,
     declaration: Option<BlockRef>,
     first: BlockRef,
-    /// Options of one block ([`BLOCK_KEYS`] on a code block that does
+    /// Options of one block ([`PER_BLOCK_KEYS`] on a code block that does
     /// not declare the group): index in `blocks`, option, document index.
     block_options: Vec<(usize, LocatedOption, usize)>,
 }
 
-/// Options that can apply to a single code block: set on a code block
-/// that does not declare its group (an option block, or a code block
-/// with `lptype`, declares it), they apply to that block alone.
-pub const BLOCK_KEYS: &[&str] = &["output"];
+/// Session options that can apply to a single code block: set on a code
+/// block that does not declare its group (an option block, or a code
+/// block with `lptype`, declares it), they apply to that block alone.
+/// ([`options::BLOCK_KEYS`] are options of a block wherever they are set.)
+pub const PER_BLOCK_KEYS: &[&str] = &["output"];
 
 impl Project {
     /// Group the blocks of `documents` (which must be ordered by path) and
@@ -593,7 +594,17 @@ impl Project {
                     if opt.key == "lpid" {
                         continue;
                     }
-                    if !declares && BLOCK_KEYS.contains(&opt.key.as_str()) {
+                    // A block's own option: checked, never merged.
+                    if options::BLOCK_KEYS.contains(&opt.key.as_str()) {
+                        if let Err(e) = options::hide(&opt.value) {
+                            errors.push(
+                                Diagnostic::new(&doc.path, opt.line, e.message)
+                                    .about(Focus::Value(opt.key.clone())),
+                            );
+                        }
+                        continue;
+                    }
+                    if !declares && PER_BLOCK_KEYS.contains(&opt.key.as_str()) {
                         let at = group.blocks.len() - 1;
                         group.block_options.push((at, opt.clone(), d));
                         continue;

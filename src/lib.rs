@@ -19,6 +19,8 @@
 //! | stored result blocks as patterns for new output | [`pattern`] |
 //! | captures -> result blocks spliced into the text | [`writeback`] |
 //! | the whole build: load, tangle, run, write back or check | [`build`] |
+//! | the same build on documents held in memory | [`build::build_in_memory`] |
+//! | chapters as the readers of an mdBook see them | [`mdbook`] |
 //!
 //! The session engine works on its own:
 //!
@@ -52,12 +54,14 @@
 //! ```
 
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod document;
 pub mod error;
 pub mod files;
 pub mod markdown;
+pub mod mdbook;
 pub mod options;
 pub mod pattern;
 pub mod plan;

@@ -62,6 +62,14 @@ pub fn is_placeholder(name: &str) -> bool {
         })
 }
 
+/// The project's root directory, which `[ROOT]` stands for: the current
+/// directory (the CLI enters the root first), canonical.
+pub fn project_root() -> PathBuf {
+    std::env::current_dir()
+        .and_then(std::fs::canonicalize)
+        .unwrap_or_else(|_| PathBuf::from("."))
+}
+
 /// Largest compiled `redact` expression: a hostile one cannot take the
 /// build's memory.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

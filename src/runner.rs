@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::cache::{Cache, Cached, Key};
 use crate::document::{BlockRef, Group, Project};
 use crate::options::{OutputMode, SessionSpec, Spec, StatusMode};
 use crate::plan::Plan;
@@ -67,6 +68,9 @@ pub enum Run {
     /// litprog itself failed while running the session (a bug); the
     /// message says what happened.
     Crashed(String),
+    /// Not run: its inputs did not change since a run that succeeded, and
+    /// that run's results come from the cache.
+    Cached(Cached),
 }
 
 /// Why a session was not run.
@@ -128,6 +132,7 @@ impl SessionReport {
             Run::Unavailable(e) => format!("skipped: {e}"),
             Run::Skipped(why) => format!("skipped: {why}"),
             Run::Crashed(why) => format!("internal error: {why}"),
+            Run::Cached(c) => c.outcome.clone(),
         }
     }
 
@@ -135,7 +140,12 @@ impl SessionReport {
     /// session that was skipped, or could not start, leaves its result
     /// blocks as they were.
     pub fn ran(&self) -> bool {
-        matches!(self.run, Run::Finished(_))
+        matches!(self.run, Run::Finished(_) | Run::Cached(_))
+    }
+
+    /// Whether its results came from the cache (no process started).
+    pub fn cached(&self) -> bool {
+        matches!(self.run, Run::Cached(_))
     }
 
     /// Wall time of the session's process, if it ran.
@@ -263,21 +273,57 @@ pub fn run(
     project: &Project,
     plan: &Plan,
     options: &RunOptions,
-    on_done: impl FnMut(&SessionReport),
+    mut on_done: impl FnMut(&SessionReport),
 ) -> Vec<SessionReport> {
-    run_with(project, plan, options, on_done, run_one)
+    let on_event = |e: RunEvent<'_>| {
+        if let RunEvent::Done(r) = e {
+            on_done(r)
+        }
+    };
+    run_with(project, plan, options, None, on_event, run_one)
 }
 
-/// [`run`] with the function that runs one session given, so that tests can
-/// make it fail in ways a real session cannot.
+/// What the runner reports as it goes, on the calling thread, in order.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum RunEvent<'a> {
+    /// The process of a session (an index into [`Project::groups`]) is
+    /// about to start.
+    Started(usize),
+    /// A session finished, was skipped, or its results came from the cache
+    /// ([`SessionReport::cached`]).
+    Done(&'a SessionReport),
+}
+
+/// [`run`] with a result cache: a session whose key has an entry is not run
+/// (its report holds [`Run::Cached`]), and one that ran and succeeded is
+/// stored. A session that misses runs on its own: the sessions it requires
+/// that hit are not run again (their effects on disk are taken to persist).
+///
+/// The key of a session is taken when it is about to start, after the
+/// sessions it requires finished, so that the `files:` they write count.
+pub fn run_events(
+    project: &Project,
+    plan: &Plan,
+    options: &RunOptions,
+    cache: Option<&Cache>,
+    on_event: impl FnMut(RunEvent<'_>),
+) -> Vec<SessionReport> {
+    run_with(project, plan, options, cache, on_event, run_one)
+}
+
+/// [`run_events`] with the function that runs one session given, so that
+/// tests can make it fail in ways a real session cannot.
 fn run_with(
     project: &Project,
     plan: &Plan,
     options: &RunOptions,
-    mut on_done: impl FnMut(&SessionReport),
+    cache: Option<&Cache>,
+    mut on_event: impl FnMut(RunEvent<'_>),
     exec: impl Fn(&Project, &Group, &SessionSpec, &RunOptions) -> Run + Sync,
 ) -> Vec<SessionReport> {
     let n = plan.steps.len();
+    let mut keys: Vec<Option<Key>> = vec![None; n];
     let mut state = vec![State::Waiting; n];
     let mut reports: Vec<Option<SessionReport>> = (0..n).map(|_| None).collect();
     let mut running = 0;
@@ -320,35 +366,55 @@ fn run_with(
                     };
                     let report = finish(project, plan, s, run);
                     state[s] = State::Done(done_state(&report));
-                    on_done(&report);
+                    on_event(RunEvent::Done(&report));
                     reports[s] = Some(report);
                     changed = true;
                 }
             }
-            // Start what is ready, in plan order.
-            for s in 0..n {
-                if running >= jobs || stop {
-                    break;
+            // Start what is ready, in plan order. A session whose results
+            // are cached is done at once, which may make others ready.
+            let mut again = true;
+            while again {
+                again = false;
+                for s in 0..n {
+                    if running >= jobs || stop {
+                        break;
+                    }
+                    let ready = state[s] == State::Waiting
+                        && plan.steps[s]
+                            .after
+                            .iter()
+                            .all(|&d| state[d] == State::Done(Done::Ok));
+                    if !ready {
+                        continue;
+                    }
+                    let index = plan.steps[s].group;
+                    let group = &project.groups[index];
+                    let Spec::Session(spec) = &group.spec else {
+                        continue;
+                    };
+                    if let Some(cache) = cache
+                        && let Some(key) = cache.key(project, index, options.default_timeout)
+                    {
+                        if let Some(hit) = cache.get(&key, group.blocks.len()) {
+                            let report = finish(project, plan, s, Run::Cached(hit));
+                            state[s] = State::Done(done_state(&report));
+                            on_event(RunEvent::Done(&report));
+                            reports[s] = Some(report);
+                            again = true;
+                            continue;
+                        }
+                        keys[s] = Some(key);
+                    }
+                    state[s] = State::Running;
+                    running += 1;
+                    on_event(RunEvent::Started(index));
+                    let tx = tx.clone();
+                    scope.spawn(move || {
+                        let run = run_guarded(&group.lpid, || exec(project, group, spec, options));
+                        let _ = tx.send((s, run));
+                    });
                 }
-                let ready = state[s] == State::Waiting
-                    && plan.steps[s]
-                        .after
-                        .iter()
-                        .all(|&d| state[d] == State::Done(Done::Ok));
-                if !ready {
-                    continue;
-                }
-                let group = &project.groups[plan.steps[s].group];
-                let Spec::Session(spec) = &group.spec else {
-                    continue;
-                };
-                state[s] = State::Running;
-                running += 1;
-                let tx = tx.clone();
-                scope.spawn(move || {
-                    let run = run_guarded(&group.lpid, || exec(project, group, spec, options));
-                    let _ = tx.send((s, run));
-                });
             }
             if running == 0 {
                 break;
@@ -363,15 +429,38 @@ fn run_with(
                 cancel.cancel();
             }
             let report = finish(project, plan, s, run);
+            if let (Some(cache), Some(key)) = (cache, keys[s].take()) {
+                store(cache, &key, project, &report);
+            }
             state[s] = State::Done(done_state(&report));
             if !report.ok && !options.keep_going {
                 stop = true;
             }
-            on_done(&report);
+            on_event(RunEvent::Done(&report));
             reports[s] = Some(report);
         }
     });
     reports.into_iter().flatten().collect()
+}
+
+/// Store the results of a session that ran with the expected outcome.
+fn store(cache: &Cache, key: &Key, project: &Project, report: &SessionReport) {
+    let group = &project.groups[report.group];
+    let (true, Run::Finished(_), Spec::Session(spec)) = (report.ok, &report.run, &group.spec)
+    else {
+        return;
+    };
+    // Stored as written (redacted), so that a hit is the same on any machine.
+    let lines = placements(group, spec, &report.run, &crate::redact::project_root())
+        .into_iter()
+        .map(|(_, lines)| lines)
+        .collect();
+    let cached = Cached {
+        lines,
+        outcome: report.outcome(),
+        runtime: report.runtime().unwrap_or_default(),
+    };
+    cache.put(key, &cached);
 }
 
 fn done_state(report: &SessionReport) -> Done {
@@ -398,7 +487,7 @@ fn finish(project: &Project, plan: &Plan, step: usize, run: Run) -> SessionRepor
     let ok = input_consumed_at.is_none()
         && match &run {
             Run::Finished(c) => c.outcome == Outcome::Exited(expected),
-            Run::Unavailable(_) => true,
+            Run::Unavailable(_) | Run::Cached(_) => true,
             Run::StartFailed(_) | Run::Skipped(_) | Run::Crashed(_) => false,
         };
     SessionReport {
@@ -513,6 +602,7 @@ pub fn status_line(run: &Run) -> String {
         Run::Unavailable(why) => format!("# not run: {why}"),
         Run::Skipped(why) => format!("# not run: {why}"),
         Run::Crashed(why) => format!("# internal error: {why}"),
+        Run::Cached(c) => format!("# {}", c.outcome),
     }
 }
 
@@ -559,6 +649,10 @@ pub fn placements(
     root: &Path,
 ) -> Vec<(BlockRef, Option<Vec<String>>)> {
     let mut placed = placements_unredacted(group, spec, run);
+    if let Run::Cached(_) = run {
+        // Stored already redacted.
+        return placed;
+    }
     let redactor = redactor(spec, root);
     if !redactor.is_empty() {
         for line in placed.iter_mut().flat_map(|(_, l)| l.iter_mut().flatten()) {
@@ -598,6 +692,10 @@ fn placements_unredacted(
     run: &Run,
 ) -> Vec<(BlockRef, Option<Vec<String>>)> {
     let n = group.blocks.len();
+    if let Run::Cached(c) = run {
+        // Stored for this very session (the key covers its blocks).
+        return group.blocks.iter().copied().zip(c.lines.clone()).collect();
+    }
     let mut per_block: Vec<Option<Vec<String>>> = vec![None; n];
     // A block's own `output` wins over the session's.
     let shown: Vec<bool> = (0..n)
@@ -699,6 +797,7 @@ mod tests {
             &project,
             &plan,
             &options,
+            None,
             |_| {},
             |p, g, spec, o| {
                 if g.lpid == "broken" {

@@ -3,8 +3,10 @@
 
 mod interrupt;
 mod list;
+mod mdbook;
 mod render;
 mod report;
+mod watch;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::build::{self, BuildOptions, Mode, Progress};
+use crate::cache::CacheMode;
 use crate::config::{self, Config};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::files;
@@ -122,6 +125,29 @@ enum Command {
         /// The shell: bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
     },
+    /// Remove the result cache (.litprog/cache/), and nothing else.
+    Clean,
+    /// Build, then build again on every change of a document, of a file in
+    /// a session's `files:`, or of litprog.toml, until Ctrl-C.
+    Watch(BuildArgs),
+    /// The mdBook preprocessor: `[preprocessor.litprog]` with
+    /// `command = "litprog mdbook"` in book.toml. Reads mdBook's JSON from
+    /// stdin and writes the book, with current results and without
+    /// litprog's metadata, to stdout; never writes the Markdown sources.
+    Mdbook {
+        #[command(subcommand)]
+        command: Option<MdbookCommand>,
+    },
+}
+
+/// mdBook's questions to its preprocessor.
+#[derive(Debug, Subcommand)]
+enum MdbookCommand {
+    /// Exit 0 if the preprocessor works with RENDERER (it works with all).
+    Supports {
+        /// The renderer's name (html, markdown, ...).
+        renderer: String,
+    },
 }
 
 /// How `check` reports problems.
@@ -159,7 +185,7 @@ struct BuildArgs {
     /// Permit out_files outside the project root.
     #[arg(long)]
     allow_outside: bool,
-    /// Run every session, ignoring cached results.
+    /// Run every session, ignoring cached results (and store the new ones).
     #[arg(long)]
     no_cache: bool,
     /// Skip, with a warning, sessions whose interpreter is not installed
@@ -167,6 +193,19 @@ struct BuildArgs {
     /// instead of failing.
     #[arg(long)]
     skip_unavailable: bool,
+    /// `json`: print one JSON object per event on stdout (session started,
+    /// finished, cached, file written, build finished), for editors and CI.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MessageFormat::Human)]
+    message_format: MessageFormat,
+}
+
+/// How `build` and `check` report what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum MessageFormat {
+    /// Lines for people, on stderr.
+    Human,
+    /// One JSON object per event on stdout (lines for people stay on stderr).
+    Json,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -264,12 +303,22 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
     if let Command::Init = cli.command {
         return init(&cli.root.map_or(cwd.clone(), |r| cwd.join(r)));
     }
+    // mdBook runs its preprocessor in the book's root, which is the
+    // project's; the preprocessor finds its chapters in what mdBook sends.
+    if let Command::Mdbook { command } = cli.command {
+        return match command {
+            Some(MdbookCommand::Supports { renderer }) => Ok(mdbook::supports(&renderer)),
+            None => mdbook::run(),
+        };
+    }
     let paths = match &cli.command {
         Command::List { paths, .. } => paths,
         Command::Build { args, .. }
         | Command::Check { args, .. }
-        | Command::Tangle { args, .. } => &args.paths,
-        Command::Init | Command::Completions { .. } => unreachable!(),
+        | Command::Tangle { args, .. }
+        | Command::Watch(args) => &args.paths,
+        Command::Clean => &Vec::new(),
+        Command::Init | Command::Mdbook { .. } | Command::Completions { .. } => unreachable!(),
     };
     let root = match &cli.root {
         Some(dir) => cwd.join(dir),
@@ -311,7 +360,9 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         Command::Tangle { args, force } => {
             run_build(args, paths, config, Mode::Write, force, true, Format::Text)
         }
-        Command::Init | Command::Completions { .. } => unreachable!(),
+        Command::Clean => Ok(report::clean(Path::new("."))),
+        Command::Watch(args) => Ok(watch::watch(&args, &paths, &config)),
+        Command::Init | Command::Mdbook { .. } | Command::Completions { .. } => unreachable!(),
     }
 }
 
@@ -339,11 +390,48 @@ fn run_build(
 ) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
+    let json = args.message_format == MessageFormat::Json;
+    let options = build_options(&args, paths, config, mode, force, tangle_only, cancel);
+    let report = build::build(&options, |progress| {
+        show_progress(&progress, json);
+        if let Progress::Rewritten(path, _) = progress {
+            interrupts.rewritten(path);
+        }
+    })?;
+    Ok(report::summary(&report, mode, format, json))
+}
+
+/// Print an event: its JSON object (with `json`) and the lines for people.
+fn show_progress(progress: &Progress<'_>, json: bool) {
+    if json {
+        print_out(&(report::event_json(progress).to_string() + "\n"));
+    }
+    if let Progress::SessionFinished(project, session) | Progress::SessionCached(project, session) =
+        progress
+    {
+        report::session_finished(project, session)
+    }
+    if let Progress::Warnings(warnings) = progress {
+        warnings.iter().for_each(render::warning);
+    }
+}
+
+/// The library's options for `args`, the project's `config` and the
+/// documents `paths` (relative to the root, which is the current directory).
+fn build_options(
+    args: &BuildArgs,
+    paths: Vec<PathBuf>,
+    config: Config,
+    mode: Mode,
+    force: bool,
+    tangle_only: bool,
+    cancel: Cancel,
+) -> BuildOptions {
     let jobs = args.jobs.or(config.jobs).unwrap_or(1);
     let timeout = args.timeout.or(config.timeout).unwrap_or(30.0);
-    let options = BuildOptions {
+    BuildOptions {
         paths,
-        only: args.only,
+        only: args.only.clone(),
         config,
         tangle_only,
         mode,
@@ -357,14 +445,13 @@ fn run_build(
         },
         allow_outside: args.allow_outside,
         force,
-    };
-    let _ = args.no_cache; // every session runs: there is no result cache yet
-    let report = build::build(&options, |progress| match progress {
-        Progress::Session(project, session) => report::session_finished(project, session),
-        Progress::Rewritten(path) => interrupts.rewritten(path),
-        Progress::Warnings(warnings) => warnings.iter().for_each(render::warning),
-    })?;
-    Ok(report::summary(&report, mode, format))
+        root: PathBuf::from("."),
+        cache: if args.no_cache {
+            CacheMode::Refresh
+        } else {
+            CacheMode::Use
+        },
+    }
 }
 
 /// Writes `text` to stdout. A closed pipe (`litprog list | head -1`) ends

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use super::Format;
 use super::Status;
-use crate::build::{BuildReport, Mode};
+use serde_json::json;
+
+use crate::build::{BuildReport, Mode, Progress};
 use crate::document::Project;
 use crate::options::Spec;
 use crate::runner::{self, Run, SessionReport, Skip};
@@ -24,6 +26,10 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
         .runtime()
         .map(|t| format!("  {:.2}s", t.as_secs_f64()))
         .unwrap_or_default();
+    if report.cached() {
+        log::debug!("ok    {}  {}  (cached)", group.lpid, report.outcome());
+        return;
+    }
     if let Run::Unavailable(_) = report.run {
         log::warn!("skip  {}  {}", group.lpid, report.outcome());
         return;
@@ -186,14 +192,23 @@ fn failure_count(report: &BuildReport) -> Option<String> {
     Some(parts.join("; "))
 }
 
-/// Print what the build changed and decide the exit status.
-pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
+/// Print what the build changed and decide the exit status. With `json`
+/// (`--message-format json`), stdout holds only events: diffs go to
+/// stderr; with `format` json (`check --format json`), it holds only the
+/// problems.
+pub fn summary(report: &BuildReport, mode: Mode, format: Format, json: bool) -> Status {
     if format == Format::Json {
         for problem in problems(report) {
             super::print_out(&(problem.to_string() + "\n"));
         }
     }
-    let text = format == Format::Text;
+    let show_diff = |diff: &str| {
+        if json {
+            eprint!("{diff}");
+        } else if format == Format::Text {
+            print_diff(diff);
+        }
+    };
     for (path, written) in &report.tangled {
         if *written {
             log::debug!("wrote {}", path.display());
@@ -229,9 +244,7 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
         );
     }
     for edited in &report.edited {
-        if text {
-            print_diff(&edited.diff);
-        }
+        show_diff(&edited.diff);
         log::error!(
             "{} was changed since litprog wrote it and differs from what the documents produce; it was left as it is and no session ran. Move the change into the document at {}, or overwrite it with `litprog build --force`",
             edited.path.display(),
@@ -239,9 +252,7 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
         );
     }
     for stale in &report.stale {
-        if text {
-            print_diff(&stale.diff);
-        }
+        show_diff(&stale.diff);
         log::error!("{}: results are out of date", stale.path.display());
     }
     let total = report.sessions.len();
@@ -258,6 +269,9 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
     }
     if let Some(failures) = &failures {
         log::error!("{failures}");
+    }
+    if total > 0 {
+        log::info!("{}", session_counts(report));
     }
     if mode == Mode::Check
         && report.stale.is_empty()
@@ -284,6 +298,114 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format) -> Status {
         Status::Success
     } else {
         Status::Failure
+    }
+}
+
+/// An event as one JSON object (`--message-format json`).
+pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
+    let session = |project: &Project, group: usize| {
+        let g = &project.groups[group];
+        json!({"lpid": g.lpid, "file": g.path.display().to_string(), "line": g.line})
+    };
+    let with = |mut base: serde_json::Value, extra: serde_json::Value| {
+        if let (Some(b), serde_json::Value::Object(e)) = (base.as_object_mut(), extra) {
+            b.extend(e);
+        }
+        base
+    };
+    match progress {
+        Progress::TangledWritten(path, _) => {
+            json!({"event": "tangled_file_written", "path": path.display().to_string()})
+        }
+        Progress::SessionStarted(project, group) => with(
+            json!({"event": "session_started"}),
+            session(project, *group),
+        ),
+        Progress::SessionFinished(project, r) => with(
+            with(
+                json!({"event": "session_finished"}),
+                session(project, r.group),
+            ),
+            json!({
+                "ok": r.ok,
+                "outcome": r.outcome(),
+                "ran": r.ran(),
+                "duration_s": r.runtime().map(|d| d.as_secs_f64()),
+            }),
+        ),
+        Progress::SessionCached(project, r) => with(
+            with(
+                json!({"event": "session_cached"}),
+                session(project, r.group),
+            ),
+            json!({"ok": r.ok, "outcome": r.outcome()}),
+        ),
+        Progress::Rewritten(path, _) => {
+            json!({"event": "document_written", "path": path.display().to_string()})
+        }
+        Progress::Warnings(warnings) => json!({
+            "event": "warnings",
+            "warnings": warnings
+                .iter()
+                .map(|w| json!({
+                    "file": w.path.display().to_string(),
+                    "line": w.line,
+                    "message": w.message,
+                }))
+                .collect::<Vec<_>>(),
+        }),
+        Progress::Finished(report) => {
+            let paths = |v: &mut dyn Iterator<Item = &std::path::PathBuf>| {
+                v.map(|p| p.display().to_string()).collect::<Vec<_>>()
+            };
+            json!({
+                "event": "build_finished",
+                "success": report.success(),
+                "interrupted": report.interrupted,
+                "sessions": report.sessions.len(),
+                "ran": report.sessions.iter().filter(|s| matches!(s.run, Run::Finished(_))).count(),
+                "cached": report.sessions.iter().filter(|s| s.cached()).count(),
+                "failed": report.sessions.iter().filter(|s| !s.ok).count(),
+                "stale": paths(&mut report.stale.iter().map(|s| &s.path)),
+                "conflicts": paths(&mut report.conflicts.iter()),
+            })
+        }
+    }
+}
+
+/// `3 sessions: 1 ran, 2 from the cache` (and how many were skipped).
+pub fn session_counts(report: &BuildReport) -> String {
+    let total = report.sessions.len();
+    let cached = report.sessions.iter().filter(|s| s.cached()).count();
+    let ran = report
+        .sessions
+        .iter()
+        .filter(|s| matches!(s.run, Run::Finished(_)))
+        .count();
+    let noun = if total == 1 { "session" } else { "sessions" };
+    let mut line = format!("{total} {noun}: {ran} ran, {cached} from the cache");
+    let other = total - ran - cached;
+    if other > 0 {
+        let _ = write!(line, ", {other} not run");
+    }
+    line
+}
+
+/// `litprog clean`: remove the result cache.
+pub fn clean(root: &std::path::Path) -> Status {
+    match crate::cache::clean(root) {
+        Ok(n) => {
+            let noun = if n == 1 { "entry" } else { "entries" };
+            log::info!("removed the result cache ({n} {noun})");
+            Status::Success
+        }
+        Err(e) => {
+            log::error!(
+                "cannot remove the result cache {}: {e}",
+                crate::cache::dir(root).display()
+            );
+            Status::Failure
+        }
     }
 }
 

@@ -20,7 +20,7 @@ pub use source::{
     info_attributes,
 };
 pub use spec::{
-    CommandLine, LanguageDefault, LpType, OUT_FILE_KEYS, OptionError, OptionMap, OutFileSpec,
-    OutputMode, SESSION_KEYS, SessionSpec, Spec, StatusMode, closest_key, command_kind,
-    language_default, language_kind, show, show_text, typed,
+    BLOCK_KEYS, CommandLine, Hide, LanguageDefault, LpType, OUT_FILE_KEYS, OptionError, OptionMap,
+    OutFileSpec, OutputMode, SESSION_KEYS, SessionSpec, Spec, StatusMode, closest_key,
+    command_kind, hide, language_default, language_kind, show, show_text, typed,
 };

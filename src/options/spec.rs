@@ -74,7 +74,48 @@ pub const SESSION_KEYS: &[&str] = &[
     "redact",
     "redact_builtin",
     "status",
+    // The result cache (issue 14).
+    "files",
+    "cache",
 ];
+
+/// Options of one block, not of its group: blocks of one group may set
+/// different values, and they are not merged (`hide`). Any lptype takes
+/// them.
+pub const BLOCK_KEYS: &[&str] = &["hide"];
+
+/// What readers of a rendered book (`litprog mdbook`) do not see of a
+/// block: its `hide` option. On an option block it is the default of the
+/// group's blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Hide {
+    /// Everything shows (the default).
+    #[default]
+    None,
+    /// The code block is hidden, its result block shows.
+    Code,
+    /// The result block is hidden, the code shows.
+    Output,
+    /// Both are hidden.
+    All,
+}
+
+/// The `hide` option's value.
+pub fn hide(v: &Value) -> Result<Hide, OptionError> {
+    match v.as_str() {
+        Some("none") => Ok(Hide::None),
+        Some("code") => Ok(Hide::Code),
+        Some("output") => Ok(Hide::Output),
+        Some("all") => Ok(Hide::All),
+        _ => Err(err(
+            "hide",
+            format!(
+                "option 'hide' must be code, output, all or none, not {}",
+                show(v)
+            ),
+        )),
+    }
+}
 
 /// out_file option keys.
 pub const OUT_FILE_KEYS: &[&str] = &["filepath", "inputs", "encoding", "is_executable"];
@@ -135,6 +176,11 @@ pub struct SessionSpec {
     pub redact_builtin: bool,
     /// When the status line is written.
     pub status: StatusMode,
+    /// Globs (relative to the project root) of files the session reads:
+    /// their content is part of its cache key.
+    pub files: Vec<String>,
+    /// Whether its results may come from the cache (default true).
+    pub cache: bool,
 }
 
 /// When a session's status line (`# exit: 0`) is written.
@@ -318,6 +364,8 @@ fn session_spec(options: &OptionMap) -> Result<SessionSpec, Vec<OptionError>> {
         redact: BTreeMap::new(),
         redact_builtin: true,
         status: StatusMode::Always,
+        files: Vec::new(),
+        cache: true,
     };
     let errors: Vec<OptionError> = options
         .iter()
@@ -490,6 +538,21 @@ fn result_key(spec: &mut SessionSpec, key: &str, v: &Value) -> Result<(), Option
                 }
             }
         }
+        "files" => {
+            spec.files = as_string_list(key, v)?;
+            for pattern in &spec.files {
+                if let Err(e) = glob::Pattern::new(pattern) {
+                    return Err(err(
+                        key,
+                        format!(
+                            "option 'files' has an invalid glob '{}': {e}",
+                            show_text(pattern)
+                        ),
+                    ));
+                }
+            }
+        }
+        "cache" => spec.cache = as_bool(key, v)?,
         _ => {}
     }
     Ok(())
@@ -607,6 +670,7 @@ pub fn closest_key(unknown: &str, lptype: LpType) -> Option<&'static str> {
             .chain(lptype.keys())
             .chain(SESSION_KEYS)
             .chain(OUT_FILE_KEYS)
+            .chain(BLOCK_KEYS)
     };
     if let Some(same) = known().find(|k| **k != unknown && k.eq_ignore_ascii_case(unknown)) {
         return Some(same);

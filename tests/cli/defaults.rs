@@ -395,3 +395,21 @@ fn planning_errors_come_in_the_same_run_as_option_errors() {
     );
     assert!(!run.stderr.contains("unknown lpid"), "{}", run.stderr);
 }
+
+#[test]
+fn warnings_are_an_event_before_the_sessions_in_json_messages() {
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=s lptype=session timout=5\necho\n```\n",
+    );
+    let run = t.litprog(&["build", "--message-format", "json"]).success();
+    let events: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "warnings", "{}", run.stdout);
+    assert_eq!(events[0]["warnings"][0]["line"], 1);
+    assert_eq!(events[1]["event"], "session_started", "{}", run.stdout);
+}

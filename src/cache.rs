@@ -1,0 +1,405 @@
+//! The result cache: a session whose inputs did not change is not run
+//! again; the results it had are written back as if it had run.
+//!
+//! A session's key is a BLAKE3 hash over everything that can change what
+//! it prints:
+//!
+//! - litprog's version;
+//! - its checked options, all of them (`command`, `env`, `cwd`, `stderr`,
+//!   `term`, `echo`, `encoding`, `marker`, `input_delay`, `timeout`,
+//!   `output`, `expected_exit_code`, ...), and the build's default timeout
+//!   when it sets none;
+//! - the code of its blocks, with the path of the document of each (the
+//!   driver gives interpreters the document's name; line numbers are left
+//!   out, so that editing prose does not rerun anything);
+//! - every group it `requires`, transitively: a session's options and
+//!   code, an out_file's tangled content, a raw block's code;
+//! - the content of every file matched by its `files:` globs (relative to
+//!   the project root), and which files they match.
+//!
+//! Entries live in `<root>/.litprog/cache/<key>.json`, one per key, written
+//! atomically (a temporary file, then a rename: two builds at once each
+//! write a whole entry, and a reader sees one whole entry or none), and not
+//! synced to disk: an entry a crash loses or tears is a miss. Each
+//! starts with a BLAKE3 checksum of the rest: an entry that is truncated,
+//! edited, corrupt or unreadable is a miss, never an error. An entry holds
+//! what the write-back needs, the result lines of each code block and the
+//! outcome, not the engine's capture.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::document::{Group, Project};
+use crate::files;
+use crate::options::Spec;
+use crate::state::STATE_DIR;
+use crate::tangle::{self, TangledFile};
+
+/// The cache's directory inside [`STATE_DIR`].
+pub const CACHE_DIR: &str = "cache";
+const FORMAT: u64 = 1;
+const HEADER: &str = "litprog-cache-entry blake3:";
+
+/// How a build uses the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CacheMode {
+    /// Look results up, and store those of sessions that ran (default).
+    #[default]
+    Use,
+    /// Run every session and store its results (`--no-cache`).
+    Refresh,
+    /// Neither look up nor store.
+    Off,
+}
+
+/// A session's cache key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(blake3::Hash);
+
+impl Key {
+    /// 64 hex digits.
+    pub fn hex(&self) -> String {
+        self.0.to_hex().to_string()
+    }
+}
+
+/// A session's results as stored: what the write-back needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cached {
+    /// For each code block of the session, the lines of its result block
+    /// (`None`: no result block), as [`crate::runner::placements`] made them.
+    pub lines: Vec<Option<Vec<String>>>,
+    /// The outcome as [`crate::runner::SessionReport::outcome`] said it.
+    pub outcome: String,
+    /// How long the run that was stored took.
+    pub runtime: Duration,
+}
+
+/// The cache of one build.
+#[derive(Debug)]
+pub struct Cache {
+    root: PathBuf,
+    mode: CacheMode,
+    /// Content hash of each out_file group's tangled file.
+    tangled: HashMap<usize, blake3::Hash>,
+    /// The first problem storing an entry, for the build's warnings.
+    warning: Mutex<Option<String>>,
+}
+
+/// The cache's directory under `root`.
+pub fn dir(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join(CACHE_DIR)
+}
+
+/// Feed one length-prefixed field, so that no two sequences of fields hash
+/// the same.
+fn field(h: &mut blake3::Hasher, tag: &str, bytes: &[u8]) {
+    h.update(tag.as_bytes());
+    h.update(&(bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+impl Cache {
+    /// The cache under `root` for a project whose out_files tangle to
+    /// `outputs`.
+    pub fn new(root: &Path, mode: CacheMode, outputs: &[TangledFile]) -> Cache {
+        Cache {
+            root: root.to_path_buf(),
+            mode,
+            tangled: outputs
+                .iter()
+                .map(|o| (o.group, blake3::hash(&o.contents)))
+                .collect(),
+            warning: Mutex::new(None),
+        }
+    }
+
+    /// The key of session group `group`, hashed now (the `files:` as they
+    /// are at this moment); `None` when its results are not cached (the
+    /// build's mode is [`CacheMode::Off`], or `cache: false`).
+    pub fn key(&self, project: &Project, group: usize, default_timeout: Duration) -> Option<Key> {
+        let g = &project.groups[group];
+        let Spec::Session(spec) = &g.spec else {
+            return None;
+        };
+        if self.mode == CacheMode::Off || !spec.cache {
+            return None;
+        }
+        let mut h = blake3::Hasher::new();
+        field(&mut h, "format", &FORMAT.to_le_bytes());
+        field(&mut h, "version", env!("CARGO_PKG_VERSION").as_bytes());
+        let timeout = spec.timeout.unwrap_or(default_timeout);
+        field(&mut h, "timeout", format!("{timeout:?}").as_bytes());
+        hash_group(&mut h, project, g, self);
+        // What it requires, transitively, in a fixed order.
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![group];
+        while let Some(at) = todo.pop() {
+            if let Spec::Session(s) = &project.groups[at].spec {
+                for req in &s.requires {
+                    for found in tangle::expand(project, req) {
+                        if found != group && seen.insert(found) {
+                            todo.push(found);
+                        }
+                    }
+                }
+            }
+        }
+        for &r in &seen {
+            field(&mut h, "requires", project.groups[r].lpid.as_bytes());
+            hash_group(&mut h, project, &project.groups[r], self);
+        }
+        for pattern in &spec.files {
+            field(&mut h, "files", pattern.as_bytes());
+            self.hash_files(&mut h, pattern);
+        }
+        Some(Key(h.finalize()))
+    }
+
+    /// Which files `pattern` matches under the root, and their content.
+    fn hash_files(&self, h: &mut blake3::Hasher, pattern: &str) {
+        let full = self.root.join(pattern);
+        let Some(text) = full.to_str() else {
+            field(h, "unreadable", b"pattern");
+            return;
+        };
+        let Ok(paths) = glob::glob(text) else {
+            field(h, "unreadable", b"pattern");
+            return;
+        };
+        let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+        matched.sort();
+        for path in matched {
+            let rel = path.strip_prefix(&self.root).unwrap_or(&path);
+            field(h, "path", rel.as_os_str().as_encoded_bytes());
+            match fs::metadata(&path) {
+                Ok(m) if m.is_dir() => field(h, "dir", b""),
+                _ => match fs::read(&path) {
+                    Ok(bytes) => field(h, "content", blake3::hash(&bytes).as_bytes()),
+                    Err(e) => field(h, "unreadable", format!("{:?}", e.kind()).as_bytes()),
+                },
+            }
+        }
+    }
+
+    /// The stored results for `key` of a session with `blocks` code
+    /// blocks; `None` on a miss (no entry, or one that cannot be trusted),
+    /// and always with [`CacheMode::Refresh`].
+    pub fn get(&self, key: &Key, blocks: usize) -> Option<Cached> {
+        if self.mode != CacheMode::Use {
+            return None;
+        }
+        let bytes = fs::read(self.entry(key)).ok()?;
+        parse_entry(&bytes, key, blocks)
+    }
+
+    /// Store `cached` under `key`. A failure is kept as a warning (see
+    /// [`Cache::take_warning`]); the build goes on.
+    pub fn put(&self, key: &Key, cached: &Cached) {
+        if self.mode == CacheMode::Off {
+            return;
+        }
+        if let Err(e) = self.write(key, cached) {
+            let mut warning = self.warning.lock().unwrap_or_else(|p| p.into_inner());
+            warning.get_or_insert_with(|| {
+                format!(
+                    "cannot store session results in the cache ({e}); they will run again next time"
+                )
+            });
+        }
+    }
+
+    fn write(&self, key: &Key, cached: &Cached) -> io::Result<()> {
+        let dir = dir(&self.root);
+        if fs::symlink_metadata(&dir).is_err() {
+            let state = self.root.join(STATE_DIR);
+            fs::create_dir_all(&dir)?;
+            let ignore = state.join(".gitignore");
+            if fs::symlink_metadata(&ignore).is_err() {
+                files::write_atomic(&ignore, b"*\n")?;
+            }
+        }
+        // A temporary file, then a rename: readers see a whole entry or
+        // none. Not synced to disk: an entry lost or torn in a crash is a
+        // miss (its checksum), and a sync per session would cost more than
+        // many sessions take (about 15 ms each on a virtual machine).
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".entry-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)?;
+        io::Write::write_all(&mut tmp, &render_entry(key, cached))?;
+        tmp.persist(self.entry(key)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// The first problem met storing entries, once.
+    pub fn take_warning(&self) -> Option<String> {
+        self.warning
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    fn entry(&self, key: &Key) -> PathBuf {
+        dir(&self.root).join(format!("{}.json", key.hex()))
+    }
+}
+
+/// A group's options and code (a session, a raw block), or its tangled
+/// content (an out_file).
+fn hash_group(h: &mut blake3::Hasher, project: &Project, g: &Group, cache: &Cache) {
+    field(h, "lptype", g.lptype.as_str().as_bytes());
+    match &g.spec {
+        Spec::Session(spec) => field(h, "options", format!("{spec:?}").as_bytes()),
+        Spec::OutFile(spec) => {
+            field(h, "filepath", spec.filepath.as_bytes());
+            let index = project.group_index(&g.lpid);
+            if let Some(content) = index.and_then(|i| cache.tangled.get(&i)) {
+                field(h, "tangled", content.as_bytes());
+            }
+            return;
+        }
+        Spec::RawBlock | Spec::Meta => {}
+    }
+    for &r in &g.blocks {
+        let path = &project.documents[r.doc].path;
+        field(h, "block", path.as_os_str().as_encoded_bytes());
+        field(h, "code", project.block(r).code.as_bytes());
+    }
+}
+
+fn render_entry(key: &Key, cached: &Cached) -> Vec<u8> {
+    let payload = json!({
+        "format": FORMAT,
+        "key": key.hex(),
+        "outcome": cached.outcome,
+        "runtime_ms": cached.runtime.as_millis() as u64,
+        "lines": cached.lines,
+    })
+    .to_string();
+    let mut out = format!("{HEADER}{}\n", blake3::hash(payload.as_bytes()).to_hex()).into_bytes();
+    out.extend_from_slice(payload.as_bytes());
+    out.push(b'\n');
+    out
+}
+
+fn parse_entry(bytes: &[u8], key: &Key, blocks: usize) -> Option<Cached> {
+    let newline = memchr::memchr(b'\n', bytes)?;
+    let header = std::str::from_utf8(&bytes[..newline]).ok()?;
+    let sum = header.strip_prefix(HEADER)?;
+    let payload = bytes[newline + 1..].strip_suffix(b"\n")?;
+    if blake3::hash(payload).to_hex().as_str() != sum {
+        return None;
+    }
+    let value: Value = serde_json::from_slice(payload).ok()?;
+    if value.get("format")?.as_u64()? != FORMAT || value.get("key")?.as_str()? != key.hex() {
+        return None;
+    }
+    let lines = value
+        .get("lines")?
+        .as_array()?
+        .iter()
+        .map(|v| match v {
+            Value::Null => Some(None),
+            Value::Array(items) => items
+                .iter()
+                .map(|l| l.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .map(Some),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()?;
+    if lines.len() != blocks {
+        return None;
+    }
+    Some(Cached {
+        lines,
+        outcome: value.get("outcome")?.as_str()?.to_string(),
+        runtime: Duration::from_millis(value.get("runtime_ms")?.as_u64()?),
+    })
+}
+
+/// Remove the cache under `root` (and nothing else); how many entries it
+/// held.
+pub fn clean(root: &Path) -> io::Result<usize> {
+    let dir = dir(root);
+    match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+        Ok(m) if !m.is_dir() => {
+            fs::remove_file(&dir)?;
+            Ok(0)
+        }
+        Ok(_) => {
+            let entries = fs::read_dir(&dir)?
+                .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count();
+            fs::remove_dir_all(&dir)?;
+            Ok(entries)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Cached {
+        Cached {
+            lines: vec![None, Some(vec!["hi".into(), "# exit: 0".into()])],
+            outcome: "exit 0".into(),
+            runtime: Duration::from_millis(12),
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_and_damaged_ones_are_misses() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path(), CacheMode::Use, &[]);
+        let key = Key(blake3::hash(b"k"));
+        assert_eq!(cache.get(&key, 2), None);
+        cache.put(&key, &sample());
+        assert_eq!(cache.get(&key, 2), Some(sample()));
+        assert_eq!(cache.get(&key, 3), None, "a different number of blocks");
+        assert_eq!(
+            fs::read_to_string(root.path().join(".litprog/.gitignore")).unwrap(),
+            "*\n"
+        );
+        let path = cache.entry(&key);
+        let good = fs::read(&path).unwrap();
+        // Truncated at every length, one byte changed anywhere: a miss.
+        for cut in 0..good.len() {
+            fs::write(&path, &good[..cut]).unwrap();
+            assert_eq!(cache.get(&key, 2), None, "cut at {cut}");
+        }
+        for at in 0..good.len() {
+            let mut bad = good.clone();
+            bad[at] ^= 0x20;
+            fs::write(&path, &bad).unwrap();
+            assert_eq!(cache.get(&key, 2), None, "byte {at} changed");
+        }
+        // An entry stored under another key, copied here: a miss.
+        let other = Key(blake3::hash(b"other"));
+        cache.put(&other, &sample());
+        fs::copy(cache.entry(&other), &path).unwrap();
+        assert_eq!(cache.get(&key, 2), None);
+        // A directory where the entry should be: a miss.
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        assert_eq!(cache.get(&key, 2), None);
+        let refresh = Cache::new(root.path(), CacheMode::Refresh, &[]);
+        assert_eq!(refresh.get(&other, 2), None);
+        assert_eq!(clean(root.path()).unwrap(), 1);
+        assert!(!dir(root.path()).exists());
+        assert!(root.path().join(".litprog/.gitignore").exists());
+        assert_eq!(clean(root.path()).unwrap(), 0);
+    }
+}
