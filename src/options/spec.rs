@@ -632,6 +632,7 @@ mod tests {
         assert_eq!(closest_key("timout", LpType::Session), Some("timeout"));
         assert_eq!(closest_key("requirez", LpType::Session), Some("requires"));
         assert_eq!(closest_key("zzzzzz", LpType::Session), None);
-        assert_ne!(closest_key("timeout", LpType::RawBlock), Some("timeout"));
+        // A raw block has no options: nothing is suggested, not even an exact match.
+        assert_eq!(closest_key("timeout", LpType::RawBlock), None);
     }
 }
