@@ -41,7 +41,7 @@ use crate::options::Spec;
 use crate::state::STATE_DIR;
 use crate::tangle::{self, TangledFile};
 
-/// The cache's directory inside [`STATE_DIR`].
+/// The cache's directory inside litprog's state directory (`.litprog/`).
 pub const CACHE_DIR: &str = "cache";
 const FORMAT: u64 = 1;
 const HEADER: &str = "litprog-cache-entry blake3:";

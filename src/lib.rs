@@ -12,11 +12,11 @@
 //! | Markdown text -> fenced blocks with byte spans | [`markdown`] |
 //! | option text -> typed options | [`options`] |
 //! | files -> documents, blocks and groups | [`document`] |
-//! | groups -> file contents | [`tangle`] |
+//! | groups -> file contents | `tangle` (internal) |
 //! | groups -> dependency order | [`plan`] |
 //! | running interpreters | [`session`] |
-//! | output -> output without machine-specific paths | [`redact`] |
-//! | stored result blocks as patterns for new output | [`pattern`] |
+//! | output -> output without machine-specific paths | `redact` (internal) |
+//! | stored result blocks as patterns for new output | `pattern` (internal) |
 //! | captures -> result blocks spliced into the text | [`writeback`] |
 //! | the whole build: load, tangle, run, write back or check | [`build`] |
 //! | the same build on documents held in memory | [`build::build_in_memory`] |
@@ -63,11 +63,11 @@ pub mod files;
 pub mod markdown;
 pub mod mdbook;
 pub mod options;
-pub mod pattern;
+pub(crate) mod pattern;
 pub mod plan;
-pub mod redact;
+pub(crate) mod redact;
 pub mod runner;
 pub mod session;
-pub mod state;
-pub mod tangle;
+pub(crate) mod state;
+pub(crate) mod tangle;
 pub mod writeback;

@@ -135,19 +135,6 @@ impl<'a> Pattern<'a> {
         }
     }
 
-    /// Whether the pattern holds no `...`, `[..]` or ` (re)` line, so that
-    /// only identical output matches it.
-    pub fn is_literal(&self) -> bool {
-        !self.leading_gap
-            && !self.trailing_gap
-            && self.runs.len() <= 1
-            && self
-                .runs
-                .iter()
-                .flatten()
-                .all(|l| matches!(l, Line::Literal(_)))
-    }
-
     /// Does the new output `actual` match?
     pub fn matches(&self, actual: &[&str]) -> bool {
         let runs = &self.runs;
@@ -286,15 +273,6 @@ mod tests {
             "started at 12:00\nnoise\nmore\n42 rows\n# exit: 0"
         ));
         assert!(!m(pattern, "started at 12:00\n42 rows\n# exit: 0\nextra"));
-    }
-
-    #[test]
-    fn literal_patterns_are_known() {
-        let lines = ["a", "b"];
-        assert!(Pattern::new(&lines).is_literal());
-        assert!(!Pattern::new(&["a", "..."]).is_literal());
-        assert!(!Pattern::new(&["a [..]"]).is_literal());
-        assert!(!Pattern::new(&["a (re)"]).is_literal());
     }
 
     #[test]

@@ -639,7 +639,7 @@ pub fn truncated_blocks(group: &Group, run: &Run) -> Vec<(BlockRef, u64)> {
 /// one that read the input of later blocks, if any); blocks that never ran
 /// get nothing.
 ///
-/// Every line is redacted (see [`crate::redact`]) with the places of a
+/// Every line is redacted (`[ROOT]`, `[TMP]`, ..., and the `redact` option) with the places of a
 /// project rooted at `root`, and the status line is written as the
 /// session's `status` option says.
 pub fn placements(
@@ -667,7 +667,7 @@ pub fn placements(
 /// The redactions of a session of a project rooted at `root`: the
 /// built-in places (unless `redact_builtin: false`), then its `redact`
 /// expressions in placeholder order.
-pub fn redactor(spec: &SessionSpec, root: &Path) -> Redactor {
+pub(crate) fn redactor(spec: &SessionSpec, root: &Path) -> Redactor {
     let mut redactor = if spec.redact_builtin {
         let cwd = match &spec.cwd {
             Some(dir) => root.join(dir),

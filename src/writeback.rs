@@ -269,7 +269,7 @@ fn owned_span(doc: &Document, b: usize) -> Option<Range<usize>> {
 /// left alone.
 ///
 /// An existing result block is a pattern for its new lines (see
-/// [`crate::pattern`]): when they match it, it is kept byte for byte.
+/// the guide's "Output that changes between runs"): when they match it, it is kept byte for byte.
 /// When it is replaced, its info string is kept.
 pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
     rewrite_removing(doc, wanted, &[])

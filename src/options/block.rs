@@ -83,34 +83,48 @@ pub fn parse_option_block(
     }
 }
 
-/// Does a YAML or TOML block that did not parse hold a line that, by how it
-/// is written, declares options: `lptype` or `filepath` as a key at column 0
-/// (in TOML, before the first table header)? A syntax error before such a
-/// line (an unclosed bracket or quote, a stray indentation) keeps the
-/// parser from reaching it, and the block must not silently become an
-/// example. Keys deeper inside are indented, and stay an example's.
+/// Does a block that did not parse hold a line that, by how it is
+/// written, declares options? `lptype` as a key anywhere (it is litprog's
+/// own word: a broken block naming it is meant for litprog), or `filepath`
+/// as a key at column 0 (in TOML, before the first table header): a broken
+/// example that mentions `filepath` deeper inside, as real configuration
+/// files do, stays an example. A syntax error before such a key (an
+/// unclosed bracket or quote, a stray indentation) keeps the parser from
+/// reaching it, and the block must not silently become an example.
 fn option_key_line(format: HeaderFormat, content: &str) -> bool {
     let separator = match format {
-        HeaderFormat::Yaml => ':',
+        HeaderFormat::Yaml | HeaderFormat::Json => ':',
         HeaderFormat::Toml => '=',
-        HeaderFormat::Json => return false,
     };
-    let names_key = |line: &str| {
-        let (quote, rest) = match line.as_bytes().first() {
-            Some(b'"') => ("\"", &line[1..]),
-            Some(b'\'') => ("'", &line[1..]),
-            _ => ("", line),
+    let names = |text: &str, key: &str| {
+        let (quote, rest) = match text.as_bytes().first() {
+            Some(b'"') => ("\"", &text[1..]),
+            Some(b'\'') => ("'", &text[1..]),
+            _ => ("", text),
         };
-        OPTION_KEYS.iter().any(|key| {
-            rest.strip_prefix(key)
-                .and_then(|r| r.strip_prefix(quote))
-                .is_some_and(|r| r.trim_start_matches([' ', '\t']).starts_with(separator))
-        })
+        rest.strip_prefix(key)
+            .and_then(|r| r.strip_prefix(quote))
+            .is_some_and(|r| r.trim_start_matches([' ', '\t']).starts_with(separator))
     };
-    content
-        .lines()
-        .take_while(|l| format != HeaderFormat::Toml || !l.starts_with('['))
-        .any(names_key)
+    // `lptype` as a key anywhere: at the start of a line (after indentation,
+    // a list dash or an opening brace) or after a comma or brace in a flow.
+    let lptype_anywhere = content.lines().any(|line| {
+        let mut starts = vec![line.trim_start_matches([' ', '\t', '-', '{', '['])];
+        for (i, c) in line.char_indices() {
+            if matches!(c, ',' | '{') {
+                starts.push(line[i + 1..].trim_start_matches([' ', '\t']));
+            }
+        }
+        starts.into_iter().any(|t| names(t, "lptype"))
+    });
+    if lptype_anywhere {
+        return true;
+    }
+    format != HeaderFormat::Json
+        && content
+            .lines()
+            .take_while(|l| format != HeaderFormat::Toml || !l.starts_with('['))
+            .any(|line| names(line, "filepath"))
 }
 
 /// The message for a key written twice in one mapping.
@@ -887,23 +901,44 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_block_naming_lptype_anywhere_is_an_error() {
+        // lptype is litprog's own word: a block that does not parse and
+        // names it as a key, at any depth, was meant for litprog.
+        for (format, content) in [
+            (HeaderFormat::Yaml, "steps:\n  - lptype: x\n    bad: [\n"),
+            (HeaderFormat::Json, "{\"a\": [\n  {\"lptype\": 1,\n"),
+            (
+                HeaderFormat::Json,
+                "{\"lpid\": \"s, \"lptype\": \"session\"}",
+            ),
+            (
+                HeaderFormat::Json,
+                "{\"lpid\":\"s\",\"timeout\":[5,\"lptype\":\"session\"}",
+            ),
+            (HeaderFormat::Toml, "[tool]\nlptype = [\n"),
+        ] {
+            assert!(
+                parse_option_block(format, content).is_err(),
+                "{format:?}: {content}"
+            );
+        }
+    }
+
+    #[test]
     fn ordinary_blocks_stay_ordinary_even_if_broken() {
         let examples = [
             (HeaderFormat::Yaml, "a: 1\n"),
             (HeaderFormat::Yaml, "a: [\n"),
             (HeaderFormat::Json, "{oops"),
             (HeaderFormat::Yaml, "services:\n  web:\n    filepath: [\n"),
-            (HeaderFormat::Yaml, "steps:\n  - lptype: x\n    bad: [\n"),
             (HeaderFormat::Yaml, "- filepath: x\n"),
             (HeaderFormat::Yaml, "filepath\n"),
             (HeaderFormat::Toml, "[tool]\nfilepath = \n"),
             (HeaderFormat::Json, "{\"a\": {\n  \"filepath\": [}\n"),
-            (HeaderFormat::Json, "{\"a\": [\n  {\"lptype\": 1,\n"),
             (HeaderFormat::Json, "[{\"lptype\": 1}]"),
             (HeaderFormat::Json, "\"lptype\""),
             (HeaderFormat::Yaml, "a:\n  filepath: x\n  filepath: y\n"),
             (HeaderFormat::Yaml, "a: [\nlptypes: 1\n"),
-            (HeaderFormat::Toml, "[tool]\nlptype = [\n"),
         ];
         for (format, content) in examples {
             assert_eq!(

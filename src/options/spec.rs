@@ -742,6 +742,7 @@ mod tests {
         assert_eq!(closest_key("zzzzzz", LpType::Session), None);
         assert_eq!(closest_key("lpID", LpType::RawBlock), Some("lpid"));
         assert_eq!(closest_key("TimeOut", LpType::Session), Some("timeout"));
-        assert_ne!(closest_key("timeout", LpType::RawBlock), Some("timeout"));
+        // A raw block has no options: nothing is suggested, not even an exact match.
+        assert_eq!(closest_key("timeout", LpType::RawBlock), None);
     }
 }

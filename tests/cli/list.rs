@@ -745,7 +745,7 @@ fn broken_example_with_a_nested_option_key_is_left_alone() {
     dir.write(
         "a.md",
         "```yaml\nservices:\n  web:\n    filepath: [\n```\n\n\
-         ```toml\n[tool.x]\nlptype = \n```\n\n\
+         ```toml\n[tool.x]\nfilepath = \n```\n\n\
          ```json\n{\"a\": {\n  \"filepath\": [}\n```\n\n```sh lpid=real\nx\n```\n",
     );
     let before = dir.snapshot();

@@ -1,5 +1,7 @@
-//! Integration tests: the real `litprog` binary on fixture documents with
-//! real interpreters.
+//! Integration tests, in one binary so that the suite compiles once: the
+//! real `litprog` binary on fixture documents with real interpreters, the
+//! session engine against real interpreters (`session`), and generated
+//! documents through the parser and the rewrite (`rewrite_props`).
 
 mod util;
 
@@ -21,4 +23,6 @@ mod patterns;
 mod processes;
 mod project;
 mod reliability;
+mod rewrite_props;
+mod session;
 mod watch;

@@ -374,3 +374,33 @@ fn a_bad_hide_value_is_an_error_at_its_line() {
         .status(2)
         .stderr_has(message);
 }
+
+#[test]
+fn an_unchanged_rebuild_starts_no_process_and_an_edit_reruns_only_its_session() {
+    // As under `mdbook serve`: the preprocessor runs on every rebuild, and
+    // the result cache decides what runs. Each session appends to a log.
+    let t = TestDir::new();
+    let chapter = |word: &str| {
+        format!(
+            "```bash lpid=a lptype=session\necho a >> runs.log\necho {word}\n```\n\n\
+             ```bash lpid=b lptype=session\necho b >> runs.log\necho b\n```\n"
+        )
+    };
+    let first = chapter("one");
+    let run = |content: &str| preprocess(&t, &input(t.path(), json!({}), &[("ch.md", content)]));
+    run(&first).success();
+    assert_eq!(t.read("runs.log"), "a\nb\n");
+    run(&first).success();
+    assert_eq!(
+        t.read("runs.log"),
+        "a\nb\n",
+        "an unchanged rebuild ran something"
+    );
+    let out = run(&chapter("two")).success();
+    assert_eq!(
+        t.read("runs.log"),
+        "a\nb\na\n",
+        "only the edited session reruns"
+    );
+    assert!(chapters(&out)[0].contains("two"), "{:?}", chapters(&out));
+}

@@ -126,7 +126,7 @@ fn a_broken_example_that_mentions_option_keys_deep_inside_stays_an_example() {
     dir.write(
         "doc.md",
         "# Config\n\n```yaml\nservices:\n  web:\n    filepath: [\n```\n\n\
-         ```json\n{\"steps\": [{\"lptype\": \"x\",}\n```\n\n\
+         ```json\n{\"steps\": [{\"filepath\": \"x\",}\n```\n\n\
          ```toml\n[tool]\nfilepath = \n```\n\n```bash lpid=a\necho a\n```\n",
     );
     let run = dir.litprog(&["list"]).success();

@@ -99,17 +99,6 @@ fn skip_unavailable_skips_sessions_whose_interpreter_is_missing() {
     t.litprog(&["build", "--skip-unavailable"]).status(1);
 }
 
-/// Dead: gone, or a zombie nobody reaped (a container's init may not).
-fn dead(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        // The state follows the command name in parentheses.
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
-    }
-}
-
 #[test]
 fn the_interpreter_dies_with_litprog_even_by_sigkill() {
     let t = TestDir::new();
@@ -125,7 +114,9 @@ fn the_interpreter_dies_with_litprog_even_by_sigkill() {
     let shell: i32 = t.read("shell.pid").trim().parse().unwrap();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     let _ = finish(child);
-    t.wait_until("the interpreter to die with litprog", |_| dead(shell));
+    t.wait_until("the interpreter to die with litprog", |_| {
+        process_gone(shell)
+    });
     // What the interpreter started is not covered (documented); clean up.
     let _ = killpg(Pid::from_raw(shell), Signal::SIGKILL);
 }

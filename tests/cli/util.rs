@@ -207,7 +207,45 @@ pub fn finish(child: std::process::Child) -> Run {
     }
 }
 
-/// Is process `pid` gone (not even a zombie waiting for its parent)?
+/// Whether `pid` is a live process. On Linux, a process counts as gone when
+/// it is a zombie (killed processes whose parent died are reparented and may
+/// stay zombies until reaped: a container's init may never reap them) or
+/// already exiting: `FDSize: 0` means the kernel released its files, which
+/// happens only in exit, and is what lets a session's readers see the end of
+/// the pipes before the process is reaped.
+pub fn process_alive(pid: i32) -> bool {
+    if cfg!(target_os = "linux") {
+        match fs::read_to_string(format!("/proc/{pid}/status")) {
+            Err(_) => false,
+            Ok(status) => {
+                let field = |name: &str| {
+                    status
+                        .lines()
+                        .find_map(|l| l.strip_prefix(name))
+                        .map(|v| v.trim().to_string())
+                        .unwrap_or_default()
+                };
+                let state = field("State:");
+                !(state.starts_with('Z') || state.starts_with('X') || field("FDSize:") == "0")
+            }
+        }
+    } else {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    }
+}
+
+/// Is process `pid` gone (exited, whether or not it was reaped)?
 pub fn process_gone(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()
+    !process_alive(pid)
+}
+
+/// Skip a test whose interpreter is absent, saying so, except under CI (`CI`
+/// set), which installs every interpreter: there an absent one fails the
+/// test (see [`has_command`]).
+pub fn skip_unless(name: &str) -> bool {
+    if has_command(name) {
+        return false;
+    }
+    eprintln!("skipped: '{name}' is not installed");
+    true
 }

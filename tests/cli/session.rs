@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::util::{process_alive, skip_unless};
 use litprog::session::{
     Capture, Outcome, Session, SessionError, SessionOptions, StderrMode, Stream, run,
 };
@@ -38,31 +39,6 @@ fn run_blocks(options: SessionOptions, texts: &[&str]) -> Capture {
     run(options, &blocks(texts), TIMEOUT).unwrap()
 }
 
-/// True if `name` is an executable on PATH (ripgrep's `cmd_exists`).
-fn cmd_exists(name: &str) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| {
-            std::fs::metadata(dir.join(name))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-    })
-}
-
-/// Skip a test whose interpreter is absent, except under CI (`CI` set), which
-/// installs every interpreter: there an absent one fails the test.
-fn skip_unless(name: &str) -> bool {
-    if cmd_exists(name) {
-        return false;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "'{name}' is not installed, and CI must run every test (see .ci/run)"
-    );
-    eprintln!("skipped: '{name}' is not installed");
-    true
-}
-
 fn block_outputs(capture: &Capture) -> Vec<(bool, String, String)> {
     capture
         .blocks
@@ -77,35 +53,6 @@ fn ran(stdout: &str, stderr: &str) -> (bool, String, String) {
 
 fn not_ran() -> (bool, String, String) {
     (false, String::new(), String::new())
-}
-
-/// Whether `pid` is a live process. On Linux, a process counts as gone when
-/// it is a zombie (killed processes whose parent died are reparented and may
-/// stay zombies until reaped) or already exiting: `FDSize: 0` means the kernel
-/// released its files, which happens only in exit, and is what lets the
-/// session's readers see the end of the pipes before the process is reaped.
-fn process_alive(pid: i32) -> bool {
-    if cfg!(target_os = "linux") {
-        match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            Err(_) => false,
-            Ok(status) => {
-                let field = |name: &str| {
-                    status
-                        .lines()
-                        .find_map(|l| l.strip_prefix(name))
-                        .map(|v| v.trim().to_string())
-                        .unwrap_or_default()
-                };
-                let state = field("State:");
-                !(state.starts_with('Z') || state.starts_with('X') || field("FDSize:") == "0")
-            }
-        }
-    } else {
-        std::process::Command::new("kill")
-            .args(["-0", &pid.to_string()])
-            .status()
-            .is_ok_and(|s| s.success())
-    }
 }
 
 // The seed's integration test: BLOCK_0..BLOCK_2 through python.
