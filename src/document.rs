@@ -675,6 +675,13 @@ impl Project {
             if let Err(more) = crate::plan::Plan::new(&project) {
                 errors.extend(more.0);
             }
+            // And what tangling finds (unknown or cyclic inputs, bad
+            // targets). Targets outside the project root depend on
+            // `--allow-outside`, which only the build knows: those come
+            // once these are fixed.
+            if let Err(more) = crate::tangle::tangle(&project, true) {
+                errors.extend(more.0);
+            }
         }
         let Project {
             documents,
@@ -685,6 +692,8 @@ impl Project {
         // Reported in document order (documents are ordered by path).
         let order = |a: &Diagnostic, b: &Diagnostic| (&a.path, a.line).cmp(&(&b.path, b.line));
         errors.sort_by(order);
+        // Planning and tangling may find one problem twice.
+        errors.dedup_by(|a, b| a.to_string() == b.to_string());
         warnings.sort_by(order);
         for doc in &documents {
             attach_snippets(&doc.path, &doc.text, &mut errors);

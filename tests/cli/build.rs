@@ -90,7 +90,7 @@ fn seed_document_alone_names_the_inputs_it_lacks() {
     ] {
         assert!(
             run.stderr
-                .contains(&format!("session.md:9: unknown input '{missing}'")),
+                .contains(&format!("session.md:11: unknown input '{missing}'")),
             "{}",
             run.stderr
         );

@@ -413,3 +413,18 @@ fn warnings_are_an_event_before_the_sessions_in_json_messages() {
     assert_eq!(events[0]["warnings"][0]["line"], 1);
     assert_eq!(events[1]["event"], "session_started", "{}", run.stdout);
 }
+
+#[test]
+fn tangling_errors_come_in_the_same_run_as_option_errors() {
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```bash lpid=s lptype=session timeout=soon\necho hi\n```\n\n\
+         ```yaml\nfilepath: out.txt\ninputs: [no-such-part]\n```\n",
+    );
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("timeout")
+        .stderr_has("no-such-part");
+    assert!(!t.exists("out.txt"));
+}
