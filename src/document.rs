@@ -281,15 +281,16 @@ impl Document {
         let mut warnings = Vec::new();
         // (language, lpid) of the nearest preceding code block, for carry-forward.
         let mut previous: Option<(String, Option<String>)> = None;
-        // End of the previous fence: carry-forward stops at a heading
-        // between two blocks.
+        // End of the previous fence, and the prose between the fences since
+        // the previous code block: carry-forward stops at a heading there.
+        // Looked at only when a block would carry an lpid forward, so a
+        // document's prose is not scanned for nothing.
         let mut gap_start = bom;
+        let mut gaps_since_previous: Vec<std::ops::Range<usize>> = Vec::new();
         for mut fence in fences(&text[bom..]) {
             fence.span = fence.span.start + bom..fence.span.end + bom;
             fence.opener = fence.opener.start + bom..fence.opener.end + bom;
-            if has_heading(&text[gap_start.min(fence.span.start)..fence.span.start]) {
-                previous = None;
-            }
+            gaps_since_previous.push(gap_start.min(fence.span.start)..fence.span.start);
             gap_start = fence.span.end;
             let options::InfoAttributes {
                 options: mut attrs,
@@ -427,10 +428,14 @@ impl Document {
                 if lpid.is_none()
                     && let Some((lang, prev)) = &previous
                     && *lang == fence.lang
+                    && !gaps_since_previous
+                        .iter()
+                        .any(|gap| has_heading(&text[gap.clone()]))
                 {
                     lpid = prev.clone();
                 }
                 previous = Some((fence.lang.clone(), lpid.clone()));
+                gaps_since_previous.clear();
             }
             // `lpID=x` makes no group: say so, or the block silently
             // never runs.
