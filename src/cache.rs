@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::document::{Group, Project};
 use crate::files;
@@ -74,7 +74,7 @@ impl Key {
 pub struct Cached {
     /// For each code block of the session, the lines of its result block
     /// (`None`: no result block), as [`crate::runner::placements`] made them.
-    pub lines: Vec<Option<Vec<String>>>,
+    pub lines: Vec<Option<crate::writeback::Lines>>,
     /// The outcome as [`crate::runner::SessionReport::outcome`] said it.
     pub outcome: String,
     /// How long the run that was stored took.
@@ -275,14 +275,34 @@ fn hash_group(h: &mut blake3::Hasher, project: &Project, g: &Group, cache: &Cach
 }
 
 fn render_entry(key: &Key, cached: &Cached) -> Vec<u8> {
-    let payload = json!({
-        "format": FORMAT,
-        "key": key.hex(),
-        "outcome": cached.outcome,
-        "runtime_ms": cached.runtime.as_millis() as u64,
-        "lines": cached.lines,
-    })
-    .to_string();
+    // Written piece by piece rather than as one JSON value: a session of a
+    // million output lines would otherwise hold a million strings twice.
+    let string = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
+    let mut payload = format!(
+        "{{\"format\":{FORMAT},\"key\":{},\"outcome\":{},\"runtime_ms\":{},\"lines\":[",
+        string(&key.hex()),
+        string(&cached.outcome),
+        cached.runtime.as_millis() as u64
+    );
+    for (b, block) in cached.lines.iter().enumerate() {
+        if b > 0 {
+            payload.push(',');
+        }
+        match block {
+            None => payload.push_str("null"),
+            Some(lines) => {
+                payload.push('[');
+                for (i, line) in lines.iter().enumerate() {
+                    if i > 0 {
+                        payload.push(',');
+                    }
+                    payload.push_str(&string(line));
+                }
+                payload.push(']');
+            }
+        }
+    }
+    payload.push_str("]}");
     let mut out = format!("{HEADER}{}\n", blake3::hash(payload.as_bytes()).to_hex()).into_bytes();
     out.extend_from_slice(payload.as_bytes());
     out.push(b'\n');
@@ -309,8 +329,8 @@ fn parse_entry(bytes: &[u8], key: &Key, blocks: usize) -> Option<Cached> {
             Value::Null => Some(None),
             Value::Array(items) => items
                 .iter()
-                .map(|l| l.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
+                .map(|l| l.as_str())
+                .collect::<Option<crate::writeback::Lines>>()
                 .map(Some),
             _ => None,
         })
@@ -354,7 +374,7 @@ mod tests {
 
     fn sample() -> Cached {
         Cached {
-            lines: vec![None, Some(vec!["hi".into(), "# exit: 0".into()])],
+            lines: vec![None, Some(["hi", "# exit: 0"].iter().collect())],
             outcome: "exit 0".into(),
             runtime: Duration::from_millis(12),
         }

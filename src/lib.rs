@@ -46,7 +46,7 @@
 //! let text = "```bash lpid=demo lptype=session\necho hi\n```\n";
 //! let doc = Document::parse(Path::new("doc.md"), text.to_string()).unwrap();
 //! let mut wanted = Wanted::new();
-//! wanted.insert(0, Some(vec!["hi".to_string(), "# exit: 0".to_string()]));
+//! wanted.insert(0, Some(["hi", "# exit: 0"].iter().collect()));
 //! let new_text = writeback::rewrite(&doc, &wanted);
 //! assert!(new_text.ends_with("```\n\n```text lpout=demo\nhi\n# exit: 0\n```\n"));
 //! let project = Project::new(vec![doc]).unwrap();

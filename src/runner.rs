@@ -19,6 +19,7 @@ use crate::redact::{Places, Redactor};
 use crate::session::{
     self, BlockCapture, Cancel, Capture, Line, Outcome, SessionError, SessionOptions, Stream,
 };
+use crate::writeback::Lines;
 
 /// How the runner schedules.
 #[derive(Debug, Clone)]
@@ -543,24 +544,24 @@ pub fn strip_ansi(s: &str) -> Cow<'_, str> {
 /// printed, stderr (only separate from stdout with `stderr: separate`)
 /// prefixed with `! `, ANSI escapes removed, and a line rewritten with
 /// carriage returns shown in its final state, as a terminal shows it.
-pub fn result_lines<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> Vec<String> {
-    lines
-        .into_iter()
-        .map(|l| {
-            let text = l.text.strip_suffix('\n').unwrap_or(l.text);
-            let text = strip_ansi(text);
-            let text = overstrike(&text);
-            match l.stream {
-                Stream::Stderr => {
-                    let mut line = String::with_capacity(text.len() + 2);
-                    line.push_str("! ");
-                    line.push_str(&text);
-                    line
-                }
-                Stream::Stdout | Stream::Stdin => text.into_owned(),
+pub fn result_lines<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> Lines {
+    let mut out = Lines::new();
+    let mut prefixed = String::new();
+    for l in lines {
+        let text = l.text.strip_suffix('\n').unwrap_or(l.text);
+        let text = strip_ansi(text);
+        let text = overstrike(&text);
+        match l.stream {
+            Stream::Stderr => {
+                prefixed.clear();
+                prefixed.push_str("! ");
+                prefixed.push_str(&text);
+                out.push(&prefixed);
             }
-        })
-        .collect()
+            Stream::Stdout | Stream::Stdin => out.push(&text),
+        }
+    }
+    out
 }
 
 /// A line as a terminal leaves it: each carriage return goes back to the
@@ -647,7 +648,7 @@ pub fn placements(
     spec: &SessionSpec,
     run: &Run,
     root: &Path,
-) -> Vec<(BlockRef, Option<Vec<String>>)> {
+) -> Vec<(BlockRef, Option<Lines>)> {
     let mut placed = placements_unredacted(group, spec, run);
     if let Run::Cached(_) = run {
         // Stored already redacted.
@@ -655,9 +656,12 @@ pub fn placements(
     }
     let redactor = redactor(spec, root);
     if !redactor.is_empty() {
-        for line in placed.iter_mut().flat_map(|(_, l)| l.iter_mut().flatten()) {
-            if let Cow::Owned(new) = redactor.apply(line) {
-                *line = new;
+        for lines in placed.iter_mut().filter_map(|(_, l)| l.as_mut()) {
+            if lines
+                .iter()
+                .any(|line| matches!(redactor.apply(line), Cow::Owned(_)))
+            {
+                *lines = lines.iter().map(|line| redactor.apply(line)).collect();
             }
         }
     }
@@ -690,13 +694,13 @@ fn placements_unredacted(
     group: &Group,
     spec: &SessionSpec,
     run: &Run,
-) -> Vec<(BlockRef, Option<Vec<String>>)> {
+) -> Vec<(BlockRef, Option<Lines>)> {
     let n = group.blocks.len();
     if let Run::Cached(c) = run {
         // Stored for this very session (the key covers its blocks).
         return group.blocks.iter().copied().zip(c.lines.clone()).collect();
     }
-    let mut per_block: Vec<Option<Vec<String>>> = vec![None; n];
+    let mut per_block: Vec<Option<Lines>> = vec![None; n];
     // A block's own `output` wins over the session's.
     let shown: Vec<bool> = (0..n)
         .map(|i| {
@@ -717,7 +721,9 @@ fn placements_unredacted(
     if let Run::Finished(c) = run {
         let with_tail = |b: &BlockCapture| {
             let mut lines = result_lines(b.lines());
-            lines.extend(truncation_line(b));
+            if let Some(line) = truncation_line(b) {
+                lines.push(&line);
+            }
             lines
         };
         match (c.per_block, spec.output) {
@@ -735,13 +741,15 @@ fn placements_unredacted(
             }
             // Blocks keep their exact order.
             _ => {
-                let lines = c
+                let mut lines = Lines::new();
+                for (_, b) in c
                     .blocks
                     .iter()
                     .enumerate()
                     .filter(|&(i, _)| !c.per_block || shown.get(i) != Some(&false))
-                    .flat_map(|(_, b)| with_tail(b))
-                    .collect();
+                {
+                    lines.extend(with_tail(b).iter());
+                }
                 if let Some(at) = shown_at(n - 1) {
                     per_block[at] = Some(lines);
                 }
@@ -759,8 +767,8 @@ fn placements_unredacted(
     let at = shown_at(status_at).or_else(|| shown.iter().position(|&s| s));
     if with_status && let Some(at) = at {
         per_block[at]
-            .get_or_insert_with(Vec::new)
-            .push(status_line(run));
+            .get_or_insert_with(Lines::new)
+            .push(&status_line(run));
     }
     group.blocks.iter().copied().zip(per_block).collect()
 }
@@ -870,7 +878,7 @@ mod tests {
             l(Stream::Stderr, ""),
         ];
         assert_eq!(
-            result_lines(lines),
+            result_lines(lines).to_vec(),
             vec!["out", "! err", "last", "! red", "in", "! "]
         );
     }

@@ -11,7 +11,94 @@ use std::ops::Range;
 use crate::document::{Document, RESULT_ATTR, Role};
 
 /// What a code block should be followed by.
-pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
+pub type Wanted = BTreeMap<usize, Option<Lines>>;
+
+/// The lines of a result block, held compactly: one string for all of
+/// them and where each ends, so a block of a million short lines costs
+/// its bytes and 4 bytes a line, not a `String` (24 bytes and an
+/// allocation) a line.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Lines {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl std::fmt::Debug for Lines {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+impl Lines {
+    /// No lines.
+    pub fn new() -> Self {
+        Lines::default()
+    }
+
+    /// Appends a line. (A block's output is capped far below the 4 GiB
+    /// an end offset can hold.)
+    pub fn push(&mut self, line: &str) {
+        self.text.push_str(line);
+        self.ends
+            .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
+    }
+
+    /// How many lines.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// No lines at all?
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The lines, in order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + '_ {
+        (0..self.ends.len()).map(move |i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+            &self.text[start..self.ends[i] as usize]
+        })
+    }
+
+    /// The last line.
+    pub fn last(&self) -> Option<&str> {
+        self.iter().next_back()
+    }
+
+    /// The lines as strings.
+    pub fn to_vec(&self) -> Vec<String> {
+        self.iter().map(str::to_string).collect()
+    }
+}
+
+impl<S: AsRef<str>> FromIterator<S> for Lines {
+    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
+        let mut lines = Lines::new();
+        lines.extend(iter);
+        lines
+    }
+}
+
+impl<S: AsRef<str>> Extend<S> for Lines {
+    fn extend<I: IntoIterator<Item = S>>(&mut self, iter: I) {
+        for line in iter {
+            self.push(line.as_ref());
+        }
+    }
+}
+
+impl From<Vec<String>> for Lines {
+    fn from(lines: Vec<String>) -> Self {
+        lines.into_iter().collect()
+    }
+}
+
+impl From<&[&str]> for Lines {
+    fn from(lines: &[&str]) -> Self {
+        lines.iter().collect()
+    }
+}
 
 /// The lines of a result block as written. Markdown reads a bare carriage
 /// return as a line break (progress bars print them), so one inside a
@@ -25,27 +112,22 @@ pub type Wanted = BTreeMap<usize, Option<Vec<String>>>;
 ///
 /// The common case, where no line needs any of this, borrows the lines: a
 /// result of a million lines costs no second million.
-fn written_lines(lines: &[String]) -> Cow<'_, [String]> {
-    let needs_work = |line: &String| {
+fn written_lines(lines: &Lines) -> Cow<'_, Lines> {
+    let needs_work = |line: &str| {
         memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_some()
             || line.ends_with([' ', '\t'])
     };
-    let Some(first) = lines.iter().position(needs_work) else {
+    if !lines.iter().any(needs_work) {
         return Cow::Borrowed(lines);
-    };
-    let mut out = Vec::with_capacity(lines.len());
-    out.extend_from_slice(&lines[..first]);
-    for line in &lines[first..] {
+    }
+    let mut out = Lines::new();
+    for line in lines.iter() {
         if memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_none() {
-            out.push(trim_end(line).to_string());
+            out.push(trim_end(line));
             continue;
         }
         let clean = line.replace('\0', "\u{fffd}");
-        out.extend(
-            clean
-                .split(['\r', '\n'])
-                .map(|part| trim_end(part).to_string()),
-        );
+        out.extend(clean.split(['\r', '\n']).map(trim_end));
     }
     Cow::Owned(out)
 }
@@ -58,7 +140,7 @@ fn trim_end(line: &str) -> &str {
 /// The fence for a result block: backticks (tildes when the info string
 /// holds a backtick, which a backtick fence's may not), longer than any
 /// run of them that starts a line of the content, so no line can close it.
-fn fence_for(lines: &[String], info: &str) -> String {
+fn fence_for(lines: &Lines, info: &str) -> String {
     let ch = if info.contains('`') { b'~' } else { b'`' };
     let longest = lines.iter().map(|l| fence_run(l, ch)).max().unwrap_or(0);
     let n = (longest + 1).max(3);
@@ -91,7 +173,7 @@ fn fence_run_chars(line: &str, ch: u8) -> usize {
 }
 
 /// Render a result block: `indent` starts every line, `eol` ends it.
-pub fn render(lpid: &str, lines: &[String], indent: &str, eol: &str) -> String {
+pub fn render(lpid: &str, lines: &Lines, indent: &str, eol: &str) -> String {
     render_lines(lpid, None, &written_lines(lines), indent, eol)
 }
 
@@ -109,13 +191,7 @@ fn new_info(lpid: &str) -> String {
 /// of the block being replaced when there is one: the author may have
 /// changed the language (`json lpout=x`, for highlighting) or added
 /// attributes, and they stay as written.
-fn render_lines(
-    lpid: &str,
-    info: Option<&str>,
-    lines: &[String],
-    indent: &str,
-    eol: &str,
-) -> String {
+fn render_lines(lpid: &str, info: Option<&str>, lines: &Lines, indent: &str, eol: &str) -> String {
     let info = match info {
         Some(info) => info.to_string(),
         None => new_info(lpid),
@@ -130,7 +206,7 @@ fn render_lines(
     for part in [indent, &fence, &info, eol] {
         out.push_str(part);
     }
-    for line in lines {
+    for line in lines.iter() {
         if line.is_empty() {
             out.push_str(bare);
         } else {
@@ -279,7 +355,7 @@ pub fn rewrite(doc: &Document, wanted: &Wanted) -> String {
 /// as [`stale_results`] finds them).
 pub fn rewrite_removing(doc: &Document, wanted: &Wanted, stale: &[usize]) -> String {
     enum Edit<'a> {
-        Result(usize, &'a Option<Vec<String>>),
+        Result(usize, &'a Option<Lines>),
         Remove(usize),
     }
     let mut edits: Vec<(usize, Edit<'_>)> = wanted
@@ -361,21 +437,21 @@ fn raw_info<'t>(text: &'t str, block: &crate::document::Block) -> &'t str {
 /// Identical lines are compared without collecting either side, and a
 /// block holding no pattern syntax is not compiled as a pattern, so a
 /// rebuild of a long result costs no list of its lines.
-fn stored_matches(stored: &crate::document::Block, lines: &[String]) -> bool {
+fn stored_matches(stored: &crate::document::Block, lines: &Lines) -> bool {
     let content = stored.fence.content.as_str();
     let stored_lines = || {
         content
             .split_terminator('\n')
             .map(|l| l.strip_suffix('\r').unwrap_or(l))
     };
-    if stored_lines().eq(lines.iter().map(String::as_str)) {
+    if stored_lines().eq(lines.iter()) {
         return true;
     }
     if !stored_lines().any(crate::pattern::is_pattern_line) {
         return false;
     }
     let stored: Vec<&str> = stored_lines().collect();
-    let new_lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let new_lines: Vec<&str> = lines.iter().collect();
     crate::pattern::matches(&stored, &new_lines)
 }
 
@@ -465,8 +541,8 @@ mod tests {
         Document::parse(Path::new("t.md"), text.to_string()).unwrap()
     }
 
-    fn lines(v: &[&str]) -> Option<Vec<String>> {
-        Some(v.iter().map(|s| s.to_string()).collect())
+    fn lines(v: &[&str]) -> Option<Lines> {
+        Some(v.iter().collect())
     }
 
     #[test]
@@ -511,7 +587,7 @@ mod tests {
 
     #[test]
     fn fences_in_output_get_a_longer_fence() {
-        let out = render("a", &["```".into(), " ````x".into()], "", "\n");
+        let out = render("a", &["```", " ````x"].iter().collect(), "", "\n");
         assert!(out.starts_with("`````text lpout=a\n"), "{out}");
         assert!(out.ends_with("\n`````\n"));
     }
@@ -544,9 +620,9 @@ mod tests {
                 assert_eq!(fence_run(line, ch as u8), naive(line, ch), "{line:?} {ch}");
             }
         }
-        let out = render("a", &["\u{a0}````".into(), "\t```".into()], "", "\n");
+        let out = render("a", &["\u{a0}````", "\t```"].iter().collect(), "", "\n");
         assert!(out.starts_with("`````text lpout=a\n"), "{out}");
-        let out = render("a`b", &["~~~~".into(), "```````".into()], "  ", "\n");
+        let out = render("a`b", &["~~~~", "```````"].iter().collect(), "  ", "\n");
         assert!(out.starts_with("  ~~~~~text lpout="), "{out}");
         assert!(out.ends_with("\n  ~~~~~\n"), "{out}");
     }
@@ -645,7 +721,7 @@ mod tests {
             "plain-1.2_x",
         ] {
             let fence = if lpid.contains('`') { "~~~" } else { "```" };
-            let info = render(lpid, &[], "", "\n");
+            let info = render(lpid, &Lines::new(), "", "\n");
             let text = format!("{fence}sh lpid={}\n{fence}\n\n{info}", quote_lpid(lpid));
             let d = doc(&text);
             assert_eq!(d.blocks[0].lpid.as_deref(), Some(lpid), "{text}");

@@ -75,8 +75,8 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
     if let Spec::Session(spec) = &group.spec {
         let root = crate::build::project_root();
         for (_, lines) in runner::placements(group, spec, &report.run, &root) {
-            for line in lines.into_iter().flatten() {
-                output.push(format!("{:>4} | {}", output.len() + 1, clip(&line)));
+            for line in lines.iter().flat_map(|l| l.iter()) {
+                output.push(format!("{:>4} | {}", output.len() + 1, clip(line)));
             }
         }
     }

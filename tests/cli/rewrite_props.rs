@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use litprog::document::{Document, Project, Role};
-use litprog::writeback::{self, Wanted};
+use litprog::writeback::{self, Lines as ResultLines, Wanted};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -62,7 +62,7 @@ fn wanted_for(doc: &Document, choices: &[Option<Vec<String>>]) -> Wanted {
     owners(doc)
         .into_iter()
         .enumerate()
-        .map(|(n, b)| (b, choices[n % choices.len()].clone()))
+        .map(|(n, b)| (b, choices[n % choices.len()].clone().map(ResultLines::from)))
         .collect()
 }
 
@@ -94,7 +94,7 @@ fn lines_of(s: &str) -> Vec<&str> {
 /// What a wanted line looks like once written: `render` turns a bare
 /// carriage return into a line break and NUL into U+FFFD, since Markdown
 /// itself reads them that way, and drops trailing spaces and tabs.
-fn as_written(lines: &[String]) -> Vec<String> {
+fn as_written(lines: &ResultLines) -> Vec<String> {
     lines
         .iter()
         .flat_map(|l| {
