@@ -127,7 +127,7 @@ impl SessionReport {
                 Outcome::Exited(n) => {
                     format!("exit {n} (expected {})", self.expected_exit_code)
                 }
-                other => outcome_text(other),
+                other => other.to_string(),
             },
             Run::StartFailed(e) => format!("could not start: {e}"),
             Run::Unavailable(e) => format!("skipped: {e}"),
@@ -159,24 +159,6 @@ impl SessionReport {
 }
 
 /// `timed out after 2 s`, `killed by SIGKILL`, `exit 3`.
-fn outcome_text(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Exited(n) => format!("exit {n}"),
-        Outcome::TimedOut(d) => format!("timed out after {} s", seconds(*d)),
-        Outcome::SessionTimedOut(d) => format!("session timed out after {} s", seconds(*d)),
-        Outcome::Signaled { name, .. } => format!("killed by {name}"),
-    }
-}
-
-fn seconds(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() == 0.0 {
-        format!("{s:.0}")
-    } else {
-        format!("{s}")
-    }
-}
-
 /// Output kept per block (per stream) for its result block (1 MiB); markers
 /// never count. The rest is read and dropped, and the block's result says
 /// how much was cut: documentation is no place for megabytes of output, and
@@ -597,7 +579,7 @@ pub fn status_line(run: &Run) -> String {
         }
         Run::Finished(c) => match &c.outcome {
             Outcome::Exited(n) => format!("# exit: {n}"),
-            other => format!("# {}", outcome_text(other)),
+            other => format!("# {}", other.to_string()),
         },
         Run::StartFailed(e) => format!("# could not start: {e}"),
         Run::Unavailable(why) => format!("# not run: {why}"),

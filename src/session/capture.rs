@@ -35,16 +35,28 @@ impl Outcome {
 }
 
 impl std::fmt::Display for Outcome {
-    /// `exit status 1`, `killed by SIGSEGV`, `timed out after 2.5s`.
+    /// `exit 1`, `killed by SIGSEGV`, `timed out after 2.5 s`, `session
+    /// timed out after 60 s`: the one rendering of an outcome, in result
+    /// blocks (`# timed out after 2 s`), reports and messages alike.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Outcome::Exited(code) => write!(f, "exit status {code}"),
+            Outcome::Exited(code) => write!(f, "exit {code}"),
             Outcome::Signaled { name, .. } => write!(f, "killed by {name}"),
-            Outcome::TimedOut(timeout) => write!(f, "timed out after {timeout:?}"),
+            Outcome::TimedOut(timeout) => write!(f, "timed out after {} s", seconds(*timeout)),
             Outcome::SessionTimedOut(timeout) => {
-                write!(f, "session timed out after {timeout:?}")
+                write!(f, "session timed out after {} s", seconds(*timeout))
             }
         }
+    }
+}
+
+/// Seconds as people write them: `2`, `2.5`.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s}")
     }
 }
 
@@ -273,9 +285,9 @@ mod tests {
             name: "SIGSEGV".into(),
         };
         assert_eq!(signaled.to_string(), "killed by SIGSEGV");
-        assert_eq!(Outcome::Exited(2).to_string(), "exit status 2");
+        assert_eq!(Outcome::Exited(2).to_string(), "exit 2");
         let timed_out = Outcome::TimedOut(Duration::from_millis(2500));
-        assert_eq!(timed_out.to_string(), "timed out after 2.5s");
+        assert_eq!(timed_out.to_string(), "timed out after 2.5 s");
     }
 
     const P: &str = "__litprog_0123456789abcdef_";
