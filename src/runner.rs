@@ -579,7 +579,7 @@ pub fn status_line(run: &Run) -> String {
         }
         Run::Finished(c) => match &c.outcome {
             Outcome::Exited(n) => format!("# exit: {n}"),
-            other => format!("# {}", other.to_string()),
+            other => format!("# {other}"),
         },
         Run::StartFailed(e) => format!("# could not start: {e}"),
         Run::Unavailable(why) => format!("# not run: {why}"),
