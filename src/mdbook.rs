@@ -83,7 +83,7 @@ impl Default for Settings {
             hide: true,
             on_failure: OnFailure::Fail,
             jobs: 1,
-            timeout: Duration::from_secs(30),
+            timeout: crate::runner::DEFAULT_TIMEOUT,
         }
     }
 }

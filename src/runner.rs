@@ -42,11 +42,15 @@ pub struct RunOptions {
     pub cancel: Cancel,
 }
 
+/// Timeout of each block of a session that sets none (`timeout`,
+/// `--timeout`, `litprog.toml`'s `timeout`).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             jobs: 1,
-            default_timeout: Duration::from_secs(10),
+            default_timeout: DEFAULT_TIMEOUT,
             keep_going: false,
             skip_unavailable: false,
             cancel: Cancel::new(),

@@ -428,7 +428,10 @@ fn build_options(
     cancel: Cancel,
 ) -> BuildOptions {
     let jobs = args.jobs.or(config.jobs).unwrap_or(1);
-    let timeout = args.timeout.or(config.timeout).unwrap_or(30.0);
+    let timeout = args
+        .timeout
+        .or(config.timeout)
+        .unwrap_or(crate::runner::DEFAULT_TIMEOUT.as_secs_f64());
     BuildOptions {
         paths,
         only: args.only.clone(),
