@@ -170,6 +170,29 @@ fn invalid_redactions_are_document_errors_at_their_line() {
 }
 
 #[test]
+fn a_redaction_too_big_to_compile_is_an_error_not_a_hang() {
+    // Compiled, this expression would take gigabytes; the size limit makes
+    // it an error at its line, found before anything runs.
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "# T\n\n```yaml\nlpid: s\nlptype: session\nredact: {\"[BIG]\": \"(a{1000}){1000}\"}\n```\n\n```bash lpid=s\necho ran > ran.txt\n```\n",
+    );
+    t.litprog(&["build"])
+        .status(2)
+        .stderr_has("doc.md:6: option 'redact': [BIG] is not a valid regular expression");
+    assert!(!t.exists("ran.txt"));
+}
+
+#[test]
+fn a_stored_pattern_line_too_big_to_compile_is_taken_literally() {
+    let t = TestDir::new();
+    let doc = "```bash lpid=s lptype=session\necho hi\n```\n\n```text lpout=s\n(a{1000}){1000} (re)\n# exit: 0\n```\n";
+    t.write("doc.md", doc);
+    t.litprog(&["check"]).status(1).stdout_has("+hi");
+}
+
+#[test]
 fn the_status_option_decides_when_the_status_line_is_written() {
     let t = TestDir::new();
     let doc = |status: &str, body: &str, expected: i32| {
