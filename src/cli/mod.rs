@@ -398,6 +398,11 @@ fn run_build(
             interrupts.rewritten(path);
         }
     })?;
+    // The process ends once the summary is printed: freeing every document
+    // of the project first would be work for nothing, and much of a build
+    // that changes nothing (docs/performance.md). `watch`, which builds
+    // again and again, drops its reports.
+    let report = std::mem::ManuallyDrop::new(report);
     Ok(report::summary(&report, mode, format, json))
 }
 
