@@ -20,7 +20,7 @@
 /// cut from tracebacks.
 pub(crate) const PYTHON_DRIVER: &str = r#"
 def main():
-    import os, sys, ast, json, linecache
+    import os, sys, linecache
     from types import CodeType
     src = os.fdopen(os.dup(0), 'rb')
     null = os.open(os.devnull, os.O_RDONLY)
@@ -30,22 +30,27 @@ def main():
     head = src.readline().split()
     if len(head) < 3:
         return
-    prefix, separate, show = head[0].decode(), head[1] == b'1', head[2] == b'1'
+    prefix, separate, show = head[0], head[1] == b'1', head[2] == b'1'
+    if show:
+        import ast
     ns = sys.modules['__main__'].__dict__
     ns.update(__file__='<stdin>', __cached__=None)
     ours = ('<litprog>', '<string>')
     sources = {}
 
     def flush():
-        for f in (sys.stdout, sys.stderr):
-            try:
-                f.flush()
-            except Exception:
-                pass
+        try:
+            sys.stdout.flush()
+        except Exception:
+            pass
+        try:
+            sys.stderr.flush()
+        except Exception:
+            pass
 
     def mark(i):
         flush()
-        data = ('%s%d__\n' % (prefix, i)).encode()
+        data = b'%s%d__\n' % (prefix, i)
         os.write(1, data)
         if separate:
             os.write(2, data)
@@ -74,15 +79,33 @@ def main():
         need = line - 1 + len(text)
         if len(lines) < need:
             lines.extend(['\n'] * (need - len(lines)))
-        lines[line - 1:need] = [l if l.endswith('\n') else l + '\n' for l in text]
+        if text and not text[-1].endswith('\n'):
+            text[-1] += '\n'
+        lines[line - 1:need] = text
         # No mtime: linecache.checkcache leaves the entry alone.
         linecache.cache[name] = (0, None, lines, name)
 
     def shift(co, d):
-        if d == 0:
-            return co
-        consts = tuple(shift(c, d) if isinstance(c, CodeType) else c for c in co.co_consts)
+        consts = co.co_consts
+        for c in consts:
+            if type(c) is CodeType:
+                consts = tuple(shift(c, d) if type(c) is CodeType else c for c in consts)
+                break
         return co.replace(co_firstlineno=co.co_firstlineno + d, co_consts=consts)
+
+    # Names come as JSON strings, nearly always without an escape.
+    names = {}
+
+    def name_of(raw):
+        name = names.get(raw)
+        if name is None:
+            if b'\\' in raw:
+                import json
+                name = json.loads(raw)
+            else:
+                name = raw.strip()[1:-1].decode('utf-8', 'replace')
+            names[raw] = name
+        return name
 
     index = -1
     while True:
@@ -91,7 +114,7 @@ def main():
             break
         kind, n, line, name = header.split(b' ', 3)
         code = src.read(int(n))
-        line, name = int(line), json.loads(name)
+        line, name = int(line), name_of(name)
         if kind == b'b':
             if index >= 0:
                 mark(index)
@@ -123,7 +146,8 @@ def main():
         else:
             # Line numbers are relative to each code object's first line:
             # moving those moves every line, at no cost per line.
-            unit = shift(unit, line - 1)
+            if line > 1:
+                unit = shift(unit, line - 1)
         try:
             if show:
                 unit = compile(tree, name, 'exec', dont_inherit=True)
