@@ -73,8 +73,8 @@ impl Key {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cached {
     /// For each code block of the session, the lines of its result block
-    /// (`None`: no result block), as [`crate::runner::placements`] made them.
-    pub lines: Vec<Option<crate::writeback::Lines>>,
+    /// (`None`: no result block), as [`crate::result_block::placements`] made them.
+    pub lines: Vec<Option<crate::lines::Lines>>,
     /// The outcome as [`crate::runner::SessionReport::outcome`] said it.
     pub outcome: String,
     /// How long the run that was stored took.
@@ -330,7 +330,7 @@ fn parse_entry(bytes: &[u8], key: &Key, blocks: usize) -> Option<Cached> {
             Value::Array(items) => items
                 .iter()
                 .map(|l| l.as_str())
-                .collect::<Option<crate::writeback::Lines>>()
+                .collect::<Option<crate::lines::Lines>>()
                 .map(Some),
             _ => None,
         })
