@@ -861,7 +861,8 @@ fn select(
         let mut errors = Vec::new();
         let mut set = HashSet::new();
         for pattern in &options.only {
-            let groups: Vec<usize> = tangle::expand(project, pattern)
+            let groups: Vec<usize> = project
+                .matching(pattern)
                 .into_iter()
                 .filter(|&g| matches!(project.groups[g].spec, Spec::Session(_) | Spec::OutFile(_)))
                 .collect();
@@ -871,7 +872,7 @@ fn select(
                     0,
                     format!(
                         "'{pattern}' matches no session or out_file{}",
-                        tangle::no_match_hint(project, pattern)
+                        project.no_match_hint(pattern)
                     ),
                 ));
             }
@@ -923,7 +924,8 @@ fn select(
         if let Spec::Session(spec) = &project.groups[step.group].spec {
             for req in &spec.requires {
                 out_files.extend(
-                    tangle::expand(project, req)
+                    project
+                        .matching(req)
                         .into_iter()
                         .filter(|&g| matches!(project.groups[g].spec, Spec::OutFile(_))),
                 );

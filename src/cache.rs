@@ -39,7 +39,7 @@ use crate::document::{Group, Project};
 use crate::files;
 use crate::options::Spec;
 use crate::state::STATE_DIR;
-use crate::tangle::{self, TangledFile};
+use crate::tangle::TangledFile;
 
 /// The cache's directory inside litprog's state directory (`.litprog/`).
 pub const CACHE_DIR: &str = "cache";
@@ -143,7 +143,7 @@ impl Cache {
         while let Some(at) = todo.pop() {
             if let Spec::Session(s) = &project.groups[at].spec {
                 for req in &s.requires {
-                    for found in tangle::expand(project, req) {
+                    for found in project.matching(req) {
                         if found != group && seen.insert(found) {
                             todo.push(found);
                         }
