@@ -843,6 +843,33 @@ fn check_group(
         if key == "lptype" {
             continue;
         }
+        if key == "requires" && matches!(lptype, LpType::OutFile | LpType::RawBlock) {
+            // An error, not the warning of other misplaced keys: the author
+            // expects an order that litprog would not keep. Out_files are
+            // tangled before any session starts, and nothing runs a raw
+            // block.
+            let (path, line) = at(entry);
+            let instead = match lptype {
+                LpType::OutFile => format!(
+                    "out_files are written before any session runs; a session that needs the file requires it instead (`requires: [{}]`)",
+                    p.lpid
+                ),
+                _ => "a raw block is never run, only included in out_files".to_string(),
+            };
+            errors.push(
+                Diagnostic::new(
+                    &path,
+                    line,
+                    format!(
+                        "option 'requires' does not apply to {} '{}': {instead}",
+                        lptype.as_str(),
+                        p.lpid
+                    ),
+                )
+                .about(Focus::Key(key.to_string())),
+            );
+            continue;
+        }
         if lptype != LpType::Meta && !lptype.keys().contains(&key) {
             let (path, line) = at(entry);
             let owners: Vec<&str> = [LpType::Session, LpType::OutFile]
