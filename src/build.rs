@@ -12,12 +12,13 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::cache::{Cache, CacheMode};
+use crate::cache::{Cache, CacheMode, Cached};
 use crate::document::{Document, Project};
 use crate::error::{Diagnostic, Diagnostics, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
+use crate::result_block;
 use crate::runner::{self, RunEvent, RunOptions, SessionReport};
 use crate::state;
 use crate::tangle::{self, TangledFile};
@@ -355,7 +356,10 @@ fn build_project(
         runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
             RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
             RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
-            RunEvent::Done(r) => progress(Progress::SessionFinished(&project, r)),
+            RunEvent::Done(r) => {
+                store(&cache, &project, r);
+                progress(Progress::SessionFinished(&project, r))
+            }
         })
     } else {
         Vec::new()
@@ -403,7 +407,7 @@ fn build_project(
                     crate::document::Role::Result { lpid } => lpid.clone(),
                     _ => String::new(),
                 },
-                removable: writeback::removable(doc, r),
+                removable: result_block::removable(doc, r),
             });
         }
     }
@@ -418,6 +422,26 @@ fn build_project(
 }
 
 pub use crate::redact::project_root;
+
+/// Store the results of a session that ran with the expected outcome (the
+/// runner says so by giving its key).
+fn store(cache: &Cache, project: &Project, report: &SessionReport) {
+    let group = &project.groups[report.group];
+    let (Some(key), Spec::Session(spec)) = (&report.cache_key, &group.spec) else {
+        return;
+    };
+    // Stored as written (redacted), so that a hit is the same on any machine.
+    let lines = result_block::placements(group, spec, &report.run, &project_root())
+        .into_iter()
+        .map(|(_, lines)| lines)
+        .collect();
+    let cached = Cached {
+        lines,
+        outcome: report.outcome(),
+        runtime: report.runtime().unwrap_or_default(),
+    };
+    cache.put(key, &cached);
+}
 
 /// A result block that follows no code block of its session.
 #[derive(Debug, Clone)]
@@ -438,7 +462,7 @@ pub struct StaleResult {
 fn stale_results(project: &Project) -> BTreeMap<usize, Vec<usize>> {
     let mut stale = BTreeMap::new();
     for (d, doc) in project.documents.iter().enumerate() {
-        let found = writeback::stale_results(doc);
+        let found = result_block::stale_results(doc);
         if !found.is_empty() {
             stale.insert(d, found);
         }
@@ -480,7 +504,7 @@ fn new_texts(
                 if !group.blocks.iter().any(|b| b.doc == d) {
                     continue;
                 }
-                for (r, lines) in runner::placements(group, spec, &report.run, root) {
+                for (r, lines) in result_block::placements(group, spec, &report.run, root) {
                     if r.doc == d {
                         wanted.insert(r.block, lines);
                     }
@@ -492,7 +516,7 @@ fn new_texts(
                 .into_iter()
                 .flatten()
                 .copied()
-                .filter(|&r| writeback::removable(doc, r))
+                .filter(|&r| result_block::removable(doc, r))
                 .collect();
             (d, writeback::rewrite_removing(doc, &wanted, &remove))
         })
@@ -837,7 +861,8 @@ fn select(
         let mut errors = Vec::new();
         let mut set = HashSet::new();
         for pattern in &options.only {
-            let groups: Vec<usize> = tangle::expand(project, pattern)
+            let groups: Vec<usize> = project
+                .matching(pattern)
                 .into_iter()
                 .filter(|&g| matches!(project.groups[g].spec, Spec::Session(_) | Spec::OutFile(_)))
                 .collect();
@@ -847,7 +872,7 @@ fn select(
                     0,
                     format!(
                         "'{pattern}' matches no session or out_file{}",
-                        tangle::no_match_hint(project, pattern)
+                        project.no_match_hint(pattern)
                     ),
                 ));
             }
@@ -899,7 +924,8 @@ fn select(
         if let Spec::Session(spec) = &project.groups[step.group].spec {
             for req in &spec.requires {
                 out_files.extend(
-                    tangle::expand(project, req)
+                    project
+                        .matching(req)
                         .into_iter()
                         .filter(|&g| matches!(project.groups[g].spec, Spec::OutFile(_))),
                 );

@@ -39,7 +39,7 @@ use crate::document::{Group, Project};
 use crate::files;
 use crate::options::Spec;
 use crate::state::STATE_DIR;
-use crate::tangle::{self, TangledFile};
+use crate::tangle::TangledFile;
 
 /// The cache's directory inside litprog's state directory (`.litprog/`).
 pub const CACHE_DIR: &str = "cache";
@@ -73,8 +73,8 @@ impl Key {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cached {
     /// For each code block of the session, the lines of its result block
-    /// (`None`: no result block), as [`crate::runner::placements`] made them.
-    pub lines: Vec<Option<crate::writeback::Lines>>,
+    /// (`None`: no result block), as [`crate::result_block::placements`] made them.
+    pub lines: Vec<Option<crate::lines::Lines>>,
     /// The outcome as [`crate::runner::SessionReport::outcome`] said it.
     pub outcome: String,
     /// How long the run that was stored took.
@@ -143,7 +143,7 @@ impl Cache {
         while let Some(at) = todo.pop() {
             if let Spec::Session(s) = &project.groups[at].spec {
                 for req in &s.requires {
-                    for found in tangle::expand(project, req) {
+                    for found in project.matching(req) {
                         if found != group && seen.insert(found) {
                             todo.push(found);
                         }
@@ -330,7 +330,7 @@ fn parse_entry(bytes: &[u8], key: &Key, blocks: usize) -> Option<Cached> {
             Value::Array(items) => items
                 .iter()
                 .map(|l| l.as_str())
-                .collect::<Option<crate::writeback::Lines>>()
+                .collect::<Option<crate::lines::Lines>>()
                 .map(Some),
             _ => None,
         })

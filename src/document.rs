@@ -736,6 +736,63 @@ impl Project {
         location(&self.documents[r.doc].path, self.block(r).fence.line)
     }
 
+    /// The groups whose lpid matches `pattern` (a plain lpid, or a glob over
+    /// lpids: `*`, `?`, `[...]`), as indices into [`Project::groups`], in
+    /// order of first appearance. `requires` and `inputs` both name groups
+    /// this way.
+    pub fn matching(&self, pattern: &str) -> Vec<usize> {
+        let glob = is_glob(pattern)
+            .then(|| glob::Pattern::new(pattern).ok())
+            .flatten();
+        match glob {
+            Some(p) => (0..self.groups.len())
+                .filter(|&i| p.matches(&self.groups[i].lpid))
+                .collect(),
+            None => self.group_index(pattern).into_iter().collect(),
+        }
+    }
+
+    /// What to add to an "unknown lpid" message for `pattern`, which
+    /// [`Project::matching`] found no group for: a glob is said to match
+    /// none; for a plain lpid, the closest lpid of the project, if one is
+    /// close (`did you mean 'setup'?`).
+    pub fn no_match_hint(&self, pattern: &str) -> String {
+        if is_glob(pattern) {
+            return " (the glob matches no lpid)".to_string();
+        }
+        self.closest_lpid(pattern)
+            .map(|l| format!(" (did you mean '{l}'?)"))
+            .unwrap_or_default()
+    }
+
+    /// The lpid closest to `unknown`: one that differs in case only, or
+    /// else the most similar one (Jaro-Winkler above 0.8).
+    pub fn closest_lpid(&self, unknown: &str) -> Option<&str> {
+        let lpids = || self.groups.iter().map(|g| g.lpid.as_str());
+        if let Some(same) = lpids().find(|l| l.eq_ignore_ascii_case(unknown)) {
+            return Some(same);
+        }
+        lpids()
+            .map(|l| (strsim::jaro_winkler(unknown, l), l))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, l)| l)
+    }
+
+    /// Where `key` was set for `group` (its declaration first, then its
+    /// blocks), or the group's first block.
+    pub fn option_location(&self, group: &Group, key: &str) -> (PathBuf, usize) {
+        group
+            .declaration
+            .iter()
+            .chain(&group.blocks)
+            .find_map(|&r| {
+                let o = self.block(r).options.iter().find(|o| o.key == key)?;
+                Some((self.documents[r.doc].path.clone(), o.line))
+            })
+            .unwrap_or_else(|| (group.path.clone(), group.line))
+    }
+
     /// The code of a group: its blocks' code concatenated in order.
     pub fn code(&self, group: &Group) -> String {
         group
@@ -744,6 +801,11 @@ impl Project {
             .map(|&r| self.block(r).code.as_str())
             .collect()
     }
+}
+
+/// Is `pattern` a glob over lpids rather than a plain lpid?
+fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
 }
 
 fn check_group(
@@ -779,6 +841,33 @@ fn check_group(
     for entry in &p.options {
         let key = entry.0.key.as_str();
         if key == "lptype" {
+            continue;
+        }
+        if key == "requires" && matches!(lptype, LpType::OutFile | LpType::RawBlock) {
+            // An error, not the warning of other misplaced keys: the author
+            // expects an order that litprog would not keep. Out_files are
+            // tangled before any session starts, and nothing runs a raw
+            // block.
+            let (path, line) = at(entry);
+            let instead = match lptype {
+                LpType::OutFile => format!(
+                    "out_files are written before any session runs; a session that needs the file requires it instead (`requires: [{}]`)",
+                    p.lpid
+                ),
+                _ => "a raw block is never run, only included in out_files".to_string(),
+            };
+            errors.push(
+                Diagnostic::new(
+                    &path,
+                    line,
+                    format!(
+                        "option 'requires' does not apply to {} '{}': {instead}",
+                        lptype.as_str(),
+                        p.lpid
+                    ),
+                )
+                .about(Focus::Key(key.to_string())),
+            );
             continue;
         }
         if lptype != LpType::Meta && !lptype.keys().contains(&key) {

@@ -17,7 +17,8 @@
 //! | running interpreters | [`session`] |
 //! | output -> output without machine-specific paths | `redact` (internal) |
 //! | stored result blocks as patterns for new output | `pattern` (internal) |
-//! | captures -> result blocks spliced into the text | [`writeback`] |
+//! | session outcomes -> result blocks: lines, rendering, ownership | [`result_block`] |
+//! | result blocks spliced into the text | [`writeback`] |
 //! | the whole build: load, tangle, run, write back or check | [`build`] |
 //! | the same build on documents held in memory | [`build::build_in_memory`] |
 //! | chapters as the readers of an mdBook see them | [`mdbook`] |
@@ -60,12 +61,14 @@ pub mod config;
 pub mod document;
 pub mod error;
 pub mod files;
+pub(crate) mod lines;
 pub mod markdown;
 pub mod mdbook;
 pub mod options;
 pub(crate) mod pattern;
 pub mod plan;
 pub(crate) mod redact;
+pub mod result_block;
 pub mod runner;
 pub mod session;
 pub(crate) mod state;

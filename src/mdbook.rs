@@ -19,9 +19,9 @@ use crate::build::Built;
 use crate::document::{Block, Document, Project, Role};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::options::{self, Hide, Spec, StatusMode};
+use crate::result_block;
 use crate::runner::{Run, SessionReport};
 use crate::session::Outcome;
-use crate::writeback;
 
 /// When readers see a session's status line (`# exit: 0`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -236,7 +236,7 @@ fn failure_note(
 ) -> Option<(usize, Edit)> {
     let code = *group.blocks.last()?;
     let doc = &project.documents[code.doc];
-    let anchor = writeback::existing_result(doc, code.block).unwrap_or(code.block);
+    let anchor = result_block::existing_result(doc, code.block).unwrap_or(code.block);
     let block = &doc.blocks[anchor];
     let at = block.fence.span.end;
     let eol = if doc.text.contains("\r\n") {
@@ -314,7 +314,7 @@ fn hidden(project: &Project, doc: &Document, block: &Block) -> Result<Hide, Diag
 fn hide_edits(doc: &Document, b: usize, hide: Hide, out: &mut Vec<Edit>) {
     let code = matches!(hide, Hide::Code | Hide::All);
     let output = matches!(hide, Hide::Output | Hide::All);
-    let result = writeback::existing_result(doc, b).filter(|_| output);
+    let result = result_block::existing_result(doc, b).filter(|_| output);
     for r in [Some(b).filter(|_| code), result].into_iter().flatten() {
         out.push(Edit {
             range: doc.blocks[r].fence.span.clone(),
@@ -447,7 +447,7 @@ fn status_line(
     }
     let (d, r) = group.blocks.iter().rev().find_map(|code| {
         let doc = &project.documents[code.doc];
-        writeback::existing_result(doc, code.block).map(|r| (code.doc, r))
+        result_block::existing_result(doc, code.block).map(|r| (code.doc, r))
     })?;
     let doc = &project.documents[d];
     let block = &doc.blocks[r];

@@ -6,12 +6,10 @@
 //! runner ([`crate::build`]) executes.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
-use crate::document::{Group, Project};
+use crate::document::Project;
 use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets, location};
 use crate::options::{SessionSpec, Spec};
-use crate::tangle::{expand, no_match_hint};
 
 /// One session to run.
 #[derive(Debug, Clone)]
@@ -53,9 +51,9 @@ impl Plan {
             let group = &project.groups[gi];
             let mut after = Vec::new();
             for req in &spec.requires {
-                let matched = expand(project, req);
+                let matched = project.matching(req);
                 if matched.is_empty() {
-                    let (path, line) = option_location(project, group, "requires");
+                    let (path, line) = project.option_location(group, "requires");
                     errors.push(
                         Diagnostic::new(
                             &path,
@@ -63,7 +61,7 @@ impl Plan {
                             format!(
                                 "session '{}' requires unknown lpid '{req}'{}",
                                 group.lpid,
-                                no_match_hint(project, req)
+                                project.no_match_hint(req)
                             ),
                         )
                         .about(Focus::Item("requires".into(), req.clone())),
@@ -169,7 +167,7 @@ fn check_sessions(project: &Project) -> Vec<Diagnostic> {
             continue;
         };
         let mut bad = |key: &str, message: String| {
-            let (path, line) = option_location(project, group, key);
+            let (path, line) = project.option_location(group, key);
             errors.push(
                 Diagnostic::new(&path, line, format!("{message} (in '{}')", group.lpid))
                     .about(Focus::Value(key.to_string())),
@@ -214,20 +212,6 @@ fn check_sessions(project: &Project) -> Vec<Diagnostic> {
         }
     }
     errors
-}
-
-/// Where `key` was set for `group` (its declaration first, then its
-/// blocks), or the group's first block.
-pub(crate) fn option_location(project: &Project, group: &Group, key: &str) -> (PathBuf, usize) {
-    group
-        .declaration
-        .iter()
-        .chain(&group.blocks)
-        .find_map(|&r| {
-            let o = project.block(r).options.iter().find(|o| o.key == key)?;
-            Some((project.documents[r.doc].path.clone(), o.line))
-        })
-        .unwrap_or_else(|| (group.path.clone(), group.line))
 }
 
 #[cfg(test)]

@@ -1,25 +1,21 @@
 //! The runner: executes a [`Plan`]'s sessions, in parallel where their
-//! dependencies allow, and turns each capture into result block lines.
+//! dependencies allow, and reports how each went ([`Run`]); what that puts
+//! in result blocks is [`crate::result_block`]'s.
 //!
 //! The planner decides what waits for what; the runner only executes. Each
 //! session runs on its own thread (the engine's own threads do the I/O),
 //! and a channel reports completions back to the scheduling loop, which
 //! never polls.
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::cache::{Cache, Cached, Key};
-use crate::document::{BlockRef, Group, Project};
-use crate::options::{OutputMode, SessionSpec, Spec, StatusMode};
+use crate::document::{Group, Project};
+use crate::options::{SessionSpec, Spec};
 use crate::plan::Plan;
-use crate::redact::{Places, Redactor};
-use crate::session::{
-    self, BlockCapture, Cancel, Capture, Line, Outcome, SessionError, SessionOptions, Stream,
-};
-use crate::writeback::Lines;
+use crate::session::{self, Cancel, Capture, Outcome, SessionError, SessionOptions};
 
 /// How the runner schedules.
 #[derive(Debug, Clone)]
@@ -116,6 +112,11 @@ pub struct SessionReport {
     /// `path:line` of the block that read input meant for the blocks after
     /// it (a session fed on stdin), which fails the session.
     pub input_consumed_at: Option<String>,
+    /// The cache key its results are to be stored under: set when it ran
+    /// with a cache and succeeded. The runner stores nothing; its caller
+    /// stores the result lines ([`crate::build`]), which the runner does not
+    /// make.
+    pub cache_key: Option<Key>,
 }
 
 impl SessionReport {
@@ -162,7 +163,6 @@ impl SessionReport {
     }
 }
 
-/// `timed out after 2 s`, `killed by SIGKILL`, `exit 3`.
 /// Output kept per block (per stream) for its result block (1 MiB); markers
 /// never count. The rest is read and dropped, and the block's result says
 /// how much was cut: documentation is no place for megabytes of output, and
@@ -283,8 +283,10 @@ pub enum RunEvent<'a> {
 }
 
 /// [`run`] with a result cache: a session whose key has an entry is not run
-/// (its report holds [`Run::Cached`]), and one that ran and succeeded is
-/// stored. A session that misses runs on its own: the sessions it requires
+/// (its report holds [`Run::Cached`]), and the report of one that ran and
+/// succeeded holds the key to store its results under
+/// ([`SessionReport::cache_key`]), which its caller does on
+/// [`RunEvent::Done`], before any other session starts. A session that misses runs on its own: the sessions it requires
 /// that hit are not run again (their effects on disk are taken to persist).
 ///
 /// The key of a session is taken when it is about to start, after the
@@ -415,9 +417,9 @@ fn run_with(
                 // rather than trust anything more it would do.
                 cancel.cancel();
             }
-            let report = finish(project, plan, s, run);
-            if let (Some(cache), Some(key)) = (cache, keys[s].take()) {
-                store(cache, &key, project, &report);
+            let mut report = finish(project, plan, s, run);
+            if report.ok && matches!(report.run, Run::Finished(_)) {
+                report.cache_key = keys[s].take();
             }
             state[s] = State::Done(done_state(&report));
             if !report.ok && !options.keep_going {
@@ -428,26 +430,6 @@ fn run_with(
         }
     });
     reports.into_iter().flatten().collect()
-}
-
-/// Store the results of a session that ran with the expected outcome.
-fn store(cache: &Cache, key: &Key, project: &Project, report: &SessionReport) {
-    let group = &project.groups[report.group];
-    let (true, Run::Finished(_), Spec::Session(spec)) = (report.ok, &report.run, &group.spec)
-    else {
-        return;
-    };
-    // Stored as written (redacted), so that a hit is the same on any machine.
-    let lines = placements(group, spec, &report.run, &crate::redact::project_root())
-        .into_iter()
-        .map(|(_, lines)| lines)
-        .collect();
-    let cached = Cached {
-        lines,
-        outcome: report.outcome(),
-        runtime: report.runtime().unwrap_or_default(),
-    };
-    cache.put(key, &cached);
 }
 
 fn done_state(report: &SessionReport) -> Done {
@@ -483,280 +465,8 @@ fn finish(project: &Project, plan: &Plan, step: usize, run: Run) -> SessionRepor
         ok,
         expected_exit_code: expected,
         input_consumed_at,
+        cache_key: None,
     }
-}
-
-/// Remove ANSI escape sequences (CSI, OSC and two-byte escapes). Text
-/// without an escape is returned as it is, without a copy.
-pub fn strip_ansi(s: &str) -> Cow<'_, str> {
-    if memchr::memchr(0x1b, s.as_bytes()).is_none() {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\u{1b}' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('[') => {
-                // CSI: parameters and intermediates, then one final byte.
-                for c in chars.by_ref() {
-                    if ('\u{40}'..='\u{7e}').contains(&c) {
-                        break;
-                    }
-                }
-            }
-            Some(']') => {
-                // OSC: ends with BEL or ESC \.
-                while let Some(c) = chars.next() {
-                    if c == '\u{7}' {
-                        break;
-                    }
-                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
-                        chars.next();
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Captured lines as result block lines: stdout (and echoed input) as
-/// printed, stderr (only separate from stdout with `stderr: separate`)
-/// prefixed with `! `, ANSI escapes removed, and a line rewritten with
-/// carriage returns shown in its final state, as a terminal shows it.
-pub fn result_lines<'a>(lines: impl IntoIterator<Item = Line<'a>>) -> Lines {
-    let mut out = Lines::new();
-    let mut prefixed = String::new();
-    for l in lines {
-        let text = l.text.strip_suffix('\n').unwrap_or(l.text);
-        let text = strip_ansi(text);
-        let text = overstrike(&text);
-        match l.stream {
-            Stream::Stderr => {
-                prefixed.clear();
-                prefixed.push_str("! ");
-                prefixed.push_str(&text);
-                out.push(&prefixed);
-            }
-            Stream::Stdout | Stream::Stdin => out.push(&text),
-        }
-    }
-    out
-}
-
-/// A line as a terminal leaves it: each carriage return goes back to the
-/// start of the line, and what follows overwrites what was there.
-pub fn overstrike(line: &str) -> Cow<'_, str> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    if memchr::memchr(b'\r', line.as_bytes()).is_none() {
-        return Cow::Borrowed(line);
-    }
-    let mut screen: Vec<char> = Vec::new();
-    let mut col = 0;
-    for c in line.chars() {
-        if c == '\r' {
-            col = 0;
-            continue;
-        }
-        if col < screen.len() {
-            screen[col] = c;
-        } else {
-            screen.push(c);
-        }
-        col += 1;
-    }
-    Cow::Owned(screen.into_iter().collect())
-}
-
-/// The last line of a session's result: `# exit: 0`, `# timed out after
-/// 10 s`, `# killed by SIGSEGV`.
-pub fn status_line(run: &Run) -> String {
-    match run {
-        Run::Finished(c) if c.input_consumed_by.is_some() => {
-            "# error: this block read input meant for the blocks after it".to_string()
-        }
-        Run::Finished(c) => match &c.outcome {
-            Outcome::Exited(n) => format!("# exit: {n}"),
-            other => format!("# {other}"),
-        },
-        Run::StartFailed(e) => format!("# could not start: {e}"),
-        Run::Unavailable(why) => format!("# not run: {why}"),
-        Run::Skipped(why) => format!("# not run: {why}"),
-        Run::Crashed(why) => format!("# internal error: {why}"),
-        Run::Cached(c) => format!("# {}", c.outcome),
-    }
-}
-
-/// The `# output truncated` line of a block that went over the output limit.
-fn truncation_line(block: &BlockCapture) -> Option<String> {
-    (block.dropped_bytes > 0)
-        .then(|| format!("# output truncated: {} bytes dropped", block.dropped_bytes))
-}
-
-/// The blocks of a finished session whose output went over the limit, with
-/// the bytes dropped, for the console's warnings.
-pub fn truncated_blocks(group: &Group, run: &Run) -> Vec<(BlockRef, u64)> {
-    let Run::Finished(c) = run else {
-        return Vec::new();
-    };
-    let last = group.blocks.len().saturating_sub(1);
-    c.blocks
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| b.dropped_bytes > 0)
-        .filter_map(|(i, b)| {
-            let at = if c.per_block { i } else { last };
-            group.blocks.get(at).map(|&r| (r, b.dropped_bytes))
-        })
-        .collect()
-}
-
-/// Where the result blocks of a session go: for each of its code blocks,
-/// the lines of its result block (`None`: no result block).
-///
-/// With `output: block`, each block that printed gets its own lines, the
-/// block over the output limit a `# output truncated` line, and the status
-/// line goes under the block that was running when the session ended (the
-/// one that read the input of later blocks, if any); blocks that never ran
-/// get nothing.
-///
-/// Every line is redacted (`[ROOT]`, `[TMP]`, ..., and the `redact` option) with the places of a
-/// project rooted at `root`, and the status line is written as the
-/// session's `status` option says.
-pub fn placements(
-    group: &Group,
-    spec: &SessionSpec,
-    run: &Run,
-    root: &Path,
-) -> Vec<(BlockRef, Option<Lines>)> {
-    let mut placed = placements_unredacted(group, spec, run);
-    if let Run::Cached(_) = run {
-        // Stored already redacted.
-        return placed;
-    }
-    let redactor = redactor(spec, root);
-    if !redactor.is_empty() {
-        for lines in placed.iter_mut().filter_map(|(_, l)| l.as_mut()) {
-            if lines
-                .iter()
-                .any(|line| matches!(redactor.apply(line), Cow::Owned(_)))
-            {
-                *lines = lines.iter().map(|line| redactor.apply(line)).collect();
-            }
-        }
-    }
-    placed
-}
-
-/// The redactions of a session of a project rooted at `root`: the
-/// built-in places (unless `redact_builtin: false`), then its `redact`
-/// expressions in placeholder order.
-pub(crate) fn redactor(spec: &SessionSpec, root: &Path) -> Redactor {
-    let mut redactor = if spec.redact_builtin {
-        let cwd = match &spec.cwd {
-            Some(dir) => root.join(dir),
-            None => root.to_path_buf(),
-        };
-        Redactor::builtin(&Places::of_this_machine(root, &cwd))
-    } else {
-        Redactor::none()
-    };
-    for (placeholder, pattern) in &spec.redact {
-        // Checked when the options were read.
-        if let Ok(re) = crate::redact::compile(pattern) {
-            redactor = redactor.with_pattern(placeholder, re);
-        }
-    }
-    redactor
-}
-
-fn placements_unredacted(
-    group: &Group,
-    spec: &SessionSpec,
-    run: &Run,
-) -> Vec<(BlockRef, Option<Lines>)> {
-    let n = group.blocks.len();
-    if let Run::Cached(c) = run {
-        // Stored for this very session (the key covers its blocks).
-        return group.blocks.iter().copied().zip(c.lines.clone()).collect();
-    }
-    let mut per_block: Vec<Option<Lines>> = vec![None; n];
-    // A block's own `output` wins over the session's.
-    let shown: Vec<bool> = (0..n)
-        .map(|i| {
-            group
-                .block_output
-                .get(i)
-                .copied()
-                .flatten()
-                .unwrap_or(spec.output)
-                != OutputMode::None
-        })
-        .collect();
-    if !shown.contains(&true) {
-        return group.blocks.iter().map(|&r| (r, None)).collect();
-    }
-    let shown_at = |upto: usize| (0..=upto).rev().find(|&i| shown[i]);
-    let mut status_at = n - 1;
-    if let Run::Finished(c) = run {
-        let with_tail = |b: &BlockCapture| {
-            let mut lines = result_lines(b.lines());
-            if let Some(line) = truncation_line(b) {
-                lines.push(&line);
-            }
-            lines
-        };
-        match (c.per_block, spec.output) {
-            (true, OutputMode::Block | OutputMode::None) => {
-                for (i, b) in c.blocks.iter().enumerate().take(n) {
-                    let lines = with_tail(b);
-                    if shown[i] && !lines.is_empty() {
-                        per_block[i] = Some(lines);
-                    }
-                }
-                status_at = c
-                    .input_consumed_by
-                    .unwrap_or_else(|| c.ran().max(1) - 1)
-                    .min(n - 1);
-            }
-            // Blocks keep their exact order.
-            _ => {
-                let mut lines = Lines::new();
-                for (_, b) in c
-                    .blocks
-                    .iter()
-                    .enumerate()
-                    .filter(|&(i, _)| !c.per_block || shown.get(i) != Some(&false))
-                {
-                    lines.extend(with_tail(b).iter());
-                }
-                if let Some(at) = shown_at(n - 1) {
-                    per_block[at] = Some(lines);
-                }
-            }
-        }
-    }
-    let plain_success = matches!(run, Run::Finished(c) if c.outcome == Outcome::Exited(0));
-    let with_status = match spec.status {
-        StatusMode::Always => true,
-        StatusMode::Nonzero => !plain_success,
-        StatusMode::Never => false,
-    };
-    // The status line goes under the block that was running when the
-    // session ended, or the nearest shown block before it.
-    let at = shown_at(status_at).or_else(|| shown.iter().position(|&s| s));
-    if with_status && let Some(at) = at {
-        per_block[at]
-            .get_or_insert_with(Lines::new)
-            .push(&status_line(run));
-    }
-    group.blocks.iter().copied().zip(per_block).collect()
 }
 
 #[cfg(test)]
@@ -836,72 +546,5 @@ mod tests {
         let second = RunOptions::default();
         let reports = run(&project, &plan, &second, |_| {});
         assert!(reports[0].ok, "{:?}", reports[0].run);
-    }
-
-    #[test]
-    fn ansi_sequences_are_removed() {
-        assert_eq!(strip_ansi("\u{1b}[1;31mred\u{1b}[0m plain"), "red plain");
-        assert_eq!(strip_ansi("\u{1b}]0;title\u{7}x"), "x");
-        assert_eq!(strip_ansi("no escapes"), "no escapes");
-        assert!(matches!(
-            strip_ansi("no escapes"),
-            Cow::Borrowed("no escapes")
-        ));
-        assert!(matches!(strip_ansi(""), Cow::Borrowed("")));
-        assert_eq!(strip_ansi("a\u{1b}"), "a");
-        assert_eq!(strip_ansi("\u{1b}]0;t\u{1b}\\é\u{1b}(B"), "éB");
-    }
-
-    #[test]
-    fn lines_are_prefixed_by_stream() {
-        let l = |stream, text| Line { stream, text };
-        let lines = [
-            l(Stream::Stdout, "out\r\n"),
-            l(Stream::Stderr, "err\n"),
-            l(Stream::Stdout, "last"),
-            l(Stream::Stderr, "\u{1b}[31mred\u{1b}[0m\r\n"),
-            l(Stream::Stdin, "in\n"),
-            l(Stream::Stderr, ""),
-        ];
-        assert_eq!(
-            result_lines(lines).to_vec(),
-            vec!["out", "! err", "last", "! red", "in", "! "]
-        );
-    }
-
-    #[test]
-    fn carriage_returns_overwrite_as_in_a_terminal() {
-        assert_eq!(overstrike("10%\r20%\r100%"), "100%");
-        assert_eq!(overstrike("abcdef\rXY"), "XYcdef");
-        assert_eq!(overstrike("done\r"), "done");
-        assert!(matches!(overstrike("plain"), Cow::Borrowed("plain")));
-    }
-
-    #[test]
-    fn status_lines() {
-        let cap = |outcome| Capture {
-            outcome,
-            runtime: Duration::ZERO,
-            blocks: Vec::new(),
-            per_block: false,
-            input_consumed_by: None,
-        };
-        assert_eq!(
-            status_line(&Run::Finished(cap(Outcome::Exited(3)))),
-            "# exit: 3"
-        );
-        assert_eq!(
-            status_line(&Run::Finished(cap(Outcome::TimedOut(Duration::from_secs(
-                2
-            ))))),
-            "# timed out after 2 s"
-        );
-        assert_eq!(
-            status_line(&Run::Finished(cap(Outcome::Signaled {
-                signal: 11,
-                name: "SIGSEGV".into()
-            }))),
-            "# killed by SIGSEGV"
-        );
     }
 }

@@ -25,51 +25,6 @@ pub struct TangledFile {
     pub executable: bool,
 }
 
-/// Is `pattern` a glob rather than a plain lpid?
-pub fn is_glob(pattern: &str) -> bool {
-    pattern.contains(['*', '?', '['])
-}
-
-/// The groups of `project` matching `pattern` (a plain lpid or a glob), as
-/// indices into [`Project::groups`], in order of first appearance.
-pub fn expand(project: &Project, pattern: &str) -> Vec<usize> {
-    let glob = is_glob(pattern)
-        .then(|| glob::Pattern::new(pattern).ok())
-        .flatten();
-    match glob {
-        Some(p) => (0..project.groups.len())
-            .filter(|&i| p.matches(&project.groups[i].lpid))
-            .collect(),
-        None => project.group_index(pattern).into_iter().collect(),
-    }
-}
-
-/// What to add to an "unknown lpid" message for `pattern`: a glob that
-/// matched nothing is said to be one; for a plain lpid, the closest lpid
-/// of the project, if one is close (`did you mean 'setup'?`).
-pub fn no_match_hint(project: &Project, pattern: &str) -> String {
-    if is_glob(pattern) {
-        return " (the glob matches no lpid)".to_string();
-    }
-    closest_lpid(project, pattern)
-        .map(|l| format!(" (did you mean '{l}'?)"))
-        .unwrap_or_default()
-}
-
-/// The lpid of `project` closest to `unknown`: one that differs in case
-/// only, or else the most similar one (Jaro-Winkler above 0.8).
-pub fn closest_lpid<'p>(project: &'p Project, unknown: &str) -> Option<&'p str> {
-    let lpids = || project.groups.iter().map(|g| g.lpid.as_str());
-    if let Some(same) = lpids().find(|l| l.eq_ignore_ascii_case(unknown)) {
-        return Some(same);
-    }
-    lpids()
-        .map(|l| (strsim::jaro_winkler(unknown, l), l))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, l)| l)
-}
-
 /// Does `path` stay inside the current directory (the project root), lexically?
 pub fn stays_inside(path: &Path) -> bool {
     let mut depth: usize = 0;
@@ -223,9 +178,9 @@ impl<'p> Tangler<'p> {
             return frame;
         };
         for input in &spec.inputs {
-            let matched = expand(self.project, input);
+            let matched = self.project.matching(input);
             if matched.is_empty() {
-                let (path, line) = crate::plan::option_location(self.project, g, "inputs");
+                let (path, line) = self.project.option_location(g, "inputs");
                 self.errors.push(
                     Diagnostic::new(
                         &path,
@@ -233,7 +188,7 @@ impl<'p> Tangler<'p> {
                         format!(
                             "unknown input '{input}' of out_file '{}'{}",
                             spec.filepath,
-                            no_match_hint(self.project, input)
+                            self.project.no_match_hint(input)
                         ),
                     )
                     .about(Focus::Item("inputs".into(), input.clone())),

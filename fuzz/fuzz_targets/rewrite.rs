@@ -14,6 +14,7 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use litprog::document::{Document, Project, Role};
+use litprog::result_block;
 use litprog::writeback::{self, Wanted};
 
 fuzz_target!(|data: &[u8]| {
@@ -111,7 +112,7 @@ fn check(doc: &Document, wish: impl Fn(usize) -> Option<Vec<String>>) -> String 
         .collect();
     for (&b, w) in &rekeyed {
         assert_eq!(
-            writeback::existing_result(&new, b).is_some(),
+            result_block::existing_result(&new, b).is_some(),
             w.is_some(),
             "result block of block {b} not as wanted\n{new_text:?}"
         );

@@ -15,7 +15,7 @@ use crate::runner::{self, Run, SessionReport, Skip};
 /// Print the line (and, on failure, the details) of a finished session.
 pub fn session_finished(project: &Project, report: &SessionReport) {
     let group = &project.groups[report.group];
-    for (r, dropped) in runner::truncated_blocks(group, &report.run) {
+    for (r, dropped) in crate::result_block::truncated_blocks(group, &report.run) {
         log::warn!(
             "{}: output truncated: {dropped} bytes dropped (the limit is {} bytes per block)",
             project.location(r),
@@ -74,7 +74,7 @@ pub fn session_finished(project: &Project, report: &SessionReport) {
     let mut output = Vec::new();
     if let Spec::Session(spec) = &group.spec {
         let root = crate::build::project_root();
-        for (_, lines) in runner::placements(group, spec, &report.run, &root) {
+        for (_, lines) in crate::result_block::placements(group, spec, &report.run, &root) {
             for line in lines.iter().flat_map(|l| l.iter()) {
                 output.push(format!("{:>4} | {}", output.len() + 1, clip(line)));
             }

@@ -470,3 +470,25 @@ fn a_corrupt_state_file_is_taken_as_empty() {
         t.litprog(&["build", "--force"]).success();
     }
 }
+
+#[test]
+fn requires_on_an_out_file_is_an_error_at_the_key() {
+    // It was a warning and the edge was dropped: the author expected the
+    // file to be written after the session, and it never was.
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        "```bash lpid=gen lptype=session\necho hi\n```\n\n\
+         ```yaml\nlpid: out\nlptype: out_file\nfilepath: out.txt\nrequires: [gen]\n```\n\n\
+         ```text lpid=out\nx\n```\n\n\
+         ```text lpid=raw lptype=raw_block requires=gen\ny\n```\n",
+    );
+    let before = t.snapshot();
+    let run = t.litprog(&["build"]).status(2).stderr_has(
+        "a.md:9: option 'requires' does not apply to out_file 'out': out_files are written before any session runs; a session that needs the file requires it instead (`requires: [out]`)",
+    );
+    run.stderr_has(
+        "a.md:16: option 'requires' does not apply to raw_block 'raw': a raw block is never run, only included in out_files",
+    );
+    assert_eq!(t.snapshot(), before);
+}

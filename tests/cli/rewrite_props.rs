@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use litprog::document::{Document, Project, Role};
-use litprog::writeback::{self, Lines as ResultLines, Wanted};
+use litprog::result_block::{self, Lines as ResultLines};
+use litprog::writeback::{self, Wanted};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------
@@ -139,7 +140,7 @@ fn check_rewrite(text: &str, choices: &[Option<Vec<String>>]) -> Result<(), Test
     let rekeyed = rekey(&wanted, &doc, &new);
     for (&b, w) in &rekeyed {
         let code = &new.blocks[b];
-        let result = writeback::existing_result(&new, b);
+        let result = result_block::existing_result(&new, b);
         match w {
             None => prop_assert!(result.is_none(), "block {b} kept a result\n{new_text:?}"),
             Some(lines) => {
