@@ -4,7 +4,7 @@
 
 use std::process::{Child, Command};
 
-use crate::util::{TestDir, has_command};
+use crate::util::{TestDir, require};
 
 /// Children spinning on the CPU for the duration of a test, killed at drop.
 struct BusyLoops(Vec<Child>);
@@ -59,10 +59,9 @@ fn mixed_document(stderr: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn the_same_document_gives_the_same_results_every_time_under_load() {
-    if !has_command("python3") {
-        return;
-    }
+    require("python3");
     let _load = BusyLoops::start(4);
     let n = runs();
     for (mode, first) in [
@@ -205,10 +204,9 @@ fn the_output_limit_is_per_block_and_markers_do_not_count() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn python_blocks_run_as_cells_with_document_line_numbers() {
-    if !has_command("python3") {
-        return;
-    }
+    require("python3");
     let t = TestDir::new();
     t.write(
         "doc.md",
@@ -248,10 +246,9 @@ fn python_blocks_run_as_cells_with_document_line_numbers() {
 }
 
 #[test]
+#[cfg_attr(not(has_node), ignore = "node is not installed")]
 fn node_blocks_run_as_cells_and_await_stays_in_its_block() {
-    if !has_command("node") {
-        return;
-    }
+    require("node");
     let t = TestDir::new();
     t.write(
         "doc.md",

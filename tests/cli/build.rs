@@ -77,9 +77,8 @@ fn unknown_input_names_the_out_file_and_the_line_of_its_inputs() {
 
 #[test]
 fn seed_document_alone_names_the_inputs_it_lacks() {
-    let Some(seed) = seed_document() else { return };
     let t = TestDir::new();
-    t.write("session.md", seed);
+    t.write("session.md", SEED);
     let before = t.snapshot();
     let run = t.litprog(&["build"]).status(2);
     for missing in [
@@ -351,11 +350,9 @@ fn first_failure_stops_new_sessions_unless_keep_going() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn python_session_with_per_block_results() {
-    if !has_command("python3") {
-        eprintln!("skipped: python3 is absent");
-        return;
-    }
+    require("python3");
     let t = TestDir::new();
     t.write(
         "doc.md",

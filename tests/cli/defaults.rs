@@ -2,41 +2,69 @@
 //! interpreter from the language, carry-forward, per-block options,
 //! info-string lists, and diagnostics.
 
-use crate::util::{TestDir, has_command};
+use crate::util::{TestDir, require};
+
+/// A session in `lang` without `command` runs in the language's
+/// interpreter (`program`): `code` prints `want`.
+fn runs_in_its_languages_interpreter(lang: &str, program: &str, code: &str, want: &str) {
+    require(program);
+    let t = TestDir::new();
+    t.write(
+        "a.md",
+        format!("```{lang} lpid=s lptype=session\n{code}```\n"),
+    );
+    t.litprog(&["build"]).success();
+    let doc = t.read("a.md");
+    assert!(
+        doc.contains(&format!("```text lpout=s\n{want}\n# exit: 0\n```")),
+        "{lang}: {doc}"
+    );
+}
 
 #[test]
-fn session_without_command_runs_in_its_languages_interpreter() {
-    let cases = [
-        (
-            "python",
-            "python3",
-            "import sys\nprint(sys.version_info[0])\n",
-            "3",
-        ),
-        ("sh", "sh", "echo shell\n", "shell"),
-        ("zsh", "zsh", "echo $ZSH_NAME\n", "zsh"),
-        ("js", "node", "console.log(typeof process)\n", "object"),
-        ("ruby", "ruby", "puts RUBY_VERSION.class\n", "String"),
-        ("perl", "perl", "print \"perl\\n\";\n", "perl"),
-        ("sql", "sqlite3", "select 1+1;\n", "2"),
-    ];
-    for (lang, program, code, want) in cases {
-        if !has_command(program) {
-            eprintln!("skipped: {program} is not installed");
-            continue;
-        }
-        let t = TestDir::new();
-        t.write(
-            "a.md",
-            format!("```{lang} lpid=s lptype=session\n{code}```\n"),
-        );
-        t.litprog(&["build"]).success();
-        let doc = t.read("a.md");
-        assert!(
-            doc.contains(&format!("```text lpout=s\n{want}\n# exit: 0\n```")),
-            "{lang}: {doc}"
-        );
-    }
+fn a_session_in_sh_runs_in_sh() {
+    runs_in_its_languages_interpreter("sh", "sh", "echo shell\n", "shell");
+}
+
+#[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
+fn a_session_in_python_runs_in_python3() {
+    runs_in_its_languages_interpreter(
+        "python",
+        "python3",
+        "import sys\nprint(sys.version_info[0])\n",
+        "3",
+    );
+}
+
+#[test]
+#[cfg_attr(not(has_zsh), ignore = "zsh is not installed")]
+fn a_session_in_zsh_runs_in_zsh() {
+    runs_in_its_languages_interpreter("zsh", "zsh", "echo $ZSH_NAME\n", "zsh");
+}
+
+#[test]
+#[cfg_attr(not(has_node), ignore = "node is not installed")]
+fn a_session_in_js_runs_in_node() {
+    runs_in_its_languages_interpreter("js", "node", "console.log(typeof process)\n", "object");
+}
+
+#[test]
+#[cfg_attr(not(has_ruby), ignore = "ruby is not installed")]
+fn a_session_in_ruby_runs_in_ruby() {
+    runs_in_its_languages_interpreter("ruby", "ruby", "puts RUBY_VERSION.class\n", "String");
+}
+
+#[test]
+#[cfg_attr(not(has_perl), ignore = "perl is not installed")]
+fn a_session_in_perl_runs_in_perl() {
+    runs_in_its_languages_interpreter("perl", "perl", "print \"perl\\n\";\n", "perl");
+}
+
+#[test]
+#[cfg_attr(not(has_sqlite3), ignore = "sqlite3 is not installed")]
+fn a_session_in_sql_runs_in_sqlite3() {
+    runs_in_its_languages_interpreter("sql", "sqlite3", "select 1+1;\n", "2");
 }
 
 #[test]
@@ -62,9 +90,7 @@ fn session_in_an_unknown_language_without_command_is_an_error() {
         "a.md",
         "```text lpid=t lptype=session command=cat\nx\n```\n",
     );
-    if has_command("cat") {
-        t.litprog(&["build"]).success();
-    }
+    t.litprog(&["build"]).success();
 }
 
 #[test]
@@ -294,7 +320,7 @@ fn completions_are_printed_for_every_shell() {
     t.litprog(&["completions", "tcsh"])
         .status(2)
         .stderr_has("invalid value 'tcsh'");
-    if has_command("bash") {
+    {
         // The bash script loads and registers the completion.
         let script = t.litprog(&["completions", "bash"]).stdout;
         t.write("c.bash", script);
@@ -353,13 +379,26 @@ fn litprog_toml_language_commands_win_over_the_built_in_table() {
         .success()
         .stdout_has("\"-X\",\n      \"utf8\"")
         .stdout_has("\"cat\"");
-    if has_command("python3") {
-        t.litprog(&["build", "--only", "p"]).success();
-        assert!(
-            t.read("a.md")
-                .contains("```text lpout=p\n1\n# exit: 0\n```")
-        );
-    }
+}
+
+#[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
+fn litprog_toml_language_commands_are_the_ones_run() {
+    require("python3");
+    let t = TestDir::new();
+    t.write(
+        "litprog.toml",
+        "[languages.python]\ncommand = \"python3 -X utf8\"\n",
+    );
+    t.write(
+        "a.md",
+        "```python lpid=p lptype=session\nimport sys\nprint(sys.flags.utf8_mode)\n```\n",
+    );
+    t.litprog(&["build"]).success();
+    assert!(
+        t.read("a.md")
+            .contains("```text lpout=p\n1\n# exit: 0\n```")
+    );
 }
 
 #[test]

@@ -44,9 +44,8 @@ fn row(stdout: &str, lpid: &str) -> Vec<String> {
 
 #[test]
 fn seed_document_lists_its_three_groups() {
-    let Some(seed) = seed_document() else { return };
     let dir = TestDir::new();
-    dir.write("session.md", &seed);
+    dir.write("session.md", SEED);
     let run = dir.litprog(&["list"]).success().stdout_has(
         "-> src/litprog/session.py <- license_header_boilerplate, generated_preamble, \
          common.imports, module_logger, session.code",
@@ -65,9 +64,8 @@ fn seed_document_lists_its_three_groups() {
 
 #[test]
 fn seed_document_as_json() {
-    let Some(seed) = seed_document() else { return };
     let dir = TestDir::new();
-    dir.write("session.md", &seed);
+    dir.write("session.md", SEED);
     let groups = list_json(&dir, &["session.md"]);
     assert_eq!(
         lpids(&groups),
@@ -714,9 +712,8 @@ fn json_output_has_the_documented_keys() {
 
 #[test]
 fn list_changes_no_file() {
-    let Some(seed) = seed_document() else { return };
     let dir = TestDir::new();
-    dir.write("session.md", &seed);
+    dir.write("session.md", SEED);
     let before = dir.snapshot();
     dir.litprog(&["list"]).success();
     dir.litprog(&["list", "--json"]).success();

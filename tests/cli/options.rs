@@ -101,9 +101,6 @@ fn a_repeated_key_in_an_option_block_is_an_error_naming_its_line() {
 
 #[test]
 fn option_keys_in_any_order_and_layout_make_an_option_block() {
-    if !has_command("bash") {
-        return;
-    }
     let blocks = [
         "```yaml\nlpid: s\ntimeout: 5\nlptype: session\n```\n",
         "```yaml\n{lpid: s, timeout: 5, lptype: session}\n```\n",

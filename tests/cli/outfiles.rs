@@ -96,9 +96,6 @@ fn out_file_that_is_a_document_is_refused() {
 
 #[test]
 fn a_document_named_twice_is_built_once() {
-    if !has_command("bash") {
-        return;
-    }
     // Through a symbolic link (README.md -> docs/index.md) ...
     let t = TestDir::new();
     t.write("docs/index.md", COUNTING);
@@ -119,9 +116,6 @@ fn a_document_named_twice_is_built_once() {
 
 #[test]
 fn symbolic_links_inside_are_written_through() {
-    if !has_command("bash") {
-        return;
-    }
     let t = TestDir::new();
     t.write(
         "real/doc.md",
@@ -230,9 +224,6 @@ fn rewritten_files_keep_owner_group_and_mode() {
         std::os::unix::fs::chown(&md, Some(uid), Some(gid)).unwrap();
     }
     std::fs::set_permissions(&md, std::fs::Permissions::from_mode(0o604)).unwrap();
-    if !has_command("bash") {
-        return;
-    }
     litprog_with_umask(&t, "077", &["build"]).success();
     assert_eq!(t.read("out.txt"), "two\n");
     assert!(t.read("doc.md").contains("lpout=s\ntwo\n"));
@@ -370,9 +361,6 @@ const TANGLED: &str = "```yaml\nfilepath: src/tool.py\ninputs: [code]\n```\n\n``
 
 #[test]
 fn build_leaves_a_hand_edited_tangled_file_alone_until_forced() {
-    if !has_command("bash") {
-        return;
-    }
     let t = TestDir::new();
     t.write("doc.md", TANGLED);
     t.litprog(&["build"]).success();
@@ -408,9 +396,6 @@ fn build_leaves_a_hand_edited_tangled_file_alone_until_forced() {
 
 #[test]
 fn check_writes_only_what_build_may_and_reports_the_rest() {
-    if !has_command("bash") {
-        return;
-    }
     // A fresh checkout: the committed file is out of step, nothing recorded.
     let t = TestDir::new();
     t.write("doc.md", TANGLED);

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::util::{process_alive, skip_unless};
+use crate::util::{process_alive, require};
 use litprog::session::{
     Capture, Outcome, Session, SessionError, SessionOptions, StderrMode, Stream, run,
 };
@@ -85,10 +85,9 @@ out("ok4")
 "#;
 
 #[test]
+#[cfg_attr(not(has_python), ignore = "python is not installed")]
 fn seed_python_blocks_are_attributed_and_sys_exit_stops_the_rest() {
-    if skip_unless("python") {
-        return;
-    }
+    require("python");
     let capture = run_blocks(opts("python"), &[BLOCK_0, BLOCK_1, BLOCK_2]);
     assert_eq!(capture.outcome, Outcome::Exited(0));
     assert_eq!(capture.stdout(), "ok1\nok2ok3");
@@ -106,10 +105,9 @@ fn seed_python_blocks_are_attributed_and_sys_exit_stops_the_rest() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn blocks_after_sys_exit_never_run() {
-    if skip_unless("python3") {
-        return;
-    }
+    require("python3");
     let capture = run_blocks(opts("python3"), &[BLOCK_0, BLOCK_2, "out('never')\n"]);
     assert_eq!(capture.outcome, Outcome::Exited(0));
     assert_eq!(
@@ -119,10 +117,9 @@ fn blocks_after_sys_exit_never_run() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn python_exception_ends_the_session_in_the_failing_block() {
-    if skip_unless("python3") {
-        return;
-    }
+    require("python3");
     let capture = run_blocks(
         opts("/usr/bin/env python3"),
         &["print('a')", "raise ValueError('boom')", "print('b')"],
@@ -135,10 +132,9 @@ fn python_exception_ends_the_session_in_the_failing_block() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn python_runs_unbuffered_unless_the_author_says_otherwise() {
-    if skip_unless("python3") {
-        return;
-    }
+    require("python3");
     let code = "import os; print(os.environ.get('PYTHONUNBUFFERED'))\n";
     assert_eq!(run_blocks(opts("python3"), &[code]).stdout(), "1\n");
     let mut o = opts("python3");
@@ -147,11 +143,10 @@ fn python_runs_unbuffered_unless_the_author_says_otherwise() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn python_reads_its_script_in_one_go_and_behaves_as_from_stdin() {
     use std::os::unix::process::ExitStatusExt;
-    if skip_unless("python3") {
-        return;
-    }
+    require("python3");
     // A bare python3 runs a reader (`-c`) that reads all of stdin at once
     // instead of one byte per read(2). Output, tracebacks, syntax errors,
     // exit statuses and what the script sees of itself must be those of
@@ -204,10 +199,9 @@ fn python_reads_its_script_in_one_go_and_behaves_as_from_stdin() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn python_marker_helper_is_invisible_to_the_blocks_and_their_output() {
-    if skip_unless("python3") {
-        return;
-    }
+    require("python3");
     // The first marker statement defines a helper on `sys` that the others
     // call: nothing of it may show in the echo, the output, the globals of
     // `__main__`, `sys.argv` or an exception's type, compared with python3
@@ -270,9 +264,7 @@ fn python_marker_helper_is_invisible_to_the_blocks_and_their_output() {
 /// One interpreter's version of: block 0 prints a line to each stream,
 /// block 1 prints without newline, block 2 prints a line.
 fn check_interpreter(cmd: &str, program: &str, code: [&str; 3]) {
-    if skip_unless(program) {
-        return;
-    }
+    require(program);
     let capture = run_blocks(opts(cmd), &code);
     assert_eq!(capture.outcome, Outcome::Exited(0), "{cmd}: {capture:?}");
     assert_eq!(
@@ -297,16 +289,19 @@ fn blocks_through_sh() {
 }
 
 #[test]
+#[cfg_attr(not(has_dash), ignore = "dash is not installed")]
 fn blocks_through_dash() {
     check_interpreter("dash", "dash", SHELL_CODE);
 }
 
 #[test]
+#[cfg_attr(not(has_zsh), ignore = "zsh is not installed")]
 fn blocks_through_zsh() {
     check_interpreter("zsh", "zsh", SHELL_CODE);
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn blocks_through_python3() {
     check_interpreter(
         "python3",
@@ -320,6 +315,7 @@ fn blocks_through_python3() {
 }
 
 #[test]
+#[cfg_attr(not(has_node), ignore = "node is not installed")]
 fn blocks_through_node() {
     check_interpreter(
         "/usr/bin/env node",
@@ -333,6 +329,7 @@ fn blocks_through_node() {
 }
 
 #[test]
+#[cfg_attr(not(has_ruby), ignore = "ruby is not installed")]
 fn blocks_through_ruby() {
     check_interpreter(
         "ruby",
@@ -342,6 +339,7 @@ fn blocks_through_ruby() {
 }
 
 #[test]
+#[cfg_attr(not(has_perl), ignore = "perl is not installed")]
 fn blocks_through_perl() {
     check_interpreter(
         "perl",
@@ -355,10 +353,9 @@ fn blocks_through_perl() {
 }
 
 #[test]
+#[cfg_attr(not(has_sqlite3), ignore = "sqlite3 is not installed")]
 fn marker_template_for_sqlite3() {
-    if skip_unless("sqlite3") {
-        return;
-    }
+    require("sqlite3");
     let mut o = opts("sqlite3");
     o.marker = Some(".print {marker}".into());
     let capture = run_blocks(
@@ -379,9 +376,6 @@ fn marker_template_for_sqlite3() {
 
 #[test]
 fn without_marker_statement_the_session_is_one_unit() {
-    if skip_unless("cat") {
-        return;
-    }
     let capture = run_blocks(opts("cat"), &["a", "b\n"]);
     assert!(!capture.per_block);
     assert_eq!(capture.stdout(), "a\nb\n");
@@ -531,10 +525,9 @@ fn term_makes_stdout_and_stderr_terminals() {
 }
 
 #[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
 fn term_keeps_pythons_exit_status() {
-    if skip_unless("python3") {
-        return;
-    }
+    require("python3");
     let mut o = opts("python3");
     o.term = true;
     let capture = run_blocks(o, &["import sys\nprint(sys.stdout.isatty())\nsys.exit(3)"]);
@@ -647,34 +640,67 @@ fn a_block_reading_stdin_gets_end_of_input_and_never_the_script() {
         );
         assert_eq!(capture.input_consumed_by, None);
     }
-    let cases = [
-        ("python3", "import sys\nprint(repr(sys.stdin.read()))"),
-        (
-            "node",
-            "console.log(JSON.stringify(require('fs').readFileSync(0, 'utf8')))",
-        ),
-        ("ruby", "p $stdin.read\nputs `cat | wc -c`"),
-        (
-            "perl",
-            "my @l = <STDIN>; print scalar(@l), \"\\n\"; print `cat | wc -c`;",
-        ),
-        ("sh", "cat | wc -c"),
-        ("dash", "cat | wc -c"),
-        ("zsh", "cat | wc -c"),
-    ];
-    for (cmd, reader) in cases {
-        if skip_unless(cmd) {
-            continue;
-        }
-        let capture = run_blocks(opts(cmd), &[reader, "print('next')"]);
-        let first = capture.blocks[0].stdout.trim().to_string();
-        assert!(
-            ["''", "\"\"", "\"\"\n0", "0\n0", "0"].contains(&first.as_str()),
-            "{cmd}: {first:?} {:?}",
-            capture.blocks
-        );
-        assert!(capture.blocks[1].ran, "{cmd}");
-    }
+}
+
+/// A block of `cmd` that reads stdin gets end of input, and the next block
+/// still runs.
+fn stdin_is_empty_for(cmd: &str, reader: &str) {
+    require(cmd);
+    let capture = run_blocks(opts(cmd), &[reader, "print('next')"]);
+    let first = capture.blocks[0].stdout.trim().to_string();
+    assert!(
+        ["''", "\"\"", "\"\"\n0", "0\n0", "0"].contains(&first.as_str()),
+        "{cmd}: {first:?} {:?}",
+        capture.blocks
+    );
+    assert!(capture.blocks[1].ran, "{cmd}");
+}
+
+#[test]
+fn stdin_is_empty_for_sh() {
+    stdin_is_empty_for("sh", "cat | wc -c");
+}
+
+#[test]
+#[cfg_attr(not(has_python3), ignore = "python3 is not installed")]
+fn stdin_is_empty_for_python3() {
+    stdin_is_empty_for("python3", "import sys\nprint(repr(sys.stdin.read()))");
+}
+
+#[test]
+#[cfg_attr(not(has_node), ignore = "node is not installed")]
+fn stdin_is_empty_for_node() {
+    stdin_is_empty_for(
+        "node",
+        "console.log(JSON.stringify(require('fs').readFileSync(0, 'utf8')))",
+    );
+}
+
+#[test]
+#[cfg_attr(not(has_ruby), ignore = "ruby is not installed")]
+fn stdin_is_empty_for_ruby() {
+    stdin_is_empty_for("ruby", "p $stdin.read\nputs `cat | wc -c`");
+}
+
+#[test]
+#[cfg_attr(not(has_perl), ignore = "perl is not installed")]
+fn stdin_is_empty_for_perl() {
+    stdin_is_empty_for(
+        "perl",
+        "my @l = <STDIN>; print scalar(@l), \"\\n\"; print `cat | wc -c`;",
+    );
+}
+
+#[test]
+#[cfg_attr(not(has_dash), ignore = "dash is not installed")]
+fn stdin_is_empty_for_dash() {
+    stdin_is_empty_for("dash", "cat | wc -c");
+}
+
+#[test]
+#[cfg_attr(not(has_zsh), ignore = "zsh is not installed")]
+fn stdin_is_empty_for_zsh() {
+    stdin_is_empty_for("zsh", "cat | wc -c");
 }
 
 #[test]
@@ -765,10 +791,9 @@ fn missing_cwd_is_an_error_naming_it() {
 }
 
 #[test]
+#[cfg_attr(not(has_setsid), ignore = "setsid is not installed")]
 fn process_that_escaped_the_group_does_not_hang_the_session() {
-    if skip_unless("setsid") {
-        return;
-    }
+    require("setsid");
     // The escaped sleep keeps stdout open; the session gives up on it after a
     // bounded wait and keeps what was read.
     let started = Instant::now();
@@ -780,46 +805,6 @@ fn process_that_escaped_the_group_does_not_hang_the_session() {
     );
     assert_eq!(capture.outcome, Outcome::Exited(0));
     assert!(started.elapsed() < Duration::from_secs(20));
-}
-
-/// Figures, not assertions: `cargo test --release --test session -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn throughput_figures() {
-    let lines_per_block = 10;
-    for (cmd, line) in [
-        ("bash", "echo x"),
-        ("python3", "print('x')"),
-        ("node", "console.log('x')"),
-    ] {
-        if skip_unless(cmd) {
-            continue;
-        }
-        let block = format!("{line}\n").repeat(lines_per_block);
-        let texts = vec![block; 1000];
-        let started = Instant::now();
-        let capture = run(opts(cmd), &texts, TIMEOUT).unwrap();
-        let elapsed = started.elapsed();
-        assert_eq!(capture.outcome, Outcome::Exited(0));
-        let blocks = capture.blocks;
-        assert!(
-            blocks
-                .iter()
-                .all(|b| b.stdout == "x\n".repeat(lines_per_block))
-        );
-        eprintln!(
-            "{cmd}: 1000 blocks x {lines_per_block} lines in {elapsed:?} ({:.0} lines/s)",
-            10_000.0 / elapsed.as_secs_f64()
-        );
-    }
-    let started = Instant::now();
-    let capture = run_blocks(opts("bash"), &["head -c 104857600 /dev/zero"]);
-    eprintln!(
-        "bash: 100 MiB of output drained in {:?}, kept {} bytes, dropped {}",
-        started.elapsed(),
-        capture.stdout().len(),
-        capture.dropped_bytes()
-    );
 }
 
 #[test]

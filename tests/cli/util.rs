@@ -139,36 +139,41 @@ impl Run {
     }
 }
 
-/// Is `name` on PATH? Tests for absent interpreters skip and say so, except
-/// under CI (`CI` set, as `.ci/run` has it), which installs every
-/// interpreter: there an absent one fails the test instead of passing it.
-pub fn has_command(name: &str) -> bool {
-    let found = Command::new("sh")
+/// Is `name` on PATH?
+fn on_path(name: &str) -> bool {
+    Command::new("sh")
         .args(["-c", &format!("command -v {name} >/dev/null 2>&1")])
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !found && std::env::var_os("CI").is_some() {
-        panic!("'{name}' is not installed, and CI must run every test (see .ci/run)");
-    }
-    found
+        .is_ok_and(|s| s.success())
 }
 
-/// The seed document (`../shared/seed/session.md`, beside the project in
-/// development and CI checkouts), if present.
-pub fn seed_document() -> Option<String> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/session.md");
-    match fs::read_to_string(&p) {
-        Ok(text) => Some(text),
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("{} is absent under CI: {e}", p.display())
+/// Fail the test, saying why, if `name` is not on PATH.
+///
+/// A test that needs an interpreter besides bash, sh and cat is marked
+/// `#[cfg_attr(not(has_NAME), ignore = "NAME is not installed")]`: where
+/// the build script (`build.rs`) did not find it, `cargo test` lists the
+/// test as ignored, with the reason, instead of passing it. Under CI (`CI`
+/// set), which installs every interpreter, no test is ignored, and one
+/// whose interpreter is absent fails here. So does one whose interpreter
+/// was removed after the tests were built.
+#[track_caller]
+pub fn require(name: &str) {
+    assert!(
+        on_path(name),
+        "'{name}' is not installed{}",
+        if std::env::var_os("CI").is_some() {
+            ", and CI must run every test (see .ci/run)"
+        } else {
+            " (it was when the tests were built: `touch build.rs` to build them again)"
         }
-        Err(_) => {
-            eprintln!("skipped: {} is absent", p.display());
-            None
-        }
-    }
+    );
 }
+
+/// The seed document: the session chapter of the original litprog, whose
+/// format litprog reads. A copy, named `.txt` so that building this
+/// repository's own documents leaves it out: alone, it names inputs it
+/// lacks, on purpose.
+pub const SEED: &str = include_str!("../seed/session.md.txt");
 
 impl TestDir {
     /// Start `litprog ARGS` in the directory without waiting for it.
@@ -237,15 +242,4 @@ pub fn process_alive(pid: i32) -> bool {
 /// Is process `pid` gone (exited, whether or not it was reaped)?
 pub fn process_gone(pid: i32) -> bool {
     !process_alive(pid)
-}
-
-/// Skip a test whose interpreter is absent, saying so, except under CI (`CI`
-/// set), which installs every interpreter: there an absent one fails the
-/// test (see [`has_command`]).
-pub fn skip_unless(name: &str) -> bool {
-    if has_command(name) {
-        return false;
-    }
-    eprintln!("skipped: '{name}' is not installed");
-    true
 }
