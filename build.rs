@@ -43,6 +43,16 @@ fn main() {
             println!("cargo:rustc-cfg={cfg}");
         }
     }
+    seed(ci);
+}
+
+/// `has_seed`: the seed document beside the checkout, which five tests read.
+fn seed(ci: bool) {
+    println!("cargo:rustc-check-cfg=cfg(has_seed)");
+    let dir = env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default();
+    if ci || Path::new(&dir).join("../shared/seed/session.md").is_file() {
+        println!("cargo:rustc-cfg=has_seed");
+    }
 }
 
 fn is_executable(path: &Path) -> bool {

@@ -170,10 +170,25 @@ pub fn require(name: &str) {
 }
 
 /// The seed document: the session chapter of the original litprog, whose
-/// format litprog reads. A copy, named `.txt` so that building this
-/// repository's own documents leaves it out: alone, it names inputs it
-/// lacks, on purpose.
-pub const SEED: &str = include_str!("../seed/session.md.txt");
+/// format litprog reads, beside the checkout as `../shared/seed/session.md`
+/// (development and CI checkouts have it; it is not ours to copy). Tests
+/// that read it are `#[cfg_attr(not(has_seed), ignore = ...)]`: `build.rs`
+/// sets `has_seed` where the file is, and always under CI, where a missing
+/// file fails them.
+pub fn seed() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seed/session.md");
+    fs::read_to_string(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}{}",
+            p.display(),
+            if std::env::var_os("CI").is_some() {
+                ", and CI must run every test"
+            } else {
+                " (it was there when the tests were built: `touch build.rs` to build them again)"
+            }
+        )
+    })
+}
 
 impl TestDir {
     /// Start `litprog ARGS` in the directory without waiting for it.
