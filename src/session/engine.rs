@@ -607,8 +607,9 @@ pub fn prepare<B: BlockSource>(opts: &SessionOptions, blocks: &[B]) -> (Vec<Stri
 /// and stderr are merged, two when separate.
 /// `argv[0]` found on the child's `PATH` (its own `env` entry, else
 /// litprog's), as `execvp` would find it, so that the child makes one
-/// `execve` instead of one per `PATH` entry (each failed one costs a forked
-/// child about 75 µs). A name with a `/`, one not found, or a `PATH` with a
+/// `execve` instead of one per `PATH` entry (a failed one is a system call
+/// in a forked child, for every entry before the match; docs/performance.md
+/// has the figure). A name with a `/`, one not found, or a `PATH` with a
 /// relative entry before the match (relative to the child's directory) is
 /// left for the child to resolve.
 fn resolve_program(opts: &SessionOptions) -> std::path::PathBuf {
