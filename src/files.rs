@@ -402,9 +402,9 @@ pub fn replace_if_unchanged(
     proceed: impl FnOnce() -> bool,
     written: impl FnOnce(),
 ) -> io::Result<Replaced> {
-    use nix::fcntl::{Flock, FlockArg};
+    // Held until `file` is closed, when this returns.
     let file = fs::File::open(path)?;
-    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+    file.lock()?;
     if fs::read(path)? != expected {
         return Ok(Replaced::Changed);
     }
