@@ -603,29 +603,24 @@ impl Project {
     }
 
     /// [`Project::new`] with default session options from `litprog.toml`.
-    /// When a group's options are wrong, the errors planning finds among
-    /// the other groups are reported with them.
+    /// (The errors planning and tangling find among the other groups when
+    /// a group's options are wrong come with [`crate::files::group`].)
     pub fn with_defaults(
         documents: Vec<Document>,
         defaults: &crate::config::Defaults,
     ) -> Result<Project, Diagnostics> {
-        Project::grouped(documents, defaults, true)
+        let (project, errors) = Project::grouped(documents, defaults);
+        project.checked(errors)
     }
 
-    /// [`Project::with_defaults`] for documents of which others could not
-    /// be read: lpids of those would be unknown, so nothing is planned.
-    pub(crate) fn without_plan(
+    /// The project of `documents` and the errors in their groups' options,
+    /// unsorted. A group whose options are wrong is a placeholder (a meta
+    /// group), so that planning can still report the other groups'
+    /// problems without calling it unknown.
+    pub(crate) fn grouped(
         documents: Vec<Document>,
         defaults: &crate::config::Defaults,
-    ) -> Result<Project, Diagnostics> {
-        Project::grouped(documents, defaults, false)
-    }
-
-    fn grouped(
-        documents: Vec<Document>,
-        defaults: &crate::config::Defaults,
-        plan_on_error: bool,
-    ) -> Result<Project, Diagnostics> {
+    ) -> (Project, Vec<Diagnostic>) {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
@@ -747,27 +742,18 @@ impl Project {
             warnings,
             by_lpid,
         };
-        if plan_on_error && !errors.is_empty() {
-            // Every document error in one run: what planning finds too
-            // (unknown lpids in `requires`, cycles, values the OS cannot
-            // take), which is otherwise only seen once these are fixed.
-            if let Err(more) = crate::plan::Plan::new(&project) {
-                errors.extend(more.0);
-            }
-            // And what tangling finds (unknown or cyclic inputs, bad
-            // targets). Targets outside the project root depend on
-            // `--allow-outside`, which only the build knows: those come
-            // once these are fixed.
-            if let Err(more) = crate::tangle::tangle(&project, true) {
-                errors.extend(more.0);
-            }
-        }
+        (project, errors)
+    }
+
+    /// The project, or `errors` in document order, each once, with their
+    /// snippets (and the warnings' snippets too).
+    pub(crate) fn checked(self, mut errors: Vec<Diagnostic>) -> Result<Project, Diagnostics> {
         let Project {
             documents,
             groups,
             mut warnings,
             by_lpid,
-        } = project;
+        } = self;
         // Reported in document order (documents are ordered by path).
         let order = |a: &Diagnostic, b: &Diagnostic| (&a.path, a.line).cmp(&(&b.path, b.line));
         errors.sort_by(order);
