@@ -305,7 +305,7 @@ pub fn build_in_memory(
     }
     documents.sort_by(|a, b| a.path.cmp(&b.path));
     let selected = vec![true; documents.len()];
-    let project = Project::with_defaults(documents, &options.config.defaults)?;
+    let project = files::group(documents, &options.config.defaults)?;
     build_project(project, &selected, options, &mut progress)
 }
 

@@ -228,7 +228,7 @@ impl Cache {
         // A temporary file, then a rename: readers see a whole entry or
         // none. Not synced to disk: an entry lost or torn in a crash is a
         // miss (its checksum), and a sync per session would cost more than
-        // many sessions take (about 15 ms each on a virtual machine).
+        // many sessions take (docs/performance.md has the figures).
         let mut tmp = tempfile::Builder::new()
             .prefix(".entry-")
             .suffix(".tmp")

@@ -250,242 +250,35 @@ fn has_heading(gap: &str) -> bool {
 impl Document {
     /// Interpret the fenced blocks of `text`. Errors name `path:line`.
     pub fn parse(path: &Path, text: String) -> Result<Document, Diagnostics> {
-        let mut errors = Vec::new();
-        if let Some(i) = memchr::memchr(0, text.as_bytes()) {
-            let line = text[..i].matches('\n').count() + 1;
-            errors.push(Diagnostic::new(path, line, "the file contains a NUL byte"));
-            return Err(Diagnostics(errors));
+        if let Some(e) = unreadable(path, &text) {
+            return Err(Diagnostics(vec![e]));
         }
         let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
-        if text[bom..].trim().is_empty() {
-            // An empty file, white space or a BOM alone (a placeholder
-            // chapter): a document with no blocks.
-            return Ok(Document {
-                path: path.to_path_buf(),
-                text,
-                blocks: Vec::new(),
-                warnings: Vec::new(),
-            });
+        let mut parser = Parser {
+            path,
+            text: &text,
+            blocks: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            previous: None,
+            gap_start: bom,
+            gaps_since_previous: Vec::new(),
+        };
+        // An empty file, white space or a BOM alone (a placeholder
+        // chapter) is a document with no blocks.
+        if !text[bom..].trim().is_empty() {
+            for mut fence in fences(&text[bom..]) {
+                fence.span = fence.span.start + bom..fence.span.end + bom;
+                fence.opener = fence.opener.start + bom..fence.opener.end + bom;
+                parser.fence(fence);
+            }
         }
-        if !text.contains('\n') && text.contains('\r') {
-            // Markdown parsers read a lone CR as a line ending in prose but
-            // not in fence info strings, so such a file's blocks would
-            // silently never run.
-            return Err(Diagnostics(vec![Diagnostic::new(
-                path,
-                0,
-                "lines end with a bare carriage return (classic Mac OS); convert the file to LF or CRLF line endings",
-            )]));
-        }
-        let mut blocks = Vec::new();
-        let mut warnings = Vec::new();
-        // (language, lpid) of the nearest preceding code block, for carry-forward.
-        let mut previous: Option<(String, Option<String>)> = None;
-        // End of the previous fence, and the prose between the fences since
-        // the previous code block: carry-forward stops at a heading there.
-        // Looked at only when a block would carry an lpid forward, so a
-        // document's prose is not scanned for nothing.
-        let mut gap_start = bom;
-        let mut gaps_since_previous: Vec<std::ops::Range<usize>> = Vec::new();
-        for mut fence in fences(&text[bom..]) {
-            fence.span = fence.span.start + bom..fence.span.end + bom;
-            fence.opener = fence.opener.start + bom..fence.opener.end + bom;
-            gaps_since_previous.push(gap_start.min(fence.span.start)..fence.span.start);
-            gap_start = fence.span.end;
-            let options::InfoAttributes {
-                options: mut attrs,
-                flags,
-                errors: attr_errors,
-            } = info_attributes(&fence.info);
-
-            let at = |offset: usize| fence.line + 1 + offset;
-            if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
-                let lpid = scalar_text(&attrs[pos].value).unwrap_or_default();
-                if let Some(e) = result_block_error(path, &text, &fence, &lpid) {
-                    errors.push(e);
-                }
-                blocks.push(Block {
-                    role: Role::Result { lpid },
-                    lpid: None,
-                    options: Vec::new(),
-                    code: String::new(),
-                    code_line: fence.line + 1,
-                    fence,
-                });
-                continue;
-            }
-            let located = |opts: Vec<RawOption>, line: &dyn Fn(usize) -> usize| {
-                opts.into_iter()
-                    .map(|o| LocatedOption {
-                        line: line(o.line_offset),
-                        key: o.key,
-                        value: o.value,
-                    })
-                    .collect::<Vec<_>>()
-            };
-            let info_line = fence.line;
-            let mut options = located(std::mem::take(&mut attrs), &|_| info_line);
-            if flags.iter().any(|f| f == IGNORE_FLAG) {
-                blocks.push(Block {
-                    role: Role::Ignored,
-                    lpid: None,
-                    options: Vec::new(),
-                    code: fence.content.clone(),
-                    code_line: fence.line + 1,
-                    fence,
-                });
-                continue;
-            }
-            let header = HeaderFormat::for_lang(&fence.lang)
-                .map(|format| options::parse_option_block(format, &fence.content));
-            let (role, code, code_line) = match header {
-                Some(Err(e)) => {
-                    errors.push(Diagnostic::new(
-                        path,
-                        at(e.line_offset),
-                        format!("invalid {} option block: {}", fence.lang, e.message),
-                    ));
-                    continue;
-                }
-                Some(Ok(Some(declared))) => {
-                    options.extend(located(declared, &at));
-                    (Role::Options, String::new(), fence.line + 1)
-                }
-                Some(Ok(None)) | None => {
-                    let (declared, consumed) = comment_options(&fence.lang, &fence.content);
-                    let skipped = fence.content[..consumed].matches('\n').count();
-                    options.extend(located(declared, &at));
-                    (
-                        Role::Code,
-                        fence.content[consumed..].to_string(),
-                        at(skipped),
-                    )
-                }
-            };
-            let mut lpid = match options.iter().find(|o| o.key == "lpid") {
-                Some(o) => match scalar_text(&o.value) {
-                    Some(s) if !s.trim().is_empty() => match lpid_problem(&s) {
-                        None => Some(s),
-                        Some(problem) => {
-                            errors.push(Diagnostic::new(
-                                path,
-                                o.line,
-                                format!(
-                                    "lpid {s:?} {problem}; an lpid is written into its result blocks' info strings and must read back the same (use letters, digits, punctuation and inner spaces)"
-                                ),
-                            )
-                            .about(Focus::Value("lpid".into())));
-                            continue;
-                        }
-                    },
-                    _ => {
-                        errors.push(
-                            Diagnostic::new(
-                                path,
-                                o.line,
-                                format!(
-                                    "lpid must be a non-empty string, not {}",
-                                    options::show(&o.value)
-                                ),
-                            )
-                            .about(Focus::Value("lpid".into())),
-                        );
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            if role == Role::Options && lpid.is_none() {
-                let lptype = options.iter().find(|o| o.key == "lptype");
-                let filepath = options.iter().find(|o| o.key == "filepath");
-                match (lptype.and_then(|o| o.value.as_str()), filepath) {
-                    (None | Some("out_file"), Some(fp)) => match fp.value.as_str() {
-                        Some(s) if !s.trim().is_empty() => lpid = Some(s.to_string()),
-                        _ => {
-                            errors.push(
-                                Diagnostic::new(
-                                    path,
-                                    fp.line,
-                                    format!(
-                                        "option 'filepath' must be a non-empty string, not {}",
-                                        fp.value
-                                    ),
-                                )
-                                .about(Focus::Value("filepath".into())),
-                            );
-                            continue;
-                        }
-                    },
-                    (Some("meta"), _) => {}
-                    _ => errors.push(Diagnostic::new(
-                        path,
-                        fence.line,
-                        "option block has no lpid (add `lpid: <name>`)",
-                    )),
-                }
-            }
-            if role == Role::Code {
-                if lpid.is_none()
-                    && let Some((lang, prev)) = &previous
-                    && *lang == fence.lang
-                    && !gaps_since_previous
-                        .iter()
-                        .any(|gap| has_heading(&text[gap.clone()]))
-                {
-                    lpid = prev.clone();
-                }
-                previous = Some((fence.lang.clone(), lpid.clone()));
-                gaps_since_previous.clear();
-            }
-            // `lpID=x` makes no group: say so, or the block silently
-            // never runs.
-            if lpid.is_none() {
-                for o in &options {
-                    if let Some(known) = ["lpid", "lptype", RESULT_ATTR]
-                        .into_iter()
-                        .find(|k| *k != o.key && k.eq_ignore_ascii_case(&o.key))
-                    {
-                        warnings.push(Diagnostic::new(
-                            path,
-                            o.line,
-                            format!(
-                                "unknown option '{}' (did you mean '{known}'?); option names are case-sensitive, and this block belongs to no group",
-                                o.key
-                            ),
-                        )
-                        .about(Focus::Key(o.key.clone())));
-                    }
-                }
-            }
-            // Another tool's attributes on a block that is not litprog's
-            // are its own business.
-            if lpid.is_some() {
-                for e in &attr_errors {
-                    errors.push(
-                        Diagnostic::new(path, fence.line, e.1.clone())
-                            .about(Focus::Key(e.0.clone())),
-                    );
-                }
-            }
-            if lpid.is_some() && !fence.closed {
-                errors.push(Diagnostic::new(
-                    path,
-                    fence.line,
-                    format!(
-                        "code block of '{}' has no closing fence",
-                        lpid.as_deref().unwrap_or_default()
-                    ),
-                ));
-            }
-            blocks.push(Block {
-                fence,
-                role,
-                lpid,
-                options,
-                code,
-                code_line,
-            });
-        }
+        let Parser {
+            blocks,
+            mut errors,
+            mut warnings,
+            ..
+        } = parser;
         attach_snippets(path, &text, &mut errors);
         attach_snippets(path, &text, &mut warnings);
         if errors.is_empty() {
@@ -499,6 +292,287 @@ impl Document {
             Err(Diagnostics(errors))
         }
     }
+}
+
+/// Why `text` cannot be read as Markdown at all: a NUL byte, or lines
+/// that end with a bare carriage return (in a file that holds more than
+/// white space).
+fn unreadable(path: &Path, text: &str) -> Option<Diagnostic> {
+    if let Some(i) = memchr::memchr(0, text.as_bytes()) {
+        let line = text[..i].matches('\n').count() + 1;
+        return Some(Diagnostic::new(path, line, "the file contains a NUL byte"));
+    }
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    if !text.contains('\n') && text.contains('\r') && !text[bom..].trim().is_empty() {
+        // Markdown parsers read a lone CR as a line ending in prose but
+        // not in fence info strings, so such a file's blocks would
+        // silently never run.
+        return Some(Diagnostic::new(
+            path,
+            0,
+            "lines end with a bare carriage return (classic Mac OS); convert the file to LF or CRLF line endings",
+        ));
+    }
+    None
+}
+
+/// [`Document::parse`] while it walks the fences: the blocks so far, the
+/// problems found, and what carry-forward needs.
+struct Parser<'a> {
+    path: &'a Path,
+    text: &'a str,
+    blocks: Vec<Block>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    /// (language, lpid) of the nearest preceding code block, for
+    /// carry-forward.
+    previous: Option<(String, Option<String>)>,
+    /// End of the previous fence.
+    gap_start: usize,
+    /// The prose between the fences since the previous code block:
+    /// carry-forward stops at a heading there. Looked at only when a block
+    /// would carry an lpid forward, so a document's prose is not scanned
+    /// for nothing.
+    gaps_since_previous: Vec<std::ops::Range<usize>>,
+}
+
+impl Parser<'_> {
+    /// Interpret one fence: a result block, an ignored block, or a member
+    /// of a group (code or options), with its lpid.
+    fn fence(&mut self, fence: Fence) {
+        self.gaps_since_previous
+            .push(self.gap_start.min(fence.span.start)..fence.span.start);
+        self.gap_start = fence.span.end;
+        let options::InfoAttributes {
+            options: attrs,
+            flags,
+            errors: attr_errors,
+        } = info_attributes(&fence.info);
+        if let Some(pos) = attrs.iter().position(|o| o.key == RESULT_ATTR) {
+            let lpid = scalar_text(&attrs[pos].value).unwrap_or_default();
+            self.errors
+                .extend(result_block_error(self.path, self.text, &fence, &lpid));
+            self.blocks.push(Block {
+                role: Role::Result { lpid },
+                lpid: None,
+                options: Vec::new(),
+                code: String::new(),
+                code_line: fence.line + 1,
+                fence,
+            });
+            return;
+        }
+        if flags.iter().any(|f| f == IGNORE_FLAG) {
+            self.blocks.push(Block {
+                role: Role::Ignored,
+                lpid: None,
+                options: Vec::new(),
+                code: fence.content.clone(),
+                code_line: fence.line + 1,
+                fence,
+            });
+            return;
+        }
+        let info_line = fence.line;
+        let mut options = located(attrs, |_| info_line);
+        let Some((role, code, code_line)) = self.declared_options(&fence, &mut options) else {
+            return;
+        };
+        let Ok(mut lpid) = self.explicit_lpid(&options) else {
+            return;
+        };
+        if role == Role::Options && lpid.is_none() {
+            let Ok(named) = self.option_block_lpid(&fence, &options) else {
+                return;
+            };
+            lpid = named;
+        }
+        if role == Role::Code {
+            lpid = lpid.or_else(|| self.carried_forward(&fence.lang));
+            self.previous = Some((fence.lang.clone(), lpid.clone()));
+            self.gaps_since_previous.clear();
+        }
+        if lpid.is_none() {
+            self.warn_of_miscased_keys(&options);
+        } else {
+            // Another tool's attributes on a block that is not litprog's
+            // are its own business.
+            for e in &attr_errors {
+                self.errors.push(
+                    Diagnostic::new(self.path, fence.line, e.1.clone())
+                        .about(Focus::Key(e.0.clone())),
+                );
+            }
+            if !fence.closed {
+                self.errors.push(Diagnostic::new(
+                    self.path,
+                    fence.line,
+                    format!(
+                        "code block of '{}' has no closing fence",
+                        lpid.as_deref().unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        self.blocks.push(Block {
+            fence,
+            role,
+            lpid,
+            options,
+            code,
+            code_line,
+        });
+    }
+
+    /// The options the content declares, added to `options`: an option
+    /// block's keys, or a code block's comment options. The block's role,
+    /// its code and the line the code starts on; `None` for an option
+    /// block that does not parse (an error).
+    fn declared_options(
+        &mut self,
+        fence: &Fence,
+        options: &mut Vec<LocatedOption>,
+    ) -> Option<(Role, String, usize)> {
+        let at = |offset: usize| fence.line + 1 + offset;
+        let header = HeaderFormat::for_lang(&fence.lang)
+            .map(|format| options::parse_option_block(format, &fence.content));
+        match header {
+            Some(Err(e)) => {
+                self.errors.push(Diagnostic::new(
+                    self.path,
+                    at(e.line_offset),
+                    format!("invalid {} option block: {}", fence.lang, e.message),
+                ));
+                None
+            }
+            Some(Ok(Some(declared))) => {
+                options.extend(located(declared, at));
+                Some((Role::Options, String::new(), fence.line + 1))
+            }
+            Some(Ok(None)) | None => {
+                let (declared, consumed) = comment_options(&fence.lang, &fence.content);
+                let skipped = fence.content[..consumed].matches('\n').count();
+                options.extend(located(declared, at));
+                Some((
+                    Role::Code,
+                    fence.content[consumed..].to_string(),
+                    at(skipped),
+                ))
+            }
+        }
+    }
+
+    /// The block's `lpid` option, checked; `Err` after an error (the block
+    /// is dropped).
+    fn explicit_lpid(&mut self, options: &[LocatedOption]) -> Result<Option<String>, ()> {
+        let Some(o) = options.iter().find(|o| o.key == "lpid") else {
+            return Ok(None);
+        };
+        let message = match scalar_text(&o.value) {
+            Some(s) if !s.trim().is_empty() => match lpid_problem(&s) {
+                None => return Ok(Some(s)),
+                Some(problem) => format!(
+                    "lpid {s:?} {problem}; an lpid is written into its result blocks' info strings and must read back the same (use letters, digits, punctuation and inner spaces)"
+                ),
+            },
+            _ => format!(
+                "lpid must be a non-empty string, not {}",
+                options::show(&o.value)
+            ),
+        };
+        self.errors
+            .push(Diagnostic::new(self.path, o.line, message).about(Focus::Value("lpid".into())));
+        Err(())
+    }
+
+    /// The lpid of an option block that sets none: its `filepath` (an
+    /// out_file is named by its path), none for a meta block, else an
+    /// error. `Err` after an error that drops the block.
+    fn option_block_lpid(
+        &mut self,
+        fence: &Fence,
+        options: &[LocatedOption],
+    ) -> Result<Option<String>, ()> {
+        let lptype = options.iter().find(|o| o.key == "lptype");
+        let filepath = options.iter().find(|o| o.key == "filepath");
+        match (lptype.and_then(|o| o.value.as_str()), filepath) {
+            (None | Some("out_file"), Some(fp)) => match fp.value.as_str() {
+                Some(s) if !s.trim().is_empty() => Ok(Some(s.to_string())),
+                _ => {
+                    self.errors.push(
+                        Diagnostic::new(
+                            self.path,
+                            fp.line,
+                            format!(
+                                "option 'filepath' must be a non-empty string, not {}",
+                                fp.value
+                            ),
+                        )
+                        .about(Focus::Value("filepath".into())),
+                    );
+                    Err(())
+                }
+            },
+            (Some("meta"), _) => Ok(None),
+            _ => {
+                self.errors.push(Diagnostic::new(
+                    self.path,
+                    fence.line,
+                    "option block has no lpid (add `lpid: <name>`)",
+                ));
+                Ok(None)
+            }
+        }
+    }
+
+    /// The lpid a code block in `lang` without one of its own carries
+    /// forward: that of the previous code block, if it is in the same
+    /// language and no heading came between.
+    fn carried_forward(&self, lang: &str) -> Option<String> {
+        let (previous_lang, lpid) = self.previous.as_ref()?;
+        if previous_lang != lang
+            || self
+                .gaps_since_previous
+                .iter()
+                .any(|gap| has_heading(&self.text[gap.clone()]))
+        {
+            return None;
+        }
+        lpid.clone()
+    }
+
+    /// `lpID=x` makes no group: say so, or the block silently never runs.
+    fn warn_of_miscased_keys(&mut self, options: &[LocatedOption]) {
+        for o in options {
+            if let Some(known) = ["lpid", "lptype", RESULT_ATTR]
+                .into_iter()
+                .find(|k| *k != o.key && k.eq_ignore_ascii_case(&o.key))
+            {
+                self.warnings.push(
+                    Diagnostic::new(
+                        self.path,
+                        o.line,
+                        format!(
+                            "unknown option '{}' (did you mean '{known}'?); option names are case-sensitive, and this block belongs to no group",
+                            o.key
+                        ),
+                    )
+                    .about(Focus::Key(o.key.clone())),
+                );
+            }
+        }
+    }
+}
+
+/// Raw options with the document line of each (`line` of its offset).
+fn located(opts: Vec<RawOption>, line: impl Fn(usize) -> usize) -> Vec<LocatedOption> {
+    opts.into_iter()
+        .map(|o| LocatedOption {
+            line: line(o.line_offset),
+            key: o.key,
+            value: o.value,
+        })
+        .collect()
 }
 
 /// Options of one group while merging: value and where it was set.
@@ -529,29 +603,24 @@ impl Project {
     }
 
     /// [`Project::new`] with default session options from `litprog.toml`.
-    /// When a group's options are wrong, the errors planning finds among
-    /// the other groups are reported with them.
+    /// (The errors planning and tangling find among the other groups when
+    /// a group's options are wrong come with [`crate::files::group`].)
     pub fn with_defaults(
         documents: Vec<Document>,
         defaults: &crate::config::Defaults,
     ) -> Result<Project, Diagnostics> {
-        Project::grouped(documents, defaults, true)
+        let (project, errors) = Project::grouped(documents, defaults);
+        project.checked(errors)
     }
 
-    /// [`Project::with_defaults`] for documents of which others could not
-    /// be read: lpids of those would be unknown, so nothing is planned.
-    pub(crate) fn without_plan(
+    /// The project of `documents` and the errors in their groups' options,
+    /// unsorted. A group whose options are wrong is a placeholder (a meta
+    /// group), so that planning can still report the other groups'
+    /// problems without calling it unknown.
+    pub(crate) fn grouped(
         documents: Vec<Document>,
         defaults: &crate::config::Defaults,
-    ) -> Result<Project, Diagnostics> {
-        Project::grouped(documents, defaults, false)
-    }
-
-    fn grouped(
-        documents: Vec<Document>,
-        defaults: &crate::config::Defaults,
-        plan_on_error: bool,
-    ) -> Result<Project, Diagnostics> {
+    ) -> (Project, Vec<Diagnostic>) {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
@@ -673,27 +742,18 @@ impl Project {
             warnings,
             by_lpid,
         };
-        if plan_on_error && !errors.is_empty() {
-            // Every document error in one run: what planning finds too
-            // (unknown lpids in `requires`, cycles, values the OS cannot
-            // take), which is otherwise only seen once these are fixed.
-            if let Err(more) = crate::plan::Plan::new(&project) {
-                errors.extend(more.0);
-            }
-            // And what tangling finds (unknown or cyclic inputs, bad
-            // targets). Targets outside the project root depend on
-            // `--allow-outside`, which only the build knows: those come
-            // once these are fixed.
-            if let Err(more) = crate::tangle::tangle(&project, true) {
-                errors.extend(more.0);
-            }
-        }
+        (project, errors)
+    }
+
+    /// The project, or `errors` in document order, each once, with their
+    /// snippets (and the warnings' snippets too).
+    pub(crate) fn checked(self, mut errors: Vec<Diagnostic>) -> Result<Project, Diagnostics> {
         let Project {
             documents,
             groups,
             mut warnings,
             by_lpid,
-        } = project;
+        } = self;
         // Reported in document order (documents are ordered by path).
         let order = |a: &Diagnostic, b: &Diagnostic| (&a.path, a.line).cmp(&(&b.path, b.line));
         errors.sort_by(order);

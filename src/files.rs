@@ -310,14 +310,37 @@ fn load_files(
     }
     if !errors.is_empty() {
         // The other documents' problems are reported in the same run.
-        if let Err(more) = Project::without_plan(documents, defaults) {
+        if let Err(more) = Project::with_defaults(documents, defaults) {
             errors.extend(more.0);
         }
         return Err(Diagnostics(errors));
     }
-    let mut project = Project::with_defaults(documents, defaults)?;
+    let mut project = group(documents, defaults)?;
     project.warnings.splice(0..0, skipped);
     Ok(project)
+}
+
+/// [`Project::with_defaults`], reporting every document problem in one
+/// run: when a group's options are wrong, what planning finds too
+/// (unknown lpids in `requires`, cycles, values the OS cannot take) and
+/// what tangling finds (unknown or cyclic inputs, bad targets), which would
+/// otherwise only be seen once those are fixed. Targets outside the
+/// project root depend on `--allow-outside`, which only the build knows:
+/// those come once the others are fixed.
+pub fn group(
+    documents: Vec<Document>,
+    defaults: &crate::config::Defaults,
+) -> Result<Project, Diagnostics> {
+    let (project, mut errors) = Project::grouped(documents, defaults);
+    if !errors.is_empty() {
+        if let Err(more) = crate::plan::Plan::new(&project) {
+            errors.extend(more.0);
+        }
+        if let Err(more) = crate::tangle::tangle(&project, true) {
+            errors.extend(more.0);
+        }
+    }
+    project.checked(errors)
 }
 
 /// `f` of every item, in the items' order, computed on up to
@@ -402,9 +425,9 @@ pub fn replace_if_unchanged(
     proceed: impl FnOnce() -> bool,
     written: impl FnOnce(),
 ) -> io::Result<Replaced> {
-    use nix::fcntl::{Flock, FlockArg};
+    // Held until `file` is closed, when this returns.
     let file = fs::File::open(path)?;
-    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
+    file.lock()?;
     if fs::read(path)? != expected {
         return Ok(Replaced::Changed);
     }

@@ -71,8 +71,8 @@ impl<'a> LineIndex<'a> {
     /// [`is_line_end`]).
     fn ends_in(&self, range: Range<usize>) -> usize {
         let part = &self.bytes[range.clone()];
-        // memchr counts with vector instructions (0.6 instructions a byte;
-        // `filter().count()` costs about five).
+        // memchr counts with vector instructions, several times fewer a
+        // byte than `filter().count()` (docs/performance.md).
         let lf = memchr::memchr_iter(b'\n', part).count();
         if !self.has_cr {
             return lf;
@@ -283,9 +283,9 @@ impl Regions {
     }
 }
 
-/// A pulldown-cmark parser costs about 2,000 instructions to start, as
-/// much as a few hundred bytes of prose to parse: shorter gaps between
-/// dirty chunks are parsed with them.
+/// Starting a pulldown-cmark parser costs as much as parsing a few hundred
+/// bytes of prose (docs/performance.md has the figure): shorter gaps
+/// between dirty chunks are parsed with them.
 const GAP: usize = 256;
 
 /// Parses `text[range]` on its own and appends its fenced code blocks, with

@@ -42,7 +42,7 @@ pub struct State {
     files: BTreeMap<String, String>,
     changed: bool,
     /// Held from reading to saving (`None` while there is no directory).
-    lock: Option<nix::fcntl::Flock<fs::File>>,
+    lock: Option<fs::File>,
 }
 
 impl State {
@@ -81,7 +81,6 @@ impl State {
     /// Take the exclusive lock, creating the directory and its
     /// `.gitignore` if needed.
     fn lock(&mut self) -> io::Result<()> {
-        use nix::fcntl::{Flock, FlockArg};
         if self.lock.is_some() {
             return Ok(());
         }
@@ -95,9 +94,10 @@ impl State {
             .truncate(false)
             .write(true)
             .open(self.dir.join(LOCK_FILE))?;
-        let lock =
-            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| io::Error::from(e))?;
-        self.lock = Some(lock);
+        // std's `File::lock` is `flock(LOCK_EX)` on Unix, released when the
+        // file is closed (with `self`).
+        file.lock()?;
+        self.lock = Some(file);
         Ok(())
     }
 

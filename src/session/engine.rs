@@ -102,78 +102,25 @@ impl Session {
         opts: SessionOptions,
         blocks: Option<&[B]>,
     ) -> Result<Session, SessionError> {
-        let program = opts.argv.first().ok_or(SessionError::EmptyCommand)?.clone();
-        let encoding = match &opts.encoding {
-            None => encoding_rs::UTF_8,
-            Some(label) => Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
-                SessionError::UnknownEncoding {
-                    label: label.clone(),
-                }
-            })?,
-        };
-        if let Some(cwd) = &opts.cwd
-            && !cwd.is_dir()
-        {
-            return Err(SessionError::InvalidCwd { cwd: cwd.clone() });
-        }
+        let (program, encoding) = checked(&opts)?;
         let interpreter = Interpreter::detect(&opts.argv);
         let delivery = delivery(&opts, interpreter);
         let merged = opts.stderr == StderrMode::Merged;
         let protocol = protocol(&opts, interpreter, delivery, merged);
-        let spawn_err = |source| SessionError::from_spawn(&program, source);
         let mut feed = Feed::new(protocol, encoding, opts.echo);
-
-        let (mut cmd, outputs) = command(&opts, interpreter, delivery).map_err(spawn_err)?;
+        let (mut cmd, outputs) = command(&opts, interpreter, delivery)
+            .map_err(|source| SessionError::from_spawn(&program, source))?;
         let start = Instant::now();
         // Blocks that still have to go through the pipe.
-        let mut pending = None;
-        let mut piped = true;
-        if let Some(blocks) = blocks {
-            match writer::spool(&mut feed, blocks) {
-                Ok(file) => {
-                    cmd.stdin(Stdio::from(file));
-                    piped = false;
-                }
-                Err(err) => {
-                    log::debug!("no temporary file for the script ({err}); using a pipe");
-                    feed.restart();
-                    pending = Some(blocks);
-                }
-            }
-        }
-        let mut child = cmd.spawn().map_err(spawn_err)?;
-        // Close our copies of the write ends, or the readers would never
-        // see the end of the output.
-        drop(cmd);
-        let pgid = child.id() as i32;
-        let cancel = opts.cancel.clone();
-        let registry_id = cancel.register(pgid);
-        log::debug!("started {:?} as process group {pgid}", opts.argv);
-
-        let stdin = if piped { child.stdin.take() } else { None };
+        let pending = blocks.and_then(|blocks| given_as_file(&mut cmd, &mut feed, blocks));
+        let piped = blocks.is_none() || pending.is_some();
         let prefix = feed.markers().map(|m| m.prefix().to_string());
-        let threads = Threads::spawn(
-            child,
-            (cancel.clone(), registry_id),
-            outputs,
-            stdin,
-            opts.input_delay,
-            prefix.as_deref(),
-            opts.output_limit,
-        )
-        .map_err(|source| {
-            sys::signal_group(pgid, GroupSignal::Kill);
-            cancel.unregister(registry_id);
-            SessionError::Spawn {
-                command: program.clone(),
-                source,
-            }
-        })?;
-
+        let (pgid, registry_id, threads) =
+            launch(cmd, outputs, &opts, &program, piped, prefix.as_deref())?;
         let mut session = Session {
             start,
             pgid,
-            cancel,
+            cancel: opts.cancel,
             registry_id,
             input: threads.input,
             events: threads.events,
@@ -468,6 +415,90 @@ fn only_options(argv: &[String], interpreter: Interpreter) -> bool {
     true
 }
 
+/// The program and the encoding of a session, or what is wrong with its
+/// options before anything starts: no command, an unknown encoding, a
+/// working directory that is none.
+fn checked(opts: &SessionOptions) -> Result<(String, &'static Encoding), SessionError> {
+    let program = opts.argv.first().ok_or(SessionError::EmptyCommand)?.clone();
+    let encoding = match &opts.encoding {
+        None => encoding_rs::UTF_8,
+        Some(label) => Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
+            SessionError::UnknownEncoding {
+                label: label.clone(),
+            }
+        })?,
+    };
+    if let Some(cwd) = &opts.cwd
+        && !cwd.is_dir()
+    {
+        return Err(SessionError::InvalidCwd { cwd: cwd.clone() });
+    }
+    Ok((program, encoding))
+}
+
+/// Gives `blocks` to `cmd` as its stdin, a temporary file holding the
+/// whole script; `None` when it did, else the blocks, which then go
+/// through the pipe.
+fn given_as_file<'b, B: BlockSource>(
+    cmd: &mut Command,
+    feed: &mut Feed,
+    blocks: &'b [B],
+) -> Option<&'b [B]> {
+    match writer::spool(feed, blocks) {
+        Ok(file) => {
+            cmd.stdin(Stdio::from(file));
+            None
+        }
+        Err(err) => {
+            log::debug!("no temporary file for the script ({err}); using a pipe");
+            feed.restart();
+            Some(blocks)
+        }
+    }
+}
+
+/// Spawns `cmd`, registers its process group with the build's
+/// cancellation, and starts its threads (the input writer only when its
+/// stdin is a pipe, `piped`). The group id, the registration, the threads.
+fn launch(
+    mut cmd: Command,
+    outputs: Vec<Box<dyn Read + Send>>,
+    opts: &SessionOptions,
+    program: &str,
+    piped: bool,
+    prefix: Option<&str>,
+) -> Result<(i32, u64, Threads), SessionError> {
+    let mut child = cmd
+        .spawn()
+        .map_err(|source| SessionError::from_spawn(program, source))?;
+    // Close our copies of the write ends, or the readers would never see
+    // the end of the output.
+    drop(cmd);
+    let pgid = child.id() as i32;
+    let cancel = &opts.cancel;
+    let registry_id = cancel.register(pgid);
+    log::debug!("started {:?} as process group {pgid}", opts.argv);
+    let stdin = if piped { child.stdin.take() } else { None };
+    let threads = Threads::spawn(
+        child,
+        (cancel.clone(), registry_id),
+        outputs,
+        stdin,
+        opts.input_delay,
+        prefix,
+        opts.output_limit,
+    )
+    .map_err(|source| {
+        sys::signal_group(pgid, GroupSignal::Kill);
+        cancel.unregister(registry_id);
+        SessionError::Spawn {
+            command: program.to_string(),
+            source,
+        }
+    })?;
+    Ok((pgid, registry_id, threads))
+}
+
 fn delivery(opts: &SessionOptions, interpreter: Option<Interpreter>) -> Delivery {
     let Some(interpreter) = interpreter else {
         return Delivery::Stdin;
@@ -576,8 +607,9 @@ pub fn prepare<B: BlockSource>(opts: &SessionOptions, blocks: &[B]) -> (Vec<Stri
 /// and stderr are merged, two when separate.
 /// `argv[0]` found on the child's `PATH` (its own `env` entry, else
 /// litprog's), as `execvp` would find it, so that the child makes one
-/// `execve` instead of one per `PATH` entry (each failed one costs a forked
-/// child about 75 µs). A name with a `/`, one not found, or a `PATH` with a
+/// `execve` instead of one per `PATH` entry (a failed one is a system call
+/// in a forked child, for every entry before the match; docs/performance.md
+/// has the figure). A name with a `/`, one not found, or a `PATH` with a
 /// relative entry before the match (relative to the child's directory) is
 /// left for the child to resolve.
 fn resolve_program(opts: &SessionOptions) -> std::path::PathBuf {

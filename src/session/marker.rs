@@ -199,10 +199,9 @@ impl Interpreter {
     /// the `sys` module so that no name enters `__main__` or builtins. The
     /// full four-call statement cost python more to *compile* than to run,
     /// and it is long: unbuffered (`PYTHONUNBUFFERED`, see the engine),
-    /// CPython reads its script from stdin one `read(2)` per byte. A script
-    /// of 1,000 short blocks took 58 ms, 108 ms with those statements (`python3
-    /// marked.py`), and 240 ms from stdin; with the one-call statement, 69
-    /// and 119 ms.
+    /// CPython reads its script from stdin one `read(2)` per byte, so each
+    /// byte of a statement costs a system call (docs/performance.md has the
+    /// figures of both statements).
     /// The helper returns None, so even an interactive python prints
     /// nothing. It is on the same line as the first statement, after block
     /// 0, so no block's line numbers move further than before.
