@@ -13,9 +13,10 @@
 //! with a deadline: the per-block timeout counts from the latest marker.
 
 use std::convert::Infallible;
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::io::{PipeWriter, Read};
+use std::os::fd::OwnedFd;
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -28,6 +29,7 @@ use super::capture::{Capture, Outcome, Parts, Stream};
 use super::driver;
 use super::marker::{self, Interpreter, Markers};
 use super::reader::{self, Event, Splitter};
+use super::spawn::{self, Launch, Spawned, Stdin};
 use super::sys::{self, GroupSignal};
 use super::writer::{self, BlockSource, Feed, Layout, Protocol};
 use super::{SessionError, SessionOptions, StderrMode};
@@ -108,15 +110,14 @@ impl Session {
         let merged = opts.stderr == StderrMode::Merged;
         let protocol = protocol(&opts, interpreter, delivery, merged);
         let mut feed = Feed::new(protocol, encoding, opts.echo);
-        let (mut cmd, outputs) = command(&opts, interpreter, delivery)
+        let (mut launch, outputs) = command(&opts, interpreter, delivery)
             .map_err(|source| SessionError::from_spawn(&program, source))?;
         let start = Instant::now();
         // Blocks that still have to go through the pipe.
-        let pending = blocks.and_then(|blocks| given_as_file(&mut cmd, &mut feed, blocks));
-        let piped = blocks.is_none() || pending.is_some();
+        let pending = blocks.and_then(|blocks| given_as_file(&mut launch, &mut feed, blocks));
         let prefix = feed.markers().map(|m| m.prefix().to_string());
         let (pgid, registry_id, threads) =
-            launch(cmd, outputs, &opts, &program, piped, prefix.as_deref())?;
+            start_process(launch, outputs, &opts, &program, prefix.as_deref())?;
         let mut session = Session {
             start,
             pgid,
@@ -436,17 +437,17 @@ fn checked(opts: &SessionOptions) -> Result<(String, &'static Encoding), Session
     Ok((program, encoding))
 }
 
-/// Gives `blocks` to `cmd` as its stdin, a temporary file holding the
+/// Gives `blocks` to `launch` as its stdin, a temporary file holding the
 /// whole script; `None` when it did, else the blocks, which then go
 /// through the pipe.
 fn given_as_file<'b, B: BlockSource>(
-    cmd: &mut Command,
+    launch: &mut Launch,
     feed: &mut Feed,
     blocks: &'b [B],
 ) -> Option<&'b [B]> {
     match writer::spool(feed, blocks) {
         Ok(file) => {
-            cmd.stdin(Stdio::from(file));
+            launch.stdin = Stdin::File(file);
             None
         }
         Err(err) => {
@@ -457,30 +458,26 @@ fn given_as_file<'b, B: BlockSource>(
     }
 }
 
-/// Spawns `cmd`, registers its process group with the build's
-/// cancellation, and starts its threads (the input writer only when its
-/// stdin is a pipe, `piped`). The group id, the registration, the threads.
-fn launch(
-    mut cmd: Command,
+/// Spawns `launch` (which closes our copies of the child's descriptors, or
+/// the readers would never see the end of the output), registers its
+/// process group with the build's cancellation, and starts its threads
+/// (the input writer only when its stdin is a pipe). The group id, the
+/// registration, the threads.
+fn start_process(
+    launch: Launch,
     outputs: Vec<Box<dyn Read + Send>>,
     opts: &SessionOptions,
     program: &str,
-    piped: bool,
     prefix: Option<&str>,
 ) -> Result<(i32, u64, Threads), SessionError> {
-    let mut child = cmd
-        .spawn()
-        .map_err(|source| SessionError::from_spawn(program, source))?;
-    // Close our copies of the write ends, or the readers would never see
-    // the end of the output.
-    drop(cmd);
-    let pgid = child.id() as i32;
+    let Spawned { pid, stdin } =
+        spawn::spawn(launch).map_err(|source| SessionError::from_spawn(program, source))?;
+    let pgid = pid;
     let cancel = &opts.cancel;
     let registry_id = cancel.register(pgid);
     log::debug!("started {:?} as process group {pgid}", opts.argv);
-    let stdin = if piped { child.stdin.take() } else { None };
     let threads = Threads::spawn(
-        child,
+        pid,
         (cancel.clone(), registry_id),
         outputs,
         stdin,
@@ -644,63 +641,74 @@ fn command(
     opts: &SessionOptions,
     interpreter: Option<Interpreter>,
     delivery: Delivery,
-) -> std::io::Result<(Command, Vec<Box<dyn Read + Send>>)> {
-    let program = resolve_program(opts);
-    let mut cmd = Command::new(&program);
-    if program.as_os_str() != opts.argv[0].as_str() {
-        // The program still sees the name it was given as `$0`.
-        cmd.arg0(&opts.argv[0]);
-    }
-    cmd.args(&opts.argv[1..])
-        .args(extra_args(interpreter, delivery))
-        .envs(opts.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
-        // Own process group: the timeout and a cancel reach everything
-        // the session starts, and the terminal's Ctrl-C does not (it goes to
-        // the foreground group; litprog decides what to do about it).
-        .process_group(0);
-    if interpreter == Some(Interpreter::Python)
-        && !opts.env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED")
+) -> std::io::Result<(Launch, Vec<Box<dyn Read + Send>>)> {
+    // The program still sees the name it was given as `$0`.
+    let argv = opts
+        .argv
+        .iter()
+        .cloned()
+        .chain(
+            extra_args(interpreter, delivery)
+                .into_iter()
+                .map(String::from),
+        )
+        .collect();
+    let mut env = opts.env.clone();
+    if interpreter == Some(Interpreter::Python) && !env.iter().any(|(k, _)| k == "PYTHONUNBUFFERED")
     {
         // Unbuffered, so stdout and stderr interleave as written and every
         // marker is flushed when printed.
-        cmd.env("PYTHONUNBUFFERED", "1");
-    }
-    if let Some(cwd) = &opts.cwd {
-        cmd.current_dir(cwd);
-    }
-    if opts.end_with_parent {
-        sys::end_with_parent(&mut cmd);
+        env.push(("PYTHONUNBUFFERED".into(), "1".into()));
     }
     let merged = opts.stderr == StderrMode::Merged;
-    let outputs: Vec<Box<dyn Read + Send>> = match (opts.term, merged) {
-        (true, true) => {
-            let pty = sys::open_pty()?;
-            cmd.stdout(Stdio::from(pty.slave.try_clone()?))
-                .stderr(Stdio::from(pty.slave));
-            vec![Box::new(pty.master)]
-        }
-        (true, false) => {
-            let out = sys::open_pty()?;
-            let err = sys::open_pty()?;
-            cmd.stdout(Stdio::from(out.slave))
-                .stderr(Stdio::from(err.slave));
-            vec![Box::new(out.master), Box::new(err.master)]
-        }
-        (false, true) => {
-            // One pipe for both: the kernel keeps the order of the writes.
-            let (reader, writer) = std::io::pipe()?;
-            cmd.stdout(writer.try_clone()?).stderr(writer);
-            vec![Box::new(reader)]
-        }
-        (false, false) => {
-            let (out_r, out_w) = std::io::pipe()?;
-            let (err_r, err_w) = std::io::pipe()?;
-            cmd.stdout(out_w).stderr(err_w);
-            vec![Box::new(out_r), Box::new(err_r)]
-        }
+    let (stdout, stderr, outputs): (OwnedFd, OwnedFd, Vec<Box<dyn Read + Send>>) =
+        match (opts.term, merged) {
+            (true, true) => {
+                let pty = sys::open_pty()?;
+                (
+                    pty.slave.try_clone()?,
+                    pty.slave,
+                    vec![Box::new(pty.master)],
+                )
+            }
+            (true, false) => {
+                let out = sys::open_pty()?;
+                let err = sys::open_pty()?;
+                let masters: Vec<Box<dyn Read + Send>> =
+                    vec![Box::new(out.master), Box::new(err.master)];
+                (out.slave, err.slave, masters)
+            }
+            (false, true) => {
+                // One pipe for both: the kernel keeps the order of the writes.
+                let (reader, writer) = std::io::pipe()?;
+                (
+                    writer.try_clone()?.into(),
+                    writer.into(),
+                    vec![Box::new(reader)],
+                )
+            }
+            (false, false) => {
+                let (out_r, out_w) = std::io::pipe()?;
+                let (err_r, err_w) = std::io::pipe()?;
+                let readers: Vec<Box<dyn Read + Send>> = vec![Box::new(out_r), Box::new(err_r)];
+                (out_w.into(), err_w.into(), readers)
+            }
+        };
+    // The process gets a group of its own (see `spawn::spawn`): the timeout
+    // and a cancel reach everything the session starts, and the terminal's
+    // Ctrl-C does not (it goes to the foreground group; litprog decides what
+    // to do about it).
+    let launch = Launch {
+        program: resolve_program(opts),
+        argv,
+        env,
+        cwd: opts.cwd.clone(),
+        stdin: Stdin::Pipe,
+        stdout,
+        stderr,
+        end_with_parent: opts.end_with_parent,
     };
-    Ok((cmd, outputs))
+    Ok((launch, outputs))
 }
 
 /// The ends of a session's threads that the session keeps.
@@ -714,10 +722,10 @@ impl Threads {
     /// Starts the readers, the input writer (if the input is a pipe) and the
     /// waiter.
     fn spawn(
-        mut child: Child,
+        pid: i32,
         (cancel, registry_id): (Cancel, u64),
         outputs: Vec<Box<dyn Read + Send>>,
-        stdin: Option<ChildStdin>,
+        stdin: Option<PipeWriter>,
         input_delay: Option<Duration>,
         prefix: Option<&str>,
         limit: usize,
@@ -747,19 +755,19 @@ impl Threads {
             None => None,
         };
 
-        // The waiter owns the Child: it blocks in waitpid and reports the
+        // The waiter reaps the process: it blocks in waitpid and reports the
         // exit, so `wait` can use recv_timeout and a cancel a condvar.
         thread::Builder::new()
             .name("litprog-wait".into())
             .spawn(move || {
-                let status = child.wait();
+                let status = spawn::wait(pid);
                 let at = Instant::now();
                 cancel.mark_exited(registry_id);
                 match status {
                     Ok(status) => {
                         let _ = events_tx.send(Event::Exit(status, at));
                     }
-                    Err(err) => log::warn!("waiting for process {}: {err}", child.id()),
+                    Err(err) => log::warn!("waiting for process {pid}: {err}"),
                 }
             })?;
         Ok(Threads {

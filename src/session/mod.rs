@@ -96,6 +96,7 @@ mod error;
 mod marker;
 mod options;
 mod reader;
+mod spawn;
 mod sys;
 mod writer;
 

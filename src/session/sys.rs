@@ -1,15 +1,15 @@
 //! Platform code for the session engine: pseudo-terminals, process-group
 //! signals and signal names. Everything that talks to the OS directly below
-//! `std` lives here, so porting the engine means porting this file.
+//! `std` lives here and in `spawn.rs` beside it (starting and reaping the
+//! process), so porting the engine means porting these two files.
 //!
-//! The only `unsafe` of the crate is here: [`end_with_parent`] must run
-//! code in the child between `fork` and `exec`. Everything else nix wraps
-//! safely, and std turns an `OwnedFd` into a child's stdio.
+//! They hold the crate's only `unsafe`: here one `ioctl` that nix declares
+//! unsafe; in `spawn.rs` the child of a `clone` and `waitpid`. Everything
+//! else nix wraps safely.
 
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::process::Command;
 
 use nix::errno::Errno;
 use nix::pty::Winsize;
@@ -91,40 +91,6 @@ fn open_pty_pair() -> io::Result<(OwnedFd, OwnedFd)> {
         fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
     }
     Ok((pty.master, pty.slave))
-}
-
-/// On Linux, makes the child of `cmd` receive SIGKILL when the thread that
-/// spawns it ends (`PR_SET_PDEATHSIG`), so that a session's interpreter does
-/// not outlive litprog even when litprog is killed by SIGKILL. If litprog
-/// died before the child could ask for this, the child does not run the
-/// command at all. Only the interpreter gets the signal, not the processes
-/// it started; and it is the spawning *thread* whose end counts, so the
-/// session must be waited for on the thread that started it. Elsewhere this
-/// does nothing.
-#[allow(unsafe_code)]
-pub(crate) fn end_with_parent(cmd: &mut Command) {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::process::CommandExt;
-        let parent = nix::unistd::getpid();
-        let hook = move || -> io::Result<()> {
-            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(io::Error::from)?;
-            if nix::unistd::getppid() != parent {
-                // litprog is gone: its group is no longer to be started.
-                // (No allocation here: this is the child of a fork.)
-                return Err(io::Error::from_raw_os_error(nix::libc::ESRCH));
-            }
-            Ok(())
-        };
-        // SAFETY: the hook runs in the child between fork and exec, where
-        // only async-signal-safe calls are allowed: it makes two system
-        // calls (prctl, getppid) and allocates nothing.
-        unsafe {
-            cmd.pre_exec(hook);
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cmd;
 }
 
 /// True when a read error means "no more data": reading a pty master whose
