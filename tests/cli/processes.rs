@@ -363,3 +363,33 @@ fn output_to_a_closed_pipe_ends_quietly() {
     assert!(!run.stderr.contains("panicked"), "{run:?}");
     assert_eq!(run.stderr, "", "{run:?}");
 }
+
+#[test]
+fn sessions_start_with_default_sigpipe_and_no_signal_blocked() {
+    // litprog ignores SIGPIPE (Rust does) and handles SIGINT and others
+    // (signal-hook); its sessions see neither.
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        session(
+            "s",
+            "yes | head -1; echo \"yes: ${PIPESTATUS[0]}\"\ngrep -E '^Sig(Blk|Ign)' /proc/self/status\n",
+        ),
+    );
+    t.litprog(&["build"]).success();
+    let doc = t.read("doc.md");
+    assert!(
+        doc.contains("lpout=s\ny\nyes: 141\nSigBlk:\t0000000000000000\n"),
+        "{doc}"
+    );
+    // SIGPIPE is signal 13: bit 12 of the ignored set.
+    let ignored = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:\t"))
+        .unwrap();
+    assert_eq!(
+        u64::from_str_radix(ignored, 16).unwrap() & 1 << 12,
+        0,
+        "{doc}"
+    );
+}

@@ -864,3 +864,68 @@ fn the_timeout_counts_from_each_blocks_start() {
     );
     assert_eq!(capture.ran(), 2);
 }
+
+/// Options for bash as the CLI starts it: ended with the thread that
+/// waits for it (litprog's own spawn on Linux).
+fn bash_ending_with_us() -> SessionOptions {
+    let mut o = merged("bash");
+    o.end_with_parent = true;
+    o
+}
+
+#[test]
+fn sigpipe_is_at_its_default_in_the_session() {
+    // Rust ignores SIGPIPE in litprog; ignored, `yes` would see EPIPE and
+    // complain instead of being killed by the signal (128 + 13).
+    let capture = run_blocks(
+        bash_ending_with_us(),
+        &["yes | head -1; echo \"yes: ${PIPESTATUS[0]}\""],
+    );
+    assert_eq!(capture.stdout(), "y\nyes: 141\n");
+}
+
+#[test]
+fn no_signal_is_blocked_in_the_session() {
+    // bash passes the mask it was started with on to grep.
+    let capture = run_blocks(bash_ending_with_us(), &["grep '^SigBlk' /proc/self/status"]);
+    assert_eq!(capture.stdout(), "SigBlk:\t0000000000000000\n");
+}
+
+#[test]
+fn the_interpreter_sees_its_name_and_the_inherited_environment() {
+    let mut o = bash_ending_with_us();
+    o.env.push(("LITPROG_TEST_VAR".into(), "added".into()));
+    let capture = run_blocks(
+        o,
+        &["tr '\\0' '\\n' < /proc/$$/cmdline | head -1; echo \"$HOME $LITPROG_TEST_VAR\""],
+    );
+    let home = std::env::var("HOME").unwrap_or_default();
+    assert_eq!(capture.stdout(), format!("bash\n{home} added\n"));
+}
+
+#[test]
+fn missing_program_is_reported_as_not_found_also_ending_with_us() {
+    for program in ["litprog-no-such-command", "/no/such/dir/program"] {
+        let mut o = merged(program);
+        o.end_with_parent = true;
+        let err = Session::start(o).err().unwrap();
+        assert!(matches!(err, SessionError::NotFound { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("command not found: '{program}'"));
+    }
+}
+
+#[test]
+fn an_executable_without_interpreter_line_is_run_by_sh() {
+    // As execvp does: the kernel cannot run it (ENOEXEC), /bin/sh does.
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("plain-script");
+    std::fs::write(&script, "echo \"from $0\"\ncat\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut o = merged(&script.display().to_string());
+    o.end_with_parent = true;
+    let capture = run_blocks(o, &["input\n"]);
+    assert_eq!(
+        capture.stdout(),
+        format!("from {}\ninput\n", script.display())
+    );
+}
