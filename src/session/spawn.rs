@@ -174,8 +174,9 @@ mod linux {
         _env: Vec<CString>,
         envp: Vec<*const c_char>,
         /// `/bin/sh`, a slot for the file, `argv[1..]`: what `execvp` runs
-        /// after `ENOEXEC`. The child fills the slot (it only writes through
-        /// a `Cell`), so it stays `Cell`s; a `Cell` has its content's layout.
+        /// after `ENOEXEC`. `Cell`s, because the child fills the slot with
+        /// each candidate in turn; a `Cell` has the layout of its content,
+        /// so the array can be given to `execve` as it is.
         script_argv: Vec<Cell<*const c_char>>,
         cwd: Option<CString>,
         /// Descriptors for the child's 0, 1 and 2, all above 2, so that no
@@ -251,6 +252,8 @@ mod linux {
         fd.try_clone()
     }
 
+    /// Prepares the [`Plan`], clones the child with every signal blocked,
+    /// and reports what the child left in `plan.error`.
     #[allow(unsafe_code)]
     pub(super) fn spawn(launch: Launch) -> std::io::Result<Spawned> {
         if launch.program.as_os_str().is_empty() {
