@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cache::{Cache, CacheMode, Cached};
 use crate::document::{Document, Project};
-use crate::error::{Diagnostic, Diagnostics, location};
+use crate::error::{Diagnostic, Diagnostics, Kind, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
@@ -366,7 +366,7 @@ fn build_project(
     };
     if let Some(w) = cache.take_warning() {
         let at = crate::cache::dir(&options.root);
-        project.warnings.push(Diagnostic::new(&at, 0, w));
+        project.warnings.push(Diagnostic::io_message(&at, w));
         progress(Progress::Warnings(
             &project.warnings[project.warnings.len() - 1..],
         ));
@@ -552,7 +552,7 @@ fn check_targets(
 ) -> Result<Vec<Target>, Diagnostics> {
     let cwd = std::env::current_dir()
         .and_then(fs::canonicalize)
-        .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
+        .map_err(|e| Diagnostic::io(Path::new("."), 0, "cannot resolve", e))?;
     let mut errors = Vec::new();
     let mut documents: HashMap<PathBuf, &Path> = HashMap::new();
     for doc in &project.documents {
@@ -561,6 +561,7 @@ fn check_targets(
         };
         if !allow_outside && !real.starts_with(&cwd) && lexically_inside(&cwd, &doc.path) {
             errors.push(Diagnostic::new(
+                Kind::UnsafeTarget,
                 &doc.path,
                 0,
                 format!(
@@ -576,7 +577,7 @@ fn check_targets(
     let mut reals = Vec::new();
     for (i, out) in outputs.iter().enumerate() {
         let group = &project.groups[out.group];
-        let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
+        let at = |msg: String| Diagnostic::new(Kind::UnsafeTarget, &group.path, group.line, msg);
         let name = out.path.display();
         if let Some(problem) = target_problem(&out.path) {
             errors.push(at(format!("out_file '{name}' {problem}")));
@@ -585,7 +586,12 @@ fn check_targets(
         let real = match files::identity(&out.path) {
             Ok(real) => real,
             Err(e) => {
-                errors.push(at(format!("out_file '{name}': cannot resolve: {e}")));
+                errors.push(Diagnostic::io(
+                    &group.path,
+                    group.line,
+                    format_args!("out_file '{name}': cannot resolve"),
+                    e,
+                ));
                 continue;
             }
         };
@@ -627,6 +633,7 @@ fn check_targets(
             let group = &project.groups[outputs[*i].group];
             let other = &project.groups[outputs[above].group];
             errors.push(Diagnostic::new(
+                Kind::UnsafeTarget,
                 &group.path,
                 group.line,
                 format!(
@@ -728,15 +735,18 @@ fn write_tangled(
     let mut state = match state::State::open(Path::new(".")) {
         Ok((state, warning)) => {
             if let Some(w) = warning {
-                project.warnings.push(Diagnostic::new(&state_path, 0, w));
+                project
+                    .warnings
+                    .push(Diagnostic::io_message(&state_path, w));
             }
             Some(state)
         }
         Err(e) => {
-            project.warnings.push(Diagnostic::new(
+            project.warnings.push(Diagnostic::io_saying(
                 &state_path,
                 0,
                 format!("cannot open the state file ({e}); tangled files that differ from the documents count as edited by hand"),
+                e,
             ));
             None
         }
@@ -750,10 +760,11 @@ fn write_tangled(
         }
         let group = &project.groups[out.group];
         let fail = |e: io::Error| {
-            Diagnostic::new(
+            Diagnostic::io(
                 &group.path,
                 group.line,
-                format!("cannot write out_file '{}': {e}", out.path.display()),
+                format_args!("cannot write out_file '{}'", out.path.display()),
+                e,
             )
         };
         let current = match files::read_regular(&out.path) {
@@ -796,10 +807,11 @@ fn write_tangled(
         }
     }
     if let Some(Err(e)) = state.as_mut().map(state::State::save) {
-        project.warnings.push(Diagnostic::new(
+        project.warnings.push(Diagnostic::io_saying(
             &state_path,
             0,
             format!("cannot record what was written ({e}); the next build will take these files as edited by hand"),
+            e,
         ));
     }
     done.errors = errors;
@@ -868,6 +880,7 @@ fn select(
                 .collect();
             if groups.is_empty() {
                 errors.push(Diagnostic::new(
+                    Kind::UnknownReference,
                     Path::new("--only"),
                     0,
                     format!(

@@ -59,8 +59,8 @@ impl Default for RunOptions {
 pub enum Run {
     /// The process ran; see the capture.
     Finished(Capture),
-    /// The process could not be started.
-    StartFailed(String),
+    /// The process could not be started, and why.
+    StartFailed(SessionError),
     /// Not run: its interpreter is not installed and unavailable sessions
     /// are skipped (`--skip-unavailable`).
     Unavailable(String),
@@ -213,7 +213,7 @@ fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunO
         Err(e @ SessionError::NotFound { .. }) if defaults.skip_unavailable => {
             Run::Unavailable(format!("{e} (--skip-unavailable)"))
         }
-        Err(e) => Run::StartFailed(e.to_string()),
+        Err(e) => Run::StartFailed(e),
     }
 }
 

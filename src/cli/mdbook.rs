@@ -15,7 +15,7 @@ use mdbook_preprocessor::{MDBOOK_VERSION, PreprocessorContext};
 
 use super::{Status, interrupt, report};
 use crate::build::{self, BuildOptions, Progress, Source};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 use crate::mdbook::{self, OnFailure, Settings};
 use crate::runner::RunOptions;
 use crate::session::Cancel;
@@ -42,6 +42,7 @@ pub fn run() -> Result<Status, Diagnostics> {
 fn read_input(input: impl Read) -> Result<(PreprocessorContext, Book), Diagnostics> {
     mdbook_preprocessor::parse_input(input).map_err(|e| {
         Diagnostics::from(Diagnostic::new(
+            Kind::Usage,
             std::path::Path::new("<stdin>"),
             0,
             format!("not an mdBook preprocessor input: {e:#}"),
@@ -74,13 +75,8 @@ fn source_path(ctx: &PreprocessorContext, book: &Path, chapter_source: &Path) ->
 /// a repository gets the same results as `litprog build` there.
 fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), Diagnostics> {
     let enter = |dir: &Path| {
-        std::env::set_current_dir(dir).map_err(|e| {
-            Diagnostics::from(Diagnostic::new(
-                dir,
-                0,
-                format!("cannot enter the directory: {e}"),
-            ))
-        })
+        std::env::set_current_dir(dir)
+            .map_err(|e| Diagnostics::from(Diagnostic::io(dir, 0, "cannot enter the directory", e)))
     };
     if !ctx.root.as_os_str().is_empty() {
         enter(&ctx.root)?;
@@ -88,10 +84,11 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
     let book_dir = std::env::current_dir()
         .and_then(std::fs::canonicalize)
         .map_err(|e| {
-            Diagnostics::from(Diagnostic::new(
+            Diagnostics::from(Diagnostic::io(
                 &ctx.root,
                 0,
-                format!("cannot resolve the book root: {e}"),
+                "cannot resolve the book root",
+                e,
             ))
         })?;
     let root = crate::config::find_root(&book_dir, &book_dir);
@@ -173,7 +170,7 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
 
 /// A problem with the `[preprocessor.litprog]` table.
 fn book_toml_error(message: &str) -> Diagnostics {
-    Diagnostic::new(Path::new("book.toml"), 0, message).into()
+    Diagnostic::new(Kind::InvalidValue, Path::new("book.toml"), 0, message).into()
 }
 
 /// Apply `f` to every chapter, nested ones included.
@@ -227,10 +224,11 @@ fn status(built: &build::Built, settings: &Settings) -> Status {
 /// Write the book as JSON to standard output.
 fn write_book(book: &Book) -> Result<(), Diagnostics> {
     let json = serde_json::to_string(book).map_err(|e| {
-        Diagnostics::from(Diagnostic::new(
+        Diagnostics::from(Diagnostic::io_saying(
             std::path::Path::new("<stdout>"),
             0,
             format!("cannot serialise the book: {e}"),
+            e.into(),
         ))
     })?;
     super::print_out(&json);

@@ -17,7 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::build::{self, BuildOptions, Mode, Progress};
 use crate::cache::CacheMode;
 use crate::config::{self, Config};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 use crate::files;
 use crate::runner::RunOptions;
 use crate::session::Cancel;
@@ -236,7 +236,7 @@ pub fn main() -> ExitCode {
         Ok(status) => status,
         Err(e) => {
             report_diagnostics(&e);
-            Status::Invalid
+            status_of(&e)
         }
     };
     ExitCode::from(match status {
@@ -282,13 +282,25 @@ fn init_logger(cli: &Cli) {
         .init();
 }
 
+/// The exit status of a command that `problems` stopped, decided by their
+/// kinds: a failure to read or write a file is a failed run (1), like a
+/// document that cannot be written; anything else, an invalid document
+/// or usage (2).
+pub(crate) fn status_of(problems: &Diagnostics) -> Status {
+    if problems.all_io() {
+        Status::Failure
+    } else {
+        Status::Invalid
+    }
+}
+
 fn report_diagnostics(e: &Diagnostics) {
     e.0.iter().for_each(render::error);
 }
 
 fn run(cli: Cli) -> Result<Status, Diagnostics> {
     let cwd = std::env::current_dir()
-        .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
+        .map_err(|e| Diagnostic::io(Path::new("."), 0, "cannot resolve", e))?;
     if let Command::Completions { shell } = cli.command {
         let mut script = Vec::new();
         clap_complete::generate(
@@ -328,7 +340,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         ),
     };
     let root = std::fs::canonicalize(&root)
-        .map_err(|e| Diagnostic::new(&root, 0, format!("cannot use as the project root: {e}")))?;
+        .map_err(|e| Diagnostic::named(&root, "cannot use as the project root", e))?;
     let paths: Vec<PathBuf> = paths
         .iter()
         .map(|p| config::relative_to_root(&root, &cwd, p))
@@ -336,7 +348,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
     // From here on every relative path (documents, out_files, sessions'
     // working directories, .litprog/) is relative to the root.
     std::env::set_current_dir(&root)
-        .map_err(|e| Diagnostic::new(&root, 0, format!("cannot enter the project root: {e}")))?;
+        .map_err(|e| Diagnostic::named(&root, "cannot enter the project root", e))?;
     let (config, warnings) = Config::load(Path::new("."))?;
     warnings.iter().for_each(render::warning);
     match cli.command {
@@ -370,11 +382,17 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
 fn init(dir: &Path) -> Result<Status, Diagnostics> {
     let path = dir.join(config::CONFIG_FILE);
     if std::fs::symlink_metadata(&path).is_ok() {
-        return Err(Diagnostic::new(&path, 0, "already exists; it was left as it is").into());
+        return Err(Diagnostic::new(
+            Kind::UnsafeTarget,
+            &path,
+            0,
+            "already exists; it was left as it is",
+        )
+        .into());
     }
     std::fs::create_dir_all(dir)
         .and_then(|()| files::write_atomic(&path, config::INIT_TEMPLATE.as_bytes()))
-        .map_err(|e| Diagnostic::new(&path, 0, format!("cannot write: {e}")))?;
+        .map_err(|e| Diagnostic::io(&path, 0, "cannot write", e))?;
     log::info!("wrote {}", path.display());
     Ok(Status::Success)
 }

@@ -106,14 +106,19 @@ pub fn warning(d: &Diagnostic) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{Focus, attach_snippets};
+    use crate::error::{Focus, Kind, attach_snippets};
     use std::path::Path;
 
     fn diagnostic() -> Diagnostic {
         let text = "```yaml\nlpid: s\nlptype: session\ntimeout: soon\n```\n";
         let mut d = vec![
-            Diagnostic::new(Path::new("doc.md"), 4, "option 'timeout' must be a number")
-                .about(Focus::Value("timeout".into())),
+            Diagnostic::new(
+                Kind::InvalidValue,
+                Path::new("doc.md"),
+                4,
+                "option 'timeout' must be a number",
+            )
+            .about(Focus::Value("timeout".into())),
         ];
         attach_snippets(Path::new("doc.md"), text, &mut d);
         d.remove(0)
@@ -144,7 +149,7 @@ mod tests {
         assert!(out.contains("^^^^"), "{out}");
         assert!(render(&diagnostic(), Severity::Error, Style::Color).contains('\x1b'));
         // Without a snippet: the header alone.
-        let d = Diagnostic::new(Path::new("doc.md"), 7, "no closing fence");
+        let d = Diagnostic::new(Kind::Syntax, Path::new("doc.md"), 7, "no closing fence");
         let out = render(&d, Severity::Error, Style::Rich);
         assert!(out.contains("--> doc.md:7"), "{out}");
         assert_eq!(
