@@ -132,6 +132,29 @@ pub struct BuildReport {
 /// only, and the session engine does no work for the others. With `-j N`
 /// the events of sessions running at once interleave, each session's in
 /// its order.
+///
+/// ```no_run
+/// use litprog::build::{self, BuildOptions, Progress};
+/// use litprog::runner::Detail;
+///
+/// let mut options = BuildOptions::default();
+/// options.run.detail = Detail::Output;
+/// build::build(&options, |event| match event {
+///     Progress::BlockStarted { .. } => {
+///         if let Some((path, line)) = event.block_location() {
+///             eprintln!("running {}:{line}", path.display());
+///         }
+///     }
+///     Progress::Output { project, group, line, .. } => {
+///         eprintln!("[{}] {line}", project.groups[group].lpid);
+///     }
+///     Progress::SessionFinished(project, report) => {
+///         eprintln!("{}: {}", project.groups[report.group].lpid, report.outcome());
+///     }
+///     _ => {}
+/// })
+/// .expect("the documents are valid");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Progress<'a> {
