@@ -7,7 +7,7 @@
 //! and a channel reports completions back to the scheduling loop, which
 //! never polls. With [`RunOptions::detail`] above [`Detail::Sessions`] the
 //! same channel carries each block's start and each output line from the
-//! session engine's [`Observer`](session::Observer), so that every
+//! session engine's [`Observer`], so that every
 //! [`RunEvent`] reaches the caller on its own thread, in order. The channel
 //! is bounded: a session printing faster than the caller can take its lines
 //! waits for it (its pipe fills, and the interpreter waits too) instead of
@@ -397,7 +397,11 @@ impl Observer for Forward {
         let line = line.strip_suffix(b"\n").unwrap_or(line);
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let cut = line.len().min(STREAMED_LINE_LIMIT);
-        let mut text = self.encoding.decode_without_bom_handling(&line[..cut]).0.into_owned();
+        let mut text = self
+            .encoding
+            .decode_without_bom_handling(&line[..cut])
+            .0
+            .into_owned();
         if cut < line.len() {
             text.push_str(&format!("... ({} more bytes)", line.len() - cut));
         }
@@ -413,8 +417,7 @@ fn run_with(
     options: &RunOptions,
     cache: Option<&Cache>,
     mut on_event: impl FnMut(RunEvent<'_>),
-    exec: impl Fn(&Project, &Group, &SessionSpec, &RunOptions, Option<Arc<dyn Observer>>) -> Run
-    + Sync,
+    exec: impl Fn(&Project, &Group, &SessionSpec, &RunOptions, Option<Arc<dyn Observer>>) -> Run + Sync,
 ) -> Vec<SessionReport> {
     let n = plan.steps.len();
     let mut keys: Vec<Option<Key>> = vec![None; n];
@@ -504,9 +507,10 @@ fn run_with(
                     running += 1;
                     on_event(RunEvent::Started(index));
                     let observer = (options.detail > Detail::Sessions).then(|| {
-                        let encoding = spec.encoding.as_deref().and_then(|label| {
-                            Encoding::for_label(label.trim().as_bytes())
-                        });
+                        let encoding = spec
+                            .encoding
+                            .as_deref()
+                            .and_then(|label| Encoding::for_label(label.trim().as_bytes()));
                         Arc::new(Forward {
                             step: s,
                             tx: tx.clone(),
@@ -672,6 +676,45 @@ mod tests {
         );
         assert!(matches!(by_lpid("later").run, Run::Skipped(_)));
         assert!(options.cancel.is_cancelled());
+    }
+
+    #[test]
+    fn blocks_and_output_are_reported_only_when_asked_for() {
+        let project =
+            project("```bash lpid=s lptype=session\necho one\n```\n\n```bash\necho two\n```\n");
+        let plan = Plan::new(&project).unwrap();
+        let events = |detail| {
+            let options = RunOptions {
+                detail,
+                ..RunOptions::default()
+            };
+            let mut seen = Vec::new();
+            run_events(&project, &plan, &options, None, |e| {
+                seen.push(match e {
+                    RunEvent::Started(_) => "started".to_string(),
+                    RunEvent::BlockStarted { block, .. } => format!("block {block}"),
+                    RunEvent::Output { line, .. } => format!("output {line}"),
+                    RunEvent::Done(_) => "done".to_string(),
+                })
+            });
+            seen
+        };
+        assert_eq!(events(Detail::Sessions), ["started", "done"]);
+        assert_eq!(
+            events(Detail::Blocks),
+            ["started", "block 0", "block 1", "done"]
+        );
+        assert_eq!(
+            events(Detail::Output),
+            [
+                "started",
+                "block 0",
+                "output one",
+                "block 1",
+                "output two",
+                "done"
+            ]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use mdbook_preprocessor::book::{Book, BookItem};
 use mdbook_preprocessor::{MDBOOK_VERSION, PreprocessorContext};
 
 use super::{Status, interrupt};
-use crate::build::{self, BuildOptions, Source};
+use crate::build::{self, BuildOptions, Progress, Source};
 use crate::error::{Diagnostic, Diagnostics};
 use crate::mdbook::{self, OnFailure, Settings};
 use crate::runner::RunOptions;
@@ -152,7 +152,10 @@ fn process(
     let mut reporter = super::Reporter::new(ui, false);
     options.run.detail = reporter.detail();
     let built = build::build_in_memory(sources, &options, |progress| {
-        reporter.show(&progress);
+        // The warnings are logged with the book's, below.
+        if !matches!(progress, Progress::Warnings(_)) {
+            reporter.show(&progress);
+        }
     })?;
     drop(reporter);
     for w in &built.project.warnings {

@@ -318,7 +318,11 @@ pub fn event_json(progress: &Progress<'_>) -> Option<serde_json::Value> {
         Progress::TangledWritten(path, _) => {
             json!({"event": "tangled_file_written", "path": path.display().to_string()})
         }
-        Progress::BlockStarted { project, group, block } => {
+        Progress::BlockStarted {
+            project,
+            group,
+            block,
+        } => {
             let (path, line) = progress.block_location()?;
             json!({
                 "event": "block_started",

@@ -49,8 +49,9 @@ impl StatusArea {
     pub fn new() -> StatusArea {
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10));
         *SHOWN.lock().unwrap_or_else(PoisonError::into_inner) = Some(multi.clone());
-        let style = ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold}  {msg}  {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let style =
+            ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold}  {msg}  {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
         StatusArea {
             multi,
             bars: HashMap::new(),

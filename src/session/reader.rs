@@ -17,8 +17,8 @@
 //! dropped and counted, so the next block's output is unaffected.
 
 use std::io::{self, Read};
-use std::sync::mpsc::Sender;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Instant;
@@ -506,7 +506,10 @@ mod tests {
             self.0.lock().unwrap().push(format!("b{index}"));
         }
         fn output_line(&self, _: Stream, line: &[u8]) {
-            self.0.lock().unwrap().push(String::from_utf8_lossy(line).into_owned());
+            self.0
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(line).into_owned());
         }
     }
 
@@ -527,7 +530,11 @@ mod tests {
         let bytes = data.as_bytes();
         for cut in 0..=bytes.len() {
             let told = heard(&[&bytes[..cut], &bytes[cut..]], 100);
-            assert_eq!(told, ["a\n", "bb\n", "b1", "ok2", "b2", "c\n", "d"], "{cut}");
+            assert_eq!(
+                told,
+                ["a\n", "bb\n", "b1", "ok2", "b2", "c\n", "d"],
+                "{cut}"
+            );
         }
     }
 
