@@ -112,8 +112,49 @@ pub struct BuildReport {
     pub interrupted: bool,
 }
 
-/// What a build reports while it runs, in order: the one stream of events
-/// that the CLI's lines, `--message-format json` and `watch` consume.
+/// What a build reports while it runs, in order, on the thread that called
+/// [`build`] (or [`build_in_memory`]): the one stream of events that the
+/// CLI's lines and status area, `--message-format json`, `watch` and the
+/// mdBook preprocessor consume.
+///
+/// A build's stream, with a session `s` of two blocks:
+///
+/// ```text
+/// TangledWritten(out_file)...   Warnings?
+/// SessionStarted(s)  BlockStarted(s, 0)  Output(s)...  BlockStarted(s, 1)  Output(s)...
+/// SessionFinished(s)            (or SessionCached(s), with no process and nothing between)
+/// Warnings?  Rewritten(document)...  Finished
+/// ```
+///
+/// `BlockStarted` comes only with [`RunOptions::detail`] at
+/// [`Detail::Blocks`](runner::Detail::Blocks) or more, `Output` only at
+/// [`Detail::Output`](runner::Detail::Output): the default reports sessions
+/// only, and the session engine does no work for the others. With `-j N`
+/// the events of sessions running at once interleave, each session's in
+/// its order.
+///
+/// ```no_run
+/// use litprog::build::{self, BuildOptions, Progress};
+/// use litprog::runner::Detail;
+///
+/// let mut options = BuildOptions::default();
+/// options.run.detail = Detail::Output;
+/// build::build(&options, |event| match event {
+///     Progress::BlockStarted { .. } => {
+///         if let Some((path, line)) = event.block_location() {
+///             eprintln!("running {}:{line}", path.display());
+///         }
+///     }
+///     Progress::Output { project, group, line, .. } => {
+///         eprintln!("[{}] {line}", project.groups[group].lpid);
+///     }
+///     Progress::SessionFinished(project, report) => {
+///         eprintln!("{}: {}", project.groups[report.group].lpid, report.outcome());
+///     }
+///     _ => {}
+/// })
+/// .expect("the documents are valid");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Progress<'a> {
@@ -123,6 +164,30 @@ pub enum Progress<'a> {
     /// The process of a session (an index into [`Project::groups`]) is
     /// starting.
     SessionStarted(&'a Project, usize),
+    /// A block of a running session started: block 0 as the session
+    /// starts, each other one as the marker of the block before it arrives.
+    /// [`Progress::block_location`] says where it is.
+    BlockStarted {
+        /// The project.
+        project: &'a Project,
+        /// The session, an index into [`Project::groups`].
+        group: usize,
+        /// The block, an index into the session's
+        /// [`Group::blocks`](crate::document::Group::blocks).
+        block: usize,
+    },
+    /// A line of a running session's output, without its line ending.
+    Output {
+        /// The project.
+        project: &'a Project,
+        /// The session, an index into [`Project::groups`].
+        group: usize,
+        /// Which stream (stdout, holding stderr too unless `stderr:
+        /// separate`).
+        stream: crate::session::Stream,
+        /// The line, decoded.
+        line: &'a str,
+    },
     /// A session finished, or was skipped.
     SessionFinished(&'a Project, &'a SessionReport),
     /// A session's results came from the cache; no process started.
@@ -135,6 +200,23 @@ pub enum Progress<'a> {
     /// state file's before any session runs, a cache problem after the
     /// sessions.
     Warnings(&'a [Diagnostic]),
+}
+
+impl Progress<'_> {
+    /// The document and line (of its opening fence) of the block a
+    /// [`Progress::BlockStarted`] is about; `None` for other events.
+    pub fn block_location(&self) -> Option<(&Path, usize)> {
+        let Progress::BlockStarted {
+            project,
+            group,
+            block,
+        } = self
+        else {
+            return None;
+        };
+        let r = *project.groups[*group].blocks.get(*block)?;
+        Some((&project.documents[r.doc].path, project.block(r).fence.line))
+    }
 }
 
 impl BuildReport {
@@ -355,6 +437,21 @@ fn build_project(
     {
         runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
             RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
+            RunEvent::BlockStarted { group, block } => progress(Progress::BlockStarted {
+                project: &project,
+                group,
+                block,
+            }),
+            RunEvent::Output {
+                group,
+                stream,
+                line,
+            } => progress(Progress::Output {
+                project: &project,
+                group,
+                stream,
+                line,
+            }),
             RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
             RunEvent::Done(r) => {
                 store(&cache, &project, r);

@@ -93,13 +93,15 @@ pub fn render(d: &Diagnostic, severity: Severity, style: Style) -> String {
 
 /// Print a document error to standard error.
 pub fn error(d: &Diagnostic) {
-    eprintln!("{}", render(d, Severity::Error, Style::for_stderr()));
+    let text = render(d, Severity::Error, Style::for_stderr()) + "\n";
+    super::status::eprint(text.as_bytes());
 }
 
 /// Print a warning to standard error, unless `-q` silenced warnings.
 pub fn warning(d: &Diagnostic) {
     if log::log_enabled!(log::Level::Warn) {
-        eprintln!("{}", render(d, Severity::Warning, Style::for_stderr()));
+        let text = render(d, Severity::Warning, Style::for_stderr()) + "\n";
+        super::status::eprint(text.as_bytes());
     }
 }
 
