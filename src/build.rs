@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cache::{Cache, CacheMode, Cached};
 use crate::document::{Document, Project};
-use crate::error::{Diagnostic, Diagnostics, location};
+use crate::error::{Diagnostic, Diagnostics, Kind, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
@@ -112,8 +112,49 @@ pub struct BuildReport {
     pub interrupted: bool,
 }
 
-/// What a build reports while it runs, in order: the one stream of events
-/// that the CLI's lines, `--message-format json` and `watch` consume.
+/// What a build reports while it runs, in order, on the thread that called
+/// [`build`] (or [`build_in_memory`]): the one stream of events that the
+/// CLI's lines and status area, `--message-format json`, `watch` and the
+/// mdBook preprocessor consume.
+///
+/// A build's stream, with a session `s` of two blocks:
+///
+/// ```text
+/// TangledWritten(out_file)...   Warnings?
+/// SessionStarted(s)  BlockStarted(s, 0)  Output(s)...  BlockStarted(s, 1)  Output(s)...
+/// SessionFinished(s)            (or SessionCached(s), with no process and nothing between)
+/// Warnings?  Rewritten(document)...  Finished
+/// ```
+///
+/// `BlockStarted` comes only with [`RunOptions::detail`] at
+/// [`Detail::Blocks`](runner::Detail::Blocks) or more, `Output` only at
+/// [`Detail::Output`](runner::Detail::Output): the default reports sessions
+/// only, and the session engine does no work for the others. With `-j N`
+/// the events of sessions running at once interleave, each session's in
+/// its order.
+///
+/// ```no_run
+/// use litprog::build::{self, BuildOptions, Progress};
+/// use litprog::runner::Detail;
+///
+/// let mut options = BuildOptions::default();
+/// options.run.detail = Detail::Output;
+/// build::build(&options, |event| match event {
+///     Progress::BlockStarted { .. } => {
+///         if let Some((path, line)) = event.block_location() {
+///             eprintln!("running {}:{line}", path.display());
+///         }
+///     }
+///     Progress::Output { project, group, line, .. } => {
+///         eprintln!("[{}] {line}", project.groups[group].lpid);
+///     }
+///     Progress::SessionFinished(project, report) => {
+///         eprintln!("{}: {}", project.groups[report.group].lpid, report.outcome());
+///     }
+///     _ => {}
+/// })
+/// .expect("the documents are valid");
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Progress<'a> {
@@ -123,6 +164,30 @@ pub enum Progress<'a> {
     /// The process of a session (an index into [`Project::groups`]) is
     /// starting.
     SessionStarted(&'a Project, usize),
+    /// A block of a running session started: block 0 as the session
+    /// starts, each other one as the marker of the block before it arrives.
+    /// [`Progress::block_location`] says where it is.
+    BlockStarted {
+        /// The project.
+        project: &'a Project,
+        /// The session, an index into [`Project::groups`].
+        group: usize,
+        /// The block, an index into the session's
+        /// [`Group::blocks`](crate::document::Group::blocks).
+        block: usize,
+    },
+    /// A line of a running session's output, without its line ending.
+    Output {
+        /// The project.
+        project: &'a Project,
+        /// The session, an index into [`Project::groups`].
+        group: usize,
+        /// Which stream (stdout, holding stderr too unless `stderr:
+        /// separate`).
+        stream: crate::session::Stream,
+        /// The line, decoded.
+        line: &'a str,
+    },
     /// A session finished, or was skipped.
     SessionFinished(&'a Project, &'a SessionReport),
     /// A session's results came from the cache; no process started.
@@ -135,6 +200,23 @@ pub enum Progress<'a> {
     /// state file's before any session runs, a cache problem after the
     /// sessions.
     Warnings(&'a [Diagnostic]),
+}
+
+impl Progress<'_> {
+    /// The document and line (of its opening fence) of the block a
+    /// [`Progress::BlockStarted`] is about; `None` for other events.
+    pub fn block_location(&self) -> Option<(&Path, usize)> {
+        let Progress::BlockStarted {
+            project,
+            group,
+            block,
+        } = self
+        else {
+            return None;
+        };
+        let r = *project.groups[*group].blocks.get(*block)?;
+        Some((&project.documents[r.doc].path, project.block(r).fence.line))
+    }
 }
 
 impl BuildReport {
@@ -355,6 +437,21 @@ fn build_project(
     {
         runner::run_events(&project, &plan, &options.run, Some(&cache), |e| match e {
             RunEvent::Started(g) => progress(Progress::SessionStarted(&project, g)),
+            RunEvent::BlockStarted { group, block } => progress(Progress::BlockStarted {
+                project: &project,
+                group,
+                block,
+            }),
+            RunEvent::Output {
+                group,
+                stream,
+                line,
+            } => progress(Progress::Output {
+                project: &project,
+                group,
+                stream,
+                line,
+            }),
             RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
             RunEvent::Done(r) => {
                 store(&cache, &project, r);
@@ -366,7 +463,7 @@ fn build_project(
     };
     if let Some(w) = cache.take_warning() {
         let at = crate::cache::dir(&options.root);
-        project.warnings.push(Diagnostic::new(&at, 0, w));
+        project.warnings.push(Diagnostic::io_message(&at, w));
         progress(Progress::Warnings(
             &project.warnings[project.warnings.len() - 1..],
         ));
@@ -552,7 +649,7 @@ fn check_targets(
 ) -> Result<Vec<Target>, Diagnostics> {
     let cwd = std::env::current_dir()
         .and_then(fs::canonicalize)
-        .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
+        .map_err(|e| Diagnostic::io(Path::new("."), 0, "cannot resolve", e))?;
     let mut errors = Vec::new();
     let mut documents: HashMap<PathBuf, &Path> = HashMap::new();
     for doc in &project.documents {
@@ -561,6 +658,7 @@ fn check_targets(
         };
         if !allow_outside && !real.starts_with(&cwd) && lexically_inside(&cwd, &doc.path) {
             errors.push(Diagnostic::new(
+                Kind::UnsafeTarget,
                 &doc.path,
                 0,
                 format!(
@@ -576,7 +674,7 @@ fn check_targets(
     let mut reals = Vec::new();
     for (i, out) in outputs.iter().enumerate() {
         let group = &project.groups[out.group];
-        let at = |msg: String| Diagnostic::new(&group.path, group.line, msg);
+        let at = |msg: String| Diagnostic::new(Kind::UnsafeTarget, &group.path, group.line, msg);
         let name = out.path.display();
         if let Some(problem) = target_problem(&out.path) {
             errors.push(at(format!("out_file '{name}' {problem}")));
@@ -585,7 +683,12 @@ fn check_targets(
         let real = match files::identity(&out.path) {
             Ok(real) => real,
             Err(e) => {
-                errors.push(at(format!("out_file '{name}': cannot resolve: {e}")));
+                errors.push(Diagnostic::io(
+                    &group.path,
+                    group.line,
+                    format_args!("out_file '{name}': cannot resolve"),
+                    e,
+                ));
                 continue;
             }
         };
@@ -627,6 +730,7 @@ fn check_targets(
             let group = &project.groups[outputs[*i].group];
             let other = &project.groups[outputs[above].group];
             errors.push(Diagnostic::new(
+                Kind::UnsafeTarget,
                 &group.path,
                 group.line,
                 format!(
@@ -728,15 +832,18 @@ fn write_tangled(
     let mut state = match state::State::open(Path::new(".")) {
         Ok((state, warning)) => {
             if let Some(w) = warning {
-                project.warnings.push(Diagnostic::new(&state_path, 0, w));
+                project
+                    .warnings
+                    .push(Diagnostic::io_message(&state_path, w));
             }
             Some(state)
         }
         Err(e) => {
-            project.warnings.push(Diagnostic::new(
+            project.warnings.push(Diagnostic::io_saying(
                 &state_path,
                 0,
                 format!("cannot open the state file ({e}); tangled files that differ from the documents count as edited by hand"),
+                e,
             ));
             None
         }
@@ -750,10 +857,11 @@ fn write_tangled(
         }
         let group = &project.groups[out.group];
         let fail = |e: io::Error| {
-            Diagnostic::new(
+            Diagnostic::io(
                 &group.path,
                 group.line,
-                format!("cannot write out_file '{}': {e}", out.path.display()),
+                format_args!("cannot write out_file '{}'", out.path.display()),
+                e,
             )
         };
         let current = match files::read_regular(&out.path) {
@@ -796,10 +904,11 @@ fn write_tangled(
         }
     }
     if let Some(Err(e)) = state.as_mut().map(state::State::save) {
-        project.warnings.push(Diagnostic::new(
+        project.warnings.push(Diagnostic::io_saying(
             &state_path,
             0,
             format!("cannot record what was written ({e}); the next build will take these files as edited by hand"),
+            e,
         ));
     }
     done.errors = errors;
@@ -868,6 +977,7 @@ fn select(
                 .collect();
             if groups.is_empty() {
                 errors.push(Diagnostic::new(
+                    Kind::UnknownReference,
                     Path::new("--only"),
                     0,
                     format!(

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 use crate::options::{self, LpType, OptionMap, SESSION_KEYS};
 
 /// The settings file's name, in the project root.
@@ -182,11 +182,11 @@ impl Config {
         };
         let text = match std::fs::read(&file) {
             Ok(bytes) => String::from_utf8(bytes)
-                .map_err(|_| Diagnostic::new(&shown, 0, "not valid UTF-8"))?,
+                .map_err(|_| Diagnostic::new(Kind::Syntax, &shown, 0, "not valid UTF-8"))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((Config::default(), Vec::new()));
             }
-            Err(e) => return Err(Diagnostic::new(&shown, 0, format!("cannot read: {e}")).into()),
+            Err(e) => return Err(Diagnostic::io(&shown, 0, "cannot read", e).into()),
         };
         Config::parse(&shown, &text)
     }
@@ -194,18 +194,28 @@ impl Config {
     /// Read the text of a `litprog.toml`; `path` names it in messages.
     pub fn parse(path: &Path, text: &str) -> Result<(Config, Vec<Diagnostic>), Diagnostics> {
         let lines = Lines::new(text);
-        let at =
-            |offset: usize, message: String| Diagnostic::new(path, lines.line(offset), message);
+        let at = |kind: Kind, offset: usize, message: String| {
+            Diagnostic::new(kind, path, lines.line(offset), message)
+        };
         let spans = match toml::de::DeTable::parse(text) {
             Ok(t) => t.into_inner(),
             Err(e) => {
                 let offset = e.span().map_or(0, |s| s.start);
-                return Err(at(offset, format!("invalid TOML: {}", e.message())).into());
+                return Err(at(
+                    Kind::OptionSyntax,
+                    offset,
+                    format!("invalid TOML: {}", e.message()),
+                )
+                .into());
             }
         };
         let values: toml::Table = toml::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
-            at(offset, format!("invalid TOML: {}", e.message()))
+            at(
+                Kind::OptionSyntax,
+                offset,
+                format!("invalid TOML: {}", e.message()),
+            )
         })?;
         let mut config = Config {
             path: Some(path.to_path_buf()),
@@ -228,11 +238,12 @@ impl Config {
                             config.exclude = globs;
                         }
                     }
-                    Err(e) => errors.push(at(offset, e)),
+                    Err(e) => errors.push(at(Kind::InvalidValue, offset, e)),
                 },
                 "jobs" => match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
                     Some(n) if n >= 1 => config.jobs = Some(n),
                     _ => errors.push(at(
+                        Kind::InvalidValue,
                         offset,
                         format!(
                             "'jobs' must be a whole number of 1 or more, not {}",
@@ -243,6 +254,7 @@ impl Config {
                 "timeout" => match v.as_f64() {
                     Some(t) if t.is_finite() && t > 0.0 && t < 1e9 => config.timeout = Some(t),
                     _ => errors.push(at(
+                        Kind::InvalidValue,
                         offset,
                         format!(
                             "'timeout' must be a positive number of seconds, not {}",
@@ -256,6 +268,7 @@ impl Config {
                             session_table("[session]", table, &v, &at, &mut errors, &mut warnings);
                     }
                     None => errors.push(at(
+                        Kind::InvalidValue,
                         offset,
                         format!(
                             "'session' must be a table of session options, not {}",
@@ -284,7 +297,7 @@ impl Config {
                                         .languages
                                         .insert(lang_name.to_ascii_lowercase(), map);
                                 }
-                                None => errors.push(at(
+                                None => errors.push(at(Kind::InvalidValue,
                                     lang.span().start,
                                     format!(
                                         "'languages.{lang_name}' must be a table of session options, not {}",
@@ -295,6 +308,7 @@ impl Config {
                         }
                     }
                     None => errors.push(at(
+                        Kind::InvalidValue,
                         offset,
                         format!(
                             "'languages' must hold tables such as [languages.python], not {}",
@@ -310,7 +324,11 @@ impl Config {
                             .map(|k| format!(" (did you mean '{k}'?)"))
                             .unwrap_or_default()
                     };
-                    warnings.push(at(offset, format!("unknown key '{name}'{hint}")));
+                    warnings.push(at(
+                        Kind::UnknownOption,
+                        offset,
+                        format!("unknown key '{name}'{hint}"),
+                    ));
                 }
             }
         }
@@ -328,7 +346,7 @@ fn session_table(
     where_: &str,
     spans: &toml::de::DeTable<'_>,
     values: &Value,
-    at: &dyn Fn(usize, String) -> Diagnostic,
+    at: &dyn Fn(Kind, usize, String) -> Diagnostic,
     errors: &mut Vec<Diagnostic>,
     warnings: &mut Vec<Diagnostic>,
 ) -> OptionMap {
@@ -339,6 +357,7 @@ fn session_table(
         let Some(v) = values.get(name) else { continue };
         if NOT_DEFAULTS.contains(&name) {
             errors.push(at(
+                Kind::Misplaced,
                 offset,
                 format!(
                     "'{name}' cannot be a default in {where_}: set it on the sessions that need it"
@@ -351,6 +370,7 @@ fn session_table(
                 .map(|k| format!(" (did you mean '{k}'?)"))
                 .unwrap_or_default();
             warnings.push(at(
+                Kind::UnknownOption,
                 offset,
                 format!("unknown session option '{name}' in {where_}{hint}"),
             ));
@@ -364,7 +384,11 @@ fn session_table(
             }
             Err(all) => {
                 for e in all {
-                    errors.push(at(offset, format!("{} (in {where_})", e.message)));
+                    errors.push(at(
+                        Kind::InvalidValue,
+                        offset,
+                        format!("{} (in {where_})", e.message),
+                    ));
                 }
             }
         }

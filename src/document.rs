@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets, location};
+use crate::error::{Diagnostic, Diagnostics, Focus, Kind, attach_snippets, location};
 use crate::markdown::{Fence, LineIndex, fences};
 use crate::options::{
     self, HeaderFormat, LpType, OptionMap, OutputMode, RawOption, Spec, comment_options,
@@ -144,6 +144,7 @@ fn scalar_text(v: &Value) -> Option<String> {
 fn result_block_error(path: &Path, text: &str, fence: &Fence, lpid: &str) -> Option<Diagnostic> {
     if !fence.closed {
         return Some(Diagnostic::new(
+            Kind::Syntax,
             path,
             fence.line,
             format!(
@@ -175,6 +176,7 @@ fn result_block_error(path: &Path, text: &str, fence: &Fence, lpid: &str) -> Opt
         let end = memchr::memchr2(b'\n', b'\r', &content[at..]).map_or(content.len(), |i| at + i);
         let shown: String = fence.content[at..end].trim_end().chars().take(60).collect();
         return Some(Diagnostic::new(
+            Kind::Syntax,
             path,
             fence.line,
             format!(
@@ -300,7 +302,12 @@ impl Document {
 fn unreadable(path: &Path, text: &str) -> Option<Diagnostic> {
     if let Some(i) = memchr::memchr(0, text.as_bytes()) {
         let line = text[..i].matches('\n').count() + 1;
-        return Some(Diagnostic::new(path, line, "the file contains a NUL byte"));
+        return Some(Diagnostic::new(
+            Kind::Syntax,
+            path,
+            line,
+            "the file contains a NUL byte",
+        ));
     }
     let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     if !text.contains('\n') && text.contains('\r') && !text[bom..].trim().is_empty() {
@@ -308,6 +315,7 @@ fn unreadable(path: &Path, text: &str) -> Option<Diagnostic> {
         // not in fence info strings, so such a file's blocks would
         // silently never run.
         return Some(Diagnostic::new(
+            Kind::Syntax,
             path,
             0,
             "lines end with a bare carriage return (classic Mac OS); convert the file to LF or CRLF line endings",
@@ -399,12 +407,13 @@ impl Parser<'_> {
             // are its own business.
             for e in &attr_errors {
                 self.errors.push(
-                    Diagnostic::new(self.path, fence.line, e.1.clone())
+                    Diagnostic::new(Kind::InvalidValue, self.path, fence.line, e.1.clone())
                         .about(Focus::Key(e.0.clone())),
                 );
             }
             if !fence.closed {
                 self.errors.push(Diagnostic::new(
+                    Kind::Syntax,
                     self.path,
                     fence.line,
                     format!(
@@ -439,6 +448,7 @@ impl Parser<'_> {
         match header {
             Some(Err(e)) => {
                 self.errors.push(Diagnostic::new(
+                    Kind::OptionSyntax,
                     self.path,
                     at(e.line_offset),
                     format!("invalid {} option block: {}", fence.lang, e.message),
@@ -480,8 +490,10 @@ impl Parser<'_> {
                 options::show(&o.value)
             ),
         };
-        self.errors
-            .push(Diagnostic::new(self.path, o.line, message).about(Focus::Value("lpid".into())));
+        self.errors.push(
+            Diagnostic::new(Kind::InvalidValue, self.path, o.line, message)
+                .about(Focus::Value("lpid".into())),
+        );
         Err(())
     }
 
@@ -501,6 +513,7 @@ impl Parser<'_> {
                 _ => {
                     self.errors.push(
                         Diagnostic::new(
+                            Kind::InvalidValue,
                             self.path,
                             fp.line,
                             format!(
@@ -516,6 +529,7 @@ impl Parser<'_> {
             (Some("meta"), _) => Ok(None),
             _ => {
                 self.errors.push(Diagnostic::new(
+                    Kind::Missing,
                     self.path,
                     fence.line,
                     "option block has no lpid (add `lpid: <name>`)",
@@ -549,7 +563,7 @@ impl Parser<'_> {
                 .find(|k| *k != o.key && k.eq_ignore_ascii_case(&o.key))
             {
                 self.warnings.push(
-                    Diagnostic::new(
+                    Diagnostic::new(Kind::UnknownOption,
                         self.path,
                         o.line,
                         format!(
@@ -648,6 +662,7 @@ impl Project {
                         let p = &documents[prev.doc];
                         errors.push(
                             Diagnostic::new(
+                                Kind::Conflict,
                                 &doc.path,
                                 block.fence.line,
                                 format!(
@@ -672,7 +687,7 @@ impl Project {
                     if options::BLOCK_KEYS.contains(&opt.key.as_str()) {
                         if let Err(e) = options::hide(&opt.value) {
                             errors.push(
-                                Diagnostic::new(&doc.path, opt.line, e.message)
+                                Diagnostic::new(Kind::InvalidValue, &doc.path, opt.line, e.message)
                                     .about(Focus::Value(opt.key.clone())),
                             );
                         }
@@ -685,7 +700,7 @@ impl Project {
                     }
                     let known = group.option_index.get(&opt.key);
                     match known.map(|&i| &group.options[i]) {
-                        Some((o, od)) if o.value != opt.value => errors.push(Diagnostic::new(
+                        Some((o, od)) if o.value != opt.value => errors.push(Diagnostic::new(Kind::Conflict,
                             &doc.path,
                             opt.line,
                             format!(
@@ -881,7 +896,7 @@ fn check_group(
             let name = entry.0.value.as_str().unwrap_or_default();
             LpType::parse(name).ok_or_else(|| {
                 let (path, line) = at(entry);
-                Diagnostic::new(
+                Diagnostic::new(Kind::UnknownOption,
                     &path,
                     line,
                     format!(
@@ -918,6 +933,7 @@ fn check_group(
             };
             errors.push(
                 Diagnostic::new(
+                    Kind::Misplaced,
                     &path,
                     line,
                     format!(
@@ -954,7 +970,10 @@ fn check_group(
                     owners.join(" and ")
                 )
             };
-            warnings.push(Diagnostic::new(&path, line, message).about(Focus::Key(key.to_string())));
+            warnings.push(
+                Diagnostic::new(Kind::UnknownOption, &path, line, message)
+                    .about(Focus::Key(key.to_string())),
+            );
             continue;
         }
         map.insert(key.to_string(), entry.0.value.clone());
@@ -981,8 +1000,13 @@ fn check_group(
                 .find(|(o, _)| o.key == key)
                 .map(at)
                 .unwrap_or_else(|| first_location(documents, p.first));
-            Diagnostic::new(&path, line, format!("{} (in '{}')", e.message, p.lpid))
-                .about(Focus::Value(key.to_string()))
+            Diagnostic::new(
+                Kind::InvalidValue,
+                &path,
+                line,
+                format!("{} (in '{}')", e.message, p.lpid),
+            )
+            .about(Focus::Value(key.to_string()))
         })
     });
     let spec = match spec {
@@ -1001,6 +1025,7 @@ fn check_group(
         if lptype != LpType::Session {
             warnings.push(
                 Diagnostic::new(
+                    Kind::Misplaced,
                     path,
                     opt.line,
                     format!(
@@ -1018,7 +1043,7 @@ fn check_group(
             Some("block") => OutputMode::Block,
             Some("none") => OutputMode::None,
             _ => {
-                errors.push(Diagnostic::new(
+                errors.push(Diagnostic::new(Kind::Misplaced,
                     path,
                     opt.line,
                     format!(
@@ -1072,7 +1097,7 @@ fn language_mismatches(
         let block = &doc.blocks[r.block];
         let lang = &block.fence.lang;
         if options::language_kind(lang).is_some_and(|kind| kind != runs) {
-            warnings.push(Diagnostic::new(
+            warnings.push(Diagnostic::new(Kind::Suspicious,
                 &doc.path,
                 block.fence.line,
                 format!(
@@ -1105,6 +1130,7 @@ fn interpreter_for_language(
             format!("is in '{lang}', a language litprog knows no interpreter for")
         };
         return Err(Diagnostic::new(
+            Kind::Missing,
             &doc.path,
             block.fence.line,
             format!(
@@ -1139,6 +1165,43 @@ mod tests {
             .map(|(p, t)| Document::parse(Path::new(p), t.to_string()).unwrap())
             .collect();
         Project::new(docs)
+    }
+
+    /// The kinds of the problems of `text`, by line, whether `parse` or
+    /// grouping found them.
+    fn kinds(text: &str) -> Vec<(usize, Kind)> {
+        let found = match Document::parse(Path::new("t.md"), text.to_string()) {
+            Err(e) => e,
+            Ok(d) => Project::new(vec![d]).err().unwrap_or_default(),
+        };
+        found.0.into_iter().map(|d| (d.line, d.kind)).collect()
+    }
+
+    #[test]
+    fn every_problem_says_what_it_is() {
+        assert_eq!(kinds("```bash lpid=s\necho\n"), [(1, Kind::Syntax)]);
+        assert_eq!(
+            kinds("x\n```json\n{\"lpid\": \"s\", \"lptype\": \"session\",}\n```\n"),
+            [(3, Kind::OptionSyntax)]
+        );
+        assert_eq!(
+            kinds("```yaml\nlpid: s\nlptype: sesion\n```\n"),
+            [(3, Kind::UnknownOption)]
+        );
+        assert_eq!(
+            kinds("```yaml\nlpid: s\nlptype: session\ntimeout: soon\ncommand: bash\n```\n"),
+            [(4, Kind::InvalidValue)]
+        );
+        assert_eq!(
+            kinds(
+                "```bash lpid=s\n1\n```\n\n```yaml\nlpid: s\nlptype: session\ncommand: bash\n```\n\n```yaml\nlpid: s\nlptype: session\ncommand: sh\n```\n"
+            ),
+            [(11, Kind::Conflict), (14, Kind::Conflict)]
+        );
+        assert_eq!(
+            kinds("```yaml\nfilepath: a.txt\nlptype: out_file\nrequires: [x]\n```\n"),
+            [(4, Kind::Misplaced)]
+        );
     }
 
     #[test]

@@ -1,11 +1,79 @@
-//! Diagnostics: problems found in documents, each located at file:line.
+//! Diagnostics: problems found in documents, each located at file:line,
+//! and failures to read or write files, which keep their [`io::Error`].
+//!
+//! Every diagnostic says what it is about with a [`Kind`]; whoever reports
+//! it decides from the kind what to do (the CLI's exit status:
+//! [`Kind::is_io`] is a failure of the run, anything else a problem of the
+//! documents or of the usage).
 
 use std::fmt;
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// What a [`Diagnostic`] is about.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Kind {
+    /// The document's own text: a fence or result block that is not
+    /// closed, a NUL byte, text that is not UTF-8, bare CR line endings.
+    Syntax,
+    /// An option block (YAML, TOML, JSON) or a configuration file that
+    /// does not parse, or that repeats a key.
+    OptionSyntax,
+    /// An option or `lptype` that litprog does not know.
+    UnknownOption,
+    /// An option's value is not valid: its type, its range, its syntax.
+    InvalidValue,
+    /// An option that does not apply where it is set (`requires` on an
+    /// out_file, a session's option on one of its blocks).
+    Misplaced,
+    /// A group is missing something it needs (an lpid, a command).
+    Missing,
+    /// Two declarations disagree: an lpid declared twice, a group option
+    /// given two values.
+    Conflict,
+    /// A name that matches no group: in `requires`, `inputs` or `--only`.
+    UnknownReference,
+    /// `requires` or `inputs` form a cycle.
+    Cycle,
+    /// A file litprog would write is not its to write: a path outside the
+    /// project, through a symbolic link, onto a file litprog did not write.
+    UnsafeTarget,
+    /// Something that works but is likely a mistake (warnings only).
+    Suspicious,
+    /// The command line, or the input mdBook sent.
+    Usage,
+    /// Reading or writing a file failed; the error as the system gave it.
+    Io(Arc<io::Error>),
+}
+
+impl Kind {
+    /// True for a failure to read or write a file, rather than a problem
+    /// of the documents or of the usage.
+    pub fn is_io(&self) -> bool {
+        matches!(self, Kind::Io(_))
+    }
+}
+
+/// Two I/O kinds are equal when the system's errors are: same kind, same
+/// message.
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        match (self, other) {
+            (Kind::Io(a), Kind::Io(b)) => a.kind() == b.kind() && a.to_string() == b.to_string(),
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for Kind {}
 
 /// A problem with a document, located at a file and a 1-based line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// What the problem is about.
+    pub kind: Kind,
     /// The document.
     pub path: PathBuf,
     /// 1-based line number, or 0 when the problem concerns the whole file.
@@ -42,15 +110,45 @@ pub struct Snippet {
 }
 
 impl Diagnostic {
-    /// A diagnostic at `path:line`.
-    pub fn new(path: &Path, line: usize, message: impl Into<String>) -> Self {
+    /// A diagnostic of `kind` at `path:line`.
+    pub fn new(kind: Kind, path: &Path, line: usize, message: impl Into<String>) -> Self {
         Diagnostic {
+            kind,
             path: path.to_path_buf(),
             line,
             message: message.into(),
             focus: None,
             snippet: None,
         }
+    }
+
+    /// A failure to read or write a file, reported at `path:line` (`doing`
+    /// says what failed, as in "cannot read"), keeping the system's error.
+    pub fn io(path: &Path, line: usize, doing: impl fmt::Display, error: io::Error) -> Self {
+        let message = format!("{doing}: {error}");
+        Diagnostic::new(Kind::Io(Arc::new(error)), path, line, message)
+    }
+
+    /// A failure to reach a path the user named (on the command line): one
+    /// that does not exist is a usage error, any other failure an I/O one.
+    pub fn named(path: &Path, doing: impl fmt::Display, error: io::Error) -> Self {
+        if error.kind() == io::ErrorKind::NotFound {
+            Diagnostic::new(Kind::Usage, path, 0, format!("{doing}: {error}"))
+        } else {
+            Diagnostic::io(path, 0, doing, error)
+        }
+    }
+
+    /// The same, saying `message` (which names the error) instead.
+    pub fn io_saying(path: &Path, line: usize, message: String, error: io::Error) -> Self {
+        Diagnostic::new(Kind::Io(Arc::new(error)), path, line, message)
+    }
+
+    /// A failure to read or write a file of which only a `message` is
+    /// known (litprog's own state and cache report theirs so).
+    pub fn io_message(path: &Path, message: String) -> Self {
+        let error = io::Error::other(message.clone());
+        Diagnostic::new(Kind::Io(Arc::new(error)), path, 0, message)
     }
 
     /// The same, about `focus` on its line.
@@ -87,6 +185,15 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+impl std::error::Error for Diagnostic {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.kind {
+            Kind::Io(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
 /// One or more document errors; every one is reported, not just the first.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -103,7 +210,19 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-impl std::error::Error for Diagnostics {}
+impl Diagnostics {
+    /// True when every problem is a failure to read or write a file
+    /// ([`Kind::Io`]), none a problem of the documents or the usage.
+    pub fn all_io(&self) -> bool {
+        self.0.iter().all(|d| d.kind.is_io())
+    }
+}
+
+impl std::error::Error for Diagnostics {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.first().and_then(|d| std::error::Error::source(d))
+    }
+}
 
 impl From<Diagnostic> for Diagnostics {
     fn from(d: Diagnostic) -> Self {
@@ -296,14 +415,39 @@ mod tests {
     }
 
     #[test]
+    fn io_failures_keep_the_system_error() {
+        use std::error::Error;
+        let denied = io::Error::from(io::ErrorKind::PermissionDenied);
+        let d = Diagnostic::io(Path::new("a.md"), 0, "cannot read", denied);
+        assert!(d.kind.is_io());
+        let source = d.source().and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::PermissionDenied)
+        );
+        assert!(d.to_string().starts_with("a.md: cannot read: "), "{d}");
+        let missing = io::Error::from(io::ErrorKind::NotFound);
+        assert_eq!(
+            Diagnostic::named(Path::new("b.md"), "cannot read", missing).kind,
+            Kind::Usage
+        );
+        let both = Diagnostics(vec![
+            d.clone(),
+            Diagnostic::new(Kind::Syntax, Path::new("c.md"), 1, "x"),
+        ]);
+        assert!(!both.all_io());
+        assert!(Diagnostics(vec![d]).all_io());
+    }
+
+    #[test]
     fn snippets_are_attached_in_one_pass() {
         let text = "a\r\ntimeout: soon\r\nb\r\nx: 1\n";
         let path = Path::new("t.md");
         let mut ds = vec![
-            Diagnostic::new(path, 4, "m").about(Focus::Key("x".into())),
-            Diagnostic::new(path, 2, "m").about(Focus::Value("timeout".into())),
-            Diagnostic::new(path, 3, "m"),
-            Diagnostic::new(path, 9, "m").about(Focus::Key("x".into())),
+            Diagnostic::new(Kind::Syntax, path, 4, "m").about(Focus::Key("x".into())),
+            Diagnostic::new(Kind::Syntax, path, 2, "m").about(Focus::Value("timeout".into())),
+            Diagnostic::new(Kind::Syntax, path, 3, "m"),
+            Diagnostic::new(Kind::Syntax, path, 9, "m").about(Focus::Key("x".into())),
         ];
         attach_snippets(path, text, &mut ds);
         assert_eq!(ds[0].snippet.as_ref().map(|s| s.span.clone()), Some(0..1));

@@ -11,7 +11,7 @@ use std::thread;
 
 use crate::config::Config;
 use crate::document::{Document, Project};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 
 /// Is `path` a Markdown file by its extension?
 fn is_markdown(path: &Path) -> bool {
@@ -103,13 +103,10 @@ pub fn discover_with(paths: &[PathBuf], filter: &Filter) -> Result<Vec<PathBuf>,
             Ok(m) if m.is_dir() => {
                 let before = found.len();
                 if let Err(e) = walk(path, filter, &mut found) {
-                    errors.push(Diagnostic::new(
-                        path,
-                        0,
-                        format!("cannot read directory: {e}"),
-                    ));
+                    errors.push(Diagnostic::io(path, 0, "cannot read directory", e));
                 } else if found.len() == before {
                     errors.push(Diagnostic::new(
+                        Kind::Usage,
                         path,
                         0,
                         "no Markdown files (.md, .markdown) here",
@@ -117,7 +114,7 @@ pub fn discover_with(paths: &[PathBuf], filter: &Filter) -> Result<Vec<PathBuf>,
                 }
             }
             Ok(_) => found.push(tidy(path.clone())),
-            Err(e) => errors.push(Diagnostic::new(path, 0, format!("cannot read: {e}"))),
+            Err(e) => errors.push(Diagnostic::named(path, "cannot read", e)),
         }
     }
     if !errors.is_empty() {
@@ -192,8 +189,7 @@ fn walk(dir: &Path, filter: &Filter, found: &mut Vec<PathBuf>) -> io::Result<()>
 
 /// Read a document as UTF-8; anything else is an error naming the file.
 pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
-    let bytes =
-        fs::read(path).map_err(|e| Diagnostic::new(path, 0, format!("cannot read: {e}")))?;
+    let bytes = fs::read(path).map_err(|e| Diagnostic::io(path, 0, "cannot read", e))?;
     decode(path, bytes)
 }
 
@@ -202,7 +198,12 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-        Diagnostic::new(path, line, format!("not valid UTF-8 (byte {at})"))
+        Diagnostic::new(
+            Kind::Syntax,
+            path,
+            line,
+            format!("not valid UTF-8 (byte {at})"),
+        )
     })
 }
 
@@ -248,13 +249,12 @@ pub fn load_project(paths: &[PathBuf], config: &Config) -> Result<LoadedProject,
         .clone()
         .unwrap_or_else(|| PathBuf::from(crate::config::CONFIG_FILE));
     let filter = Filter::new(&config.include, &config.exclude)
-        .map_err(|e| Diagnostic::new(&config_path, 0, e))?;
+        .map_err(|e| Diagnostic::new(Kind::InvalidValue, &config_path, 0, e))?;
     let selected = discover_with(paths, &filter)?;
     let mut all = selected.clone();
     if !paths.is_empty() {
-        walk(Path::new("."), &filter, &mut all).map_err(|e| {
-            Diagnostic::new(Path::new("."), 0, format!("cannot read directory: {e}"))
-        })?;
+        walk(Path::new("."), &filter, &mut all)
+            .map_err(|e| Diagnostic::io(Path::new("."), 0, "cannot read directory", e))?;
         all.sort();
         all.dedup();
     }
@@ -282,7 +282,7 @@ fn load_files(
         .map(|p| tidy(p.clone()))
         .collect();
     let parsed = map_parallel(&files, |path| match fs::read(path) {
-        Err(e) => Loaded::Invalid(Diagnostic::new(path, 0, format!("cannot read: {e}")).into()),
+        Err(e) => Loaded::Invalid(Diagnostic::io(path, 0, "cannot read", e).into()),
         Ok(bytes) => match decode(path, bytes) {
             Err(e) => Loaded::NotText(e),
             Ok(text) => match Document::parse(path, text) {

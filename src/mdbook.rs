@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::build::Built;
 use crate::document::{Block, Document, Project, Role};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 use crate::options::{self, Hide, Spec, StatusMode};
 use crate::result_block;
 use crate::runner::{Run, SessionReport};
@@ -306,7 +306,8 @@ fn hidden(project: &Project, doc: &Document, block: &Block) -> Result<Hide, Diag
     let Some((path, option)) = find(block).map(|o| (&doc.path, o)).or_else(declared) else {
         return Ok(Hide::None);
     };
-    options::hide(&option.value).map_err(|e| Diagnostic::new(path, option.line, e.message))
+    options::hide(&option.value)
+        .map_err(|e| Diagnostic::new(Kind::InvalidValue, path, option.line, e.message))
 }
 
 /// Remove what `hide` hides of code block `b`: the block, its result

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use crate::document::Project;
-use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets, location};
+use crate::error::{Diagnostic, Diagnostics, Focus, Kind, attach_snippets, location};
 use crate::options::{SessionSpec, Spec};
 
 /// One session to run.
@@ -56,6 +56,7 @@ impl Plan {
                     let (path, line) = project.option_location(group, "requires");
                     errors.push(
                         Diagnostic::new(
+                            Kind::UnknownReference,
                             &path,
                             line,
                             format!(
@@ -92,6 +93,7 @@ impl Plan {
                 })
                 .collect();
             errors.push(Diagnostic::new(
+                Kind::Cycle,
                 &first.path,
                 first.line,
                 format!(
@@ -169,8 +171,13 @@ fn check_sessions(project: &Project) -> Vec<Diagnostic> {
         let mut bad = |key: &str, message: String| {
             let (path, line) = project.option_location(group, key);
             errors.push(
-                Diagnostic::new(&path, line, format!("{message} (in '{}')", group.lpid))
-                    .about(Focus::Value(key.to_string())),
+                Diagnostic::new(
+                    Kind::InvalidValue,
+                    &path,
+                    line,
+                    format!("{message} (in '{}')", group.lpid),
+                )
+                .about(Focus::Value(key.to_string())),
             );
         };
         for (name, value) in &spec.env {

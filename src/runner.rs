@@ -5,17 +5,28 @@
 //! The planner decides what waits for what; the runner only executes. Each
 //! session runs on its own thread (the engine's own threads do the I/O),
 //! and a channel reports completions back to the scheduling loop, which
-//! never polls.
+//! never polls. With [`RunOptions::detail`] above [`Detail::Sessions`] the
+//! same channel carries each block's start and each output line from the
+//! session engine's [`Observer`], so that every
+//! [`RunEvent`] reaches the caller on its own thread, in order. The channel
+//! is bounded: a session printing faster than the caller can take its lines
+//! waits for it (its pipe fills, and the interpreter waits too) instead of
+//! piling them up in memory.
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::Arc;
+use std::sync::mpsc::{self, SyncSender};
 use std::time::Duration;
+
+use encoding_rs::Encoding;
 
 use crate::cache::{Cache, Cached, Key};
 use crate::document::{Group, Project};
 use crate::options::{SessionSpec, Spec};
 use crate::plan::Plan;
-use crate::session::{self, Cancel, Capture, Outcome, SessionError, SessionOptions};
+use crate::session::{
+    self, Cancel, Capture, Observer, Outcome, SessionError, SessionOptions, Stream,
+};
 
 /// How the runner schedules.
 #[derive(Debug, Clone)]
@@ -36,6 +47,22 @@ pub struct RunOptions {
     /// Ends the run: no new session starts and the running ones are
     /// terminated. Each build should have its own.
     pub cancel: Cancel,
+    /// What is reported while sessions run, besides their start and end.
+    pub detail: Detail,
+}
+
+/// How much the runner reports while a session runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Detail {
+    /// Only sessions starting and ending (the default): the session engine
+    /// is given no observer, and costs nothing more.
+    #[default]
+    Sessions,
+    /// Also each block as it starts ([`RunEvent::BlockStarted`]).
+    Blocks,
+    /// Also each output line as it is read ([`RunEvent::Output`]).
+    Output,
 }
 
 /// Timeout of each block of a session that sets none (`timeout`,
@@ -50,6 +77,7 @@ impl Default for RunOptions {
             keep_going: false,
             skip_unavailable: false,
             cancel: Cancel::new(),
+            detail: Detail::Sessions,
         }
     }
 }
@@ -59,8 +87,8 @@ impl Default for RunOptions {
 pub enum Run {
     /// The process ran; see the capture.
     Finished(Capture),
-    /// The process could not be started.
-    StartFailed(String),
+    /// The process could not be started, and why.
+    StartFailed(SessionError),
     /// Not run: its interpreter is not installed and unavailable sessions
     /// are skipped (`--skip-unavailable`).
     Unavailable(String),
@@ -190,7 +218,13 @@ pub fn session_options(spec: &SessionSpec) -> SessionOptions {
     opts
 }
 
-fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunOptions) -> Run {
+fn run_one(
+    project: &Project,
+    group: &Group,
+    spec: &SessionSpec,
+    defaults: &RunOptions,
+    observer: Option<Arc<dyn Observer>>,
+) -> Run {
     let blocks: Vec<session::Block> = group
         .blocks
         .iter()
@@ -208,12 +242,13 @@ fn run_one(project: &Project, group: &Group, spec: &SessionSpec, defaults: &RunO
     opts.cancel = defaults.cancel.clone();
     // This thread waits for the session, so the interpreter may die with it.
     opts.end_with_parent = true;
+    opts.observer = observer;
     match session::run(opts, &blocks, timeout) {
         Ok(capture) => Run::Finished(capture),
         Err(e @ SessionError::NotFound { .. }) if defaults.skip_unavailable => {
             Run::Unavailable(format!("{e} (--skip-unavailable)"))
         }
-        Err(e) => Run::StartFailed(e.to_string()),
+        Err(e) => Run::StartFailed(e),
     }
 }
 
@@ -277,6 +312,29 @@ pub enum RunEvent<'a> {
     /// The process of a session (an index into [`Project::groups`]) is
     /// about to start.
     Started(usize),
+    /// A block of a running session started (with [`Detail::Blocks`] or
+    /// more): `block` indexes the session's [`Group::blocks`]. Block 0
+    /// follows [`RunEvent::Started`]; each other one, the arrival of the
+    /// marker before it. A session without markers (an interpreter litprog
+    /// does not know) reports block 0 only.
+    BlockStarted {
+        /// The session, an index into [`Project::groups`].
+        group: usize,
+        /// The block, an index into the session's blocks.
+        block: usize,
+    },
+    /// A line of a running session's output (with [`Detail::Output`]),
+    /// decoded, without its line ending; lines beyond the output limit
+    /// ([`OUTPUT_LIMIT`]) are not reported, and one longer than
+    /// [`STREAMED_LINE_LIMIT`] is cut there.
+    Output {
+        /// The session, an index into [`Project::groups`].
+        group: usize,
+        /// Stdout (also stderr, merged, by default) or stderr.
+        stream: Stream,
+        /// The text.
+        line: &'a str,
+    },
     /// A session finished, was skipped, or its results came from the cache
     /// ([`SessionReport::cached`]).
     Done(&'a SessionReport),
@@ -301,6 +359,56 @@ pub fn run_events(
     run_with(project, plan, options, cache, on_event, run_one)
 }
 
+/// Bytes of one output line reported at most ([`RunEvent::Output`]); the
+/// rest of it is cut, and the line says how much.
+pub const STREAMED_LINE_LIMIT: usize = 16 << 10;
+
+/// Messages to the scheduling loop queued at most: with lines of at most
+/// [`STREAMED_LINE_LIMIT`], a few MiB.
+const QUEUED: usize = 256;
+
+/// What the sessions' threads tell the scheduling loop.
+enum Msg {
+    /// A session (a step of the plan) ended.
+    Done(usize, Run),
+    /// A block of a step started.
+    Block(usize, usize),
+    /// An output line of a step.
+    Output(usize, Stream, String),
+}
+
+/// The runner's observer of one session: forwards to the scheduling loop.
+struct Forward {
+    step: usize,
+    tx: SyncSender<Msg>,
+    output: bool,
+    encoding: &'static Encoding,
+}
+
+impl Observer for Forward {
+    fn block_started(&self, index: usize) {
+        let _ = self.tx.send(Msg::Block(self.step, index));
+    }
+
+    fn output_line(&self, stream: Stream, line: &[u8]) {
+        if !self.output {
+            return;
+        }
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let cut = line.len().min(STREAMED_LINE_LIMIT);
+        let mut text = self
+            .encoding
+            .decode_without_bom_handling(&line[..cut])
+            .0
+            .into_owned();
+        if cut < line.len() {
+            text.push_str(&format!("... ({} more bytes)", line.len() - cut));
+        }
+        let _ = self.tx.send(Msg::Output(self.step, stream, text));
+    }
+}
+
 /// [`run_events`] with the function that runs one session given, so that
 /// tests can make it fail in ways a real session cannot.
 fn run_with(
@@ -309,7 +417,7 @@ fn run_with(
     options: &RunOptions,
     cache: Option<&Cache>,
     mut on_event: impl FnMut(RunEvent<'_>),
-    exec: impl Fn(&Project, &Group, &SessionSpec, &RunOptions) -> Run + Sync,
+    exec: impl Fn(&Project, &Group, &SessionSpec, &RunOptions, Option<Arc<dyn Observer>>) -> Run + Sync,
 ) -> Vec<SessionReport> {
     let n = plan.steps.len();
     let mut keys: Vec<Option<Key>> = vec![None; n];
@@ -321,7 +429,7 @@ fn run_with(
     let cancel = &options.cancel;
     let exec = &exec;
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::channel::<(usize, Run)>();
+        let (tx, rx) = mpsc::sync_channel::<Msg>(QUEUED);
         loop {
             stop |= cancel.is_cancelled();
             // Skip what can no longer run: a requirement failed or is
@@ -398,19 +506,54 @@ fn run_with(
                     state[s] = State::Running;
                     running += 1;
                     on_event(RunEvent::Started(index));
+                    let observer = (options.detail > Detail::Sessions).then(|| {
+                        let encoding = spec
+                            .encoding
+                            .as_deref()
+                            .and_then(|label| Encoding::for_label(label.trim().as_bytes()));
+                        Arc::new(Forward {
+                            step: s,
+                            tx: tx.clone(),
+                            output: options.detail >= Detail::Output,
+                            encoding: encoding.unwrap_or(encoding_rs::UTF_8),
+                        }) as Arc<dyn Observer>
+                    });
                     let tx = tx.clone();
                     scope.spawn(move || {
-                        let run = run_guarded(&group.lpid, || exec(project, group, spec, options));
-                        let _ = tx.send((s, run));
+                        let run = run_guarded(&group.lpid, || {
+                            exec(project, group, spec, options, observer)
+                        });
+                        let _ = tx.send(Msg::Done(s, run));
                     });
                 }
             }
             if running == 0 {
                 break;
             }
-            // Every started thread sends exactly once (panics included), and
-            // `tx` lives here, so this cannot disconnect while any runs.
-            let Ok((s, run)) = rx.recv() else { break };
+            // Every started thread sends `Done` exactly once (panics
+            // included), and `tx` lives here, so this cannot disconnect
+            // while any runs.
+            let Ok(msg) = rx.recv() else { break };
+            let (s, run) = match msg {
+                Msg::Done(s, run) => (s, run),
+                // A reader of a process that left its group may outlive
+                // its session: nothing is reported of a session after its end.
+                Msg::Block(s, block) if state[s] == State::Running => {
+                    let group = plan.steps[s].group;
+                    on_event(RunEvent::BlockStarted { group, block });
+                    continue;
+                }
+                Msg::Output(s, stream, line) if state[s] == State::Running => {
+                    let group = plan.steps[s].group;
+                    on_event(RunEvent::Output {
+                        group,
+                        stream,
+                        line: &line,
+                    });
+                    continue;
+                }
+                Msg::Block(..) | Msg::Output(..) => continue,
+            };
             running -= 1;
             if matches!(run, Run::Crashed(_)) {
                 // litprog itself is broken: end every session of the build
@@ -503,11 +646,11 @@ mod tests {
             &options,
             None,
             |_| {},
-            |p, g, spec, o| {
+            |p, g, spec, o, observer| {
                 if g.lpid == "broken" {
                     panic!("injected failure");
                 }
-                run_one(p, g, spec, o)
+                run_one(p, g, spec, o, observer)
             },
         );
         assert!(started.elapsed() < Duration::from_secs(30));
@@ -533,6 +676,45 @@ mod tests {
         );
         assert!(matches!(by_lpid("later").run, Run::Skipped(_)));
         assert!(options.cancel.is_cancelled());
+    }
+
+    #[test]
+    fn blocks_and_output_are_reported_only_when_asked_for() {
+        let project =
+            project("```bash lpid=s lptype=session\necho one\n```\n\n```bash\necho two\n```\n");
+        let plan = Plan::new(&project).unwrap();
+        let events = |detail| {
+            let options = RunOptions {
+                detail,
+                ..RunOptions::default()
+            };
+            let mut seen = Vec::new();
+            run_events(&project, &plan, &options, None, |e| {
+                seen.push(match e {
+                    RunEvent::Started(_) => "started".to_string(),
+                    RunEvent::BlockStarted { block, .. } => format!("block {block}"),
+                    RunEvent::Output { line, .. } => format!("output {line}"),
+                    RunEvent::Done(_) => "done".to_string(),
+                })
+            });
+            seen
+        };
+        assert_eq!(events(Detail::Sessions), ["started", "done"]);
+        assert_eq!(
+            events(Detail::Blocks),
+            ["started", "block 0", "block 1", "done"]
+        );
+        assert_eq!(
+            events(Detail::Output),
+            [
+                "started",
+                "block 0",
+                "output one",
+                "block 1",
+                "output two",
+                "done"
+            ]
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use crate::document::Project;
-use crate::error::{Diagnostic, Diagnostics, Focus, attach_snippets};
+use crate::error::{Diagnostic, Diagnostics, Focus, Kind, attach_snippets};
 use crate::options::Spec;
 
 /// One file to write.
@@ -85,17 +85,17 @@ pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>
         let Spec::OutFile(spec) = &group.spec else {
             continue;
         };
-        let at = |message: String| Diagnostic::new(&group.path, group.line, message);
+        let at = |kind, message: String| Diagnostic::new(kind, &group.path, group.line, message);
         if let Some(problem) = filepath_problem(&spec.filepath) {
-            errors.push(at(format!(
-                "out_file '{}' {problem}",
-                spec.filepath.escape_debug()
-            )));
+            errors.push(at(
+                Kind::InvalidValue,
+                format!("out_file '{}' {problem}", spec.filepath.escape_debug()),
+            ));
             continue;
         }
         let path = PathBuf::from(&spec.filepath);
         if !allow_outside && !stays_inside(&path) {
-            errors.push(at(format!(
+            errors.push(at(Kind::UnsafeTarget, format!(
                 "out_file '{}' would be written outside the project root (use --allow-outside to permit it)",
                 spec.filepath
             )));
@@ -111,7 +111,10 @@ pub fn tangle(project: &Project, allow_outside: bool) -> Result<Vec<TangledFile>
                 contents,
                 executable: spec.is_executable,
             }),
-            Err(message) => errors.push(at(format!("out_file '{}': {message}", spec.filepath))),
+            Err(message) => errors.push(at(
+                Kind::InvalidValue,
+                format!("out_file '{}': {message}", spec.filepath),
+            )),
         }
     }
     errors.append(&mut tangler.errors);
@@ -183,6 +186,7 @@ impl<'p> Tangler<'p> {
                 let (path, line) = self.project.option_location(g, "inputs");
                 self.errors.push(
                     Diagnostic::new(
+                        Kind::UnknownReference,
                         &path,
                         line,
                         format!(
@@ -229,6 +233,7 @@ impl<'p> Tangler<'p> {
                                 .collect();
                             let g = &self.project.groups[path[0].group];
                             self.errors.push(Diagnostic::new(
+                                Kind::Cycle,
                                 &g.path,
                                 g.line,
                                 format!("out_file inputs form a cycle: {}", chain.join(" -> ")),

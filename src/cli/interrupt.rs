@@ -47,6 +47,7 @@ pub fn install(cancel: Cancel) -> Interrupts {
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         on_panic.cancel();
+        super::status::clear();
         report(info);
     }));
     let interrupts = Interrupts::default();
@@ -91,6 +92,7 @@ fn handle(signals: &mpsc::Receiver<i32>, cancel: &Cancel, rewritten: &Mutex<Vec<
     // not, ends the process here.
     let _ = signals.recv_timeout(EXIT_DEADLINE);
     let _writes = files::hold_writes();
+    super::status::clear();
     let rewritten = rewritten.lock().unwrap_or_else(PoisonError::into_inner);
     log::error!("{}", report::interrupted_message(&rewritten));
     std::process::exit(i32::from(INTERRUPTED_STATUS));

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use mdbook_preprocessor::book::{Book, BookItem};
 use mdbook_preprocessor::{MDBOOK_VERSION, PreprocessorContext};
 
-use super::{Status, interrupt, report};
+use super::{Status, interrupt};
 use crate::build::{self, BuildOptions, Progress, Source};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 use crate::mdbook::{self, OnFailure, Settings};
 use crate::runner::RunOptions;
 use crate::session::Cancel;
@@ -28,10 +28,11 @@ pub fn supports(_renderer: &str) -> Status {
 
 /// `litprog mdbook`: read the `[context, book]` pair from standard input,
 /// process the book, write it to standard output.
-pub fn run() -> Result<Status, Diagnostics> {
+/// `ui` (`-q`, `-v`) says what is shown of the build on stderr.
+pub fn run(ui: super::Ui) -> Result<Status, Diagnostics> {
     let (ctx, book) = read_input(std::io::stdin().lock())?;
     check_version(&ctx);
-    let (book, status) = process(&ctx, book)?;
+    let (book, status) = process(&ctx, book, ui)?;
     if status == Status::Success {
         write_book(&book)?;
     }
@@ -42,6 +43,7 @@ pub fn run() -> Result<Status, Diagnostics> {
 fn read_input(input: impl Read) -> Result<(PreprocessorContext, Book), Diagnostics> {
     mdbook_preprocessor::parse_input(input).map_err(|e| {
         Diagnostics::from(Diagnostic::new(
+            Kind::Usage,
             std::path::Path::new("<stdin>"),
             0,
             format!("not an mdBook preprocessor input: {e:#}"),
@@ -72,15 +74,14 @@ fn source_path(ctx: &PreprocessorContext, book: &Path, chapter_source: &Path) ->
 /// by the project rules (the nearest `litprog.toml`, else `.git`, else the
 /// book's directory) and becomes the current directory, so a book inside
 /// a repository gets the same results as `litprog build` there.
-fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), Diagnostics> {
+fn process(
+    ctx: &PreprocessorContext,
+    mut book: Book,
+    ui: super::Ui,
+) -> Result<(Book, Status), Diagnostics> {
     let enter = |dir: &Path| {
-        std::env::set_current_dir(dir).map_err(|e| {
-            Diagnostics::from(Diagnostic::new(
-                dir,
-                0,
-                format!("cannot enter the directory: {e}"),
-            ))
-        })
+        std::env::set_current_dir(dir)
+            .map_err(|e| Diagnostics::from(Diagnostic::io(dir, 0, "cannot enter the directory", e)))
     };
     if !ctx.root.as_os_str().is_empty() {
         enter(&ctx.root)?;
@@ -88,10 +89,11 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
     let book_dir = std::env::current_dir()
         .and_then(std::fs::canonicalize)
         .map_err(|e| {
-            Diagnostics::from(Diagnostic::new(
+            Diagnostics::from(Diagnostic::io(
                 &ctx.root,
                 0,
-                format!("cannot resolve the book root: {e}"),
+                "cannot resolve the book root",
+                e,
             ))
         })?;
     let root = crate::config::find_root(&book_dir, &book_dir);
@@ -128,7 +130,7 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
     }
     let cancel = Cancel::new();
     let _interrupts = interrupt::install(cancel.clone());
-    let options = BuildOptions {
+    let mut options = BuildOptions {
         run: RunOptions {
             // Every session runs, as with `check`: a book shows them all.
             keep_going: true,
@@ -143,13 +145,16 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
         root: PathBuf::from("."),
         ..BuildOptions::default()
     };
+    // mdBook reads the book from stdout: the reporter prints to stderr only.
+    let mut reporter = super::Reporter::new(ui, false);
+    options.run.detail = reporter.detail();
     let built = build::build_in_memory(sources, &options, |progress| {
-        if let Progress::SessionFinished(project, session)
-        | Progress::SessionCached(project, session) = progress
-        {
-            report::session_finished(project, session);
+        // The warnings are logged with the book's, below.
+        if !matches!(progress, Progress::Warnings(_)) {
+            reporter.show(&progress);
         }
     })?;
+    drop(reporter);
     for w in &built.project.warnings {
         log::warn!("{w}");
     }
@@ -173,7 +178,7 @@ fn process(ctx: &PreprocessorContext, mut book: Book) -> Result<(Book, Status), 
 
 /// A problem with the `[preprocessor.litprog]` table.
 fn book_toml_error(message: &str) -> Diagnostics {
-    Diagnostic::new(Path::new("book.toml"), 0, message).into()
+    Diagnostic::new(Kind::InvalidValue, Path::new("book.toml"), 0, message).into()
 }
 
 /// Apply `f` to every chapter, nested ones included.
@@ -227,10 +232,11 @@ fn status(built: &build::Built, settings: &Settings) -> Status {
 /// Write the book as JSON to standard output.
 fn write_book(book: &Book) -> Result<(), Diagnostics> {
     let json = serde_json::to_string(book).map_err(|e| {
-        Diagnostics::from(Diagnostic::new(
+        Diagnostics::from(Diagnostic::io_saying(
             std::path::Path::new("<stdout>"),
             0,
             format!("cannot serialise the book: {e}"),
+            e.into(),
         ))
     })?;
     super::print_out(&json);

@@ -6,6 +6,7 @@ mod list;
 mod mdbook;
 mod render;
 mod report;
+mod status;
 mod watch;
 
 use std::io::Write;
@@ -17,19 +18,21 @@ use clap::{Args, Parser, Subcommand};
 use crate::build::{self, BuildOptions, Mode, Progress};
 use crate::cache::CacheMode;
 use crate::config::{self, Config};
-use crate::error::{Diagnostic, Diagnostics};
+use crate::error::{Diagnostic, Diagnostics, Kind};
 use crate::files;
-use crate::runner::RunOptions;
+use crate::runner::{Detail, RunOptions};
 use crate::session::Cancel;
 
 /// litprog: literate programming for Markdown.
 #[derive(Debug, Parser)]
 #[command(name = "litprog", version, about, long_about = None)]
 struct Cli {
-    /// Print more detail (repeat for debug output).
+    /// Print more detail: each session's output as it runs, on stderr, each
+    /// line prefixed by the session's lpid (`[lpid] line`), and debug
+    /// messages (repeat for trace messages).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Print only failures and errors.
+    /// Print only failures and errors: no line per session, no status area.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
     /// The project root (default: the nearest directory, from the first
@@ -193,10 +196,21 @@ struct BuildArgs {
     /// instead of failing.
     #[arg(long)]
     skip_unavailable: bool,
-    /// `json`: print one JSON object per event on stdout (session started,
-    /// finished, cached, file written, build finished), for editors and CI.
+    /// `human`: a line per session on stderr, and on a terminal a status
+    /// area of the running sessions (lpid, file:line of the block running,
+    /// elapsed time). `json`: also one JSON object per event on stdout
+    /// (tangled_file_written, session_started, block_started,
+    /// session_finished, session_cached, document_written, warnings,
+    /// build_finished), for editors and CI, and no status area.
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = MessageFormat::Human)]
     message_format: MessageFormat,
+}
+
+/// How much the user asked to see (`-q`, `-v`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ui {
+    quiet: bool,
+    verbose: u8,
 }
 
 /// How `build` and `check` report what happens.
@@ -236,7 +250,7 @@ pub fn main() -> ExitCode {
         Ok(status) => status,
         Err(e) => {
             report_diagnostics(&e);
-            Status::Invalid
+            status_of(&e)
         }
     };
     ExitCode::from(match status {
@@ -261,6 +275,8 @@ fn init_logger(cli: &Cli) {
     );
     env_logger::Builder::new()
         .filter_level(level)
+        // Above the status area, when one is shown.
+        .target(env_logger::Target::Pipe(Box::new(status::LogTarget)))
         .parse_env("LITPROG_LOG")
         .write_style(if stderr_colors {
             env_logger::WriteStyle::Always
@@ -282,13 +298,25 @@ fn init_logger(cli: &Cli) {
         .init();
 }
 
+/// The exit status of a command that `problems` stopped, decided by their
+/// kinds: a failure to read or write a file is a failed run (1), like a
+/// document that cannot be written; anything else, an invalid document
+/// or usage (2).
+pub(crate) fn status_of(problems: &Diagnostics) -> Status {
+    if problems.all_io() {
+        Status::Failure
+    } else {
+        Status::Invalid
+    }
+}
+
 fn report_diagnostics(e: &Diagnostics) {
     e.0.iter().for_each(render::error);
 }
 
 fn run(cli: Cli) -> Result<Status, Diagnostics> {
     let cwd = std::env::current_dir()
-        .map_err(|e| Diagnostic::new(Path::new("."), 0, format!("cannot resolve: {e}")))?;
+        .map_err(|e| Diagnostic::io(Path::new("."), 0, "cannot resolve", e))?;
     if let Command::Completions { shell } = cli.command {
         let mut script = Vec::new();
         clap_complete::generate(
@@ -305,10 +333,14 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
     }
     // mdBook runs its preprocessor in the book's root, which is the
     // project's; the preprocessor finds its chapters in what mdBook sends.
+    let ui = Ui {
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
     if let Command::Mdbook { command } = cli.command {
         return match command {
             Some(MdbookCommand::Supports { renderer }) => Ok(mdbook::supports(&renderer)),
-            None => mdbook::run(),
+            None => mdbook::run(ui),
         };
     }
     let paths = match &cli.command {
@@ -328,7 +360,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
         ),
     };
     let root = std::fs::canonicalize(&root)
-        .map_err(|e| Diagnostic::new(&root, 0, format!("cannot use as the project root: {e}")))?;
+        .map_err(|e| Diagnostic::named(&root, "cannot use as the project root", e))?;
     let paths: Vec<PathBuf> = paths
         .iter()
         .map(|p| config::relative_to_root(&root, &cwd, p))
@@ -336,7 +368,7 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
     // From here on every relative path (documents, out_files, sessions'
     // working directories, .litprog/) is relative to the root.
     std::env::set_current_dir(&root)
-        .map_err(|e| Diagnostic::new(&root, 0, format!("cannot enter the project root: {e}")))?;
+        .map_err(|e| Diagnostic::named(&root, "cannot enter the project root", e))?;
     let (config, warnings) = Config::load(Path::new("."))?;
     warnings.iter().for_each(render::warning);
     match cli.command {
@@ -352,16 +384,18 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
             Ok(Status::Success)
         }
         Command::Build { args, force } => {
-            run_build(args, paths, config, Mode::Write, force, false, Format::Text)
+            let how = (Mode::Write, force, false, Format::Text);
+            run_build(args, paths, config, how, ui)
         }
         Command::Check { args, format } => {
-            run_build(args, paths, config, Mode::Check, false, false, format)
+            run_build(args, paths, config, (Mode::Check, false, false, format), ui)
         }
         Command::Tangle { args, force } => {
-            run_build(args, paths, config, Mode::Write, force, true, Format::Text)
+            let how = (Mode::Write, force, true, Format::Text);
+            run_build(args, paths, config, how, ui)
         }
         Command::Clean => Ok(report::clean(Path::new("."))),
-        Command::Watch(args) => Ok(watch::watch(&args, &paths, &config)),
+        Command::Watch(args) => Ok(watch::watch(&args, &paths, &config, ui)),
         Command::Init | Command::Mdbook { .. } | Command::Completions { .. } => unreachable!(),
     }
 }
@@ -370,30 +404,38 @@ fn run(cli: Cli) -> Result<Status, Diagnostics> {
 fn init(dir: &Path) -> Result<Status, Diagnostics> {
     let path = dir.join(config::CONFIG_FILE);
     if std::fs::symlink_metadata(&path).is_ok() {
-        return Err(Diagnostic::new(&path, 0, "already exists; it was left as it is").into());
+        return Err(Diagnostic::new(
+            Kind::UnsafeTarget,
+            &path,
+            0,
+            "already exists; it was left as it is",
+        )
+        .into());
     }
     std::fs::create_dir_all(dir)
         .and_then(|()| files::write_atomic(&path, config::INIT_TEMPLATE.as_bytes()))
-        .map_err(|e| Diagnostic::new(&path, 0, format!("cannot write: {e}")))?;
+        .map_err(|e| Diagnostic::io(&path, 0, "cannot write", e))?;
     log::info!("wrote {}", path.display());
     Ok(Status::Success)
 }
 
+/// `build`, `check` or `tangle`: `how` is the mode, `--force`, whether
+/// to stop after tangling, and `check`'s `--format`.
 fn run_build(
     args: BuildArgs,
     paths: Vec<PathBuf>,
     config: Config,
-    mode: Mode,
-    force: bool,
-    tangle_only: bool,
-    format: Format,
+    (mode, force, tangle_only, format): (Mode, bool, bool, Format),
+    ui: Ui,
 ) -> Result<Status, Diagnostics> {
     let cancel = Cancel::new();
     let interrupts = interrupt::install(cancel.clone());
     let json = args.message_format == MessageFormat::Json;
-    let options = build_options(&args, paths, config, mode, force, tangle_only, cancel);
+    let mut options = build_options(&args, paths, config, mode, force, tangle_only, cancel);
+    let mut reporter = Reporter::new(ui, json);
+    options.run.detail = reporter.detail();
     let report = build::build(&options, |progress| {
-        show_progress(&progress, json);
+        reporter.show(&progress);
         if let Progress::Rewritten(path, _) = progress {
             interrupts.rewritten(path);
         }
@@ -406,18 +448,68 @@ fn run_build(
     Ok(report::summary(&report, mode, format, json))
 }
 
-/// Print an event: its JSON object (with `json`) and the lines for people.
-fn show_progress(progress: &Progress<'_>, json: bool) {
-    if json {
-        print_out(&(report::event_json(progress).to_string() + "\n"));
+/// What the CLI shows of a build as it goes, from its events: JSON objects
+/// on stdout (`--message-format json`); on stderr, a line per session, the
+/// warnings, the status area on a terminal, and with `-v` each session's
+/// output.
+pub(crate) struct Reporter {
+    json: bool,
+    /// `-v`: output lines, prefixed by their session's lpid.
+    output: bool,
+    status: Option<status::StatusArea>,
+}
+
+impl Reporter {
+    /// The reporter for `ui` and `--message-format json`.
+    pub(crate) fn new(ui: Ui, json: bool) -> Reporter {
+        Reporter {
+            json,
+            output: ui.verbose > 0,
+            status: status::wanted(ui.quiet, json).then(status::StatusArea::new),
+        }
     }
-    if let Progress::SessionFinished(project, session) | Progress::SessionCached(project, session) =
-        progress
-    {
-        report::session_finished(project, session)
+
+    /// What the build must report for it: blocks for the status area and
+    /// JSON, output lines for `-v`, else nothing more than sessions.
+    pub(crate) fn detail(&self) -> Detail {
+        if self.output {
+            Detail::Output
+        } else if self.json || self.status.is_some() {
+            Detail::Blocks
+        } else {
+            Detail::Sessions
+        }
     }
-    if let Progress::Warnings(warnings) = progress {
-        warnings.iter().for_each(render::warning);
+
+    /// Shows an event.
+    pub(crate) fn show(&mut self, progress: &Progress<'_>) {
+        if self.json
+            && let Some(event) = report::event_json(progress)
+        {
+            print_out(&(event.to_string() + "\n"));
+        }
+        // The session's line leaves the area before its summary scrolls
+        // above it.
+        if let Some(status) = &mut self.status {
+            status.show(progress);
+        }
+        match progress {
+            Progress::SessionFinished(project, session)
+            | Progress::SessionCached(project, session) => {
+                report::session_finished(project, session);
+            }
+            Progress::Warnings(warnings) => warnings.iter().for_each(render::warning),
+            Progress::Output {
+                project,
+                group,
+                line,
+                ..
+            } if self.output => {
+                let lpid = &project.groups[*group].lpid;
+                status::eprint(format!("[{lpid}] {line}\n").as_bytes());
+            }
+            _ => {}
+        }
     }
 }
 
@@ -450,6 +542,8 @@ fn build_options(
             keep_going: args.keep_going || mode == Mode::Check,
             skip_unavailable: args.skip_unavailable,
             cancel,
+            // The reporter says what more it shows.
+            detail: Detail::Sessions,
         },
         allow_outside: args.allow_outside,
         force,

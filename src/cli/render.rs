@@ -93,27 +93,34 @@ pub fn render(d: &Diagnostic, severity: Severity, style: Style) -> String {
 
 /// Print a document error to standard error.
 pub fn error(d: &Diagnostic) {
-    eprintln!("{}", render(d, Severity::Error, Style::for_stderr()));
+    let text = render(d, Severity::Error, Style::for_stderr()) + "\n";
+    super::status::eprint(text.as_bytes());
 }
 
 /// Print a warning to standard error, unless `-q` silenced warnings.
 pub fn warning(d: &Diagnostic) {
     if log::log_enabled!(log::Level::Warn) {
-        eprintln!("{}", render(d, Severity::Warning, Style::for_stderr()));
+        let text = render(d, Severity::Warning, Style::for_stderr()) + "\n";
+        super::status::eprint(text.as_bytes());
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{Focus, attach_snippets};
+    use crate::error::{Focus, Kind, attach_snippets};
     use std::path::Path;
 
     fn diagnostic() -> Diagnostic {
         let text = "```yaml\nlpid: s\nlptype: session\ntimeout: soon\n```\n";
         let mut d = vec![
-            Diagnostic::new(Path::new("doc.md"), 4, "option 'timeout' must be a number")
-                .about(Focus::Value("timeout".into())),
+            Diagnostic::new(
+                Kind::InvalidValue,
+                Path::new("doc.md"),
+                4,
+                "option 'timeout' must be a number",
+            )
+            .about(Focus::Value("timeout".into())),
         ];
         attach_snippets(Path::new("doc.md"), text, &mut d);
         d.remove(0)
@@ -144,7 +151,7 @@ mod tests {
         assert!(out.contains("^^^^"), "{out}");
         assert!(render(&diagnostic(), Severity::Error, Style::Color).contains('\x1b'));
         // Without a snippet: the header alone.
-        let d = Diagnostic::new(Path::new("doc.md"), 7, "no closing fence");
+        let d = Diagnostic::new(Kind::Syntax, Path::new("doc.md"), 7, "no closing fence");
         let out = render(&d, Severity::Error, Style::Rich);
         assert!(out.contains("--> doc.md:7"), "{out}");
         assert_eq!(

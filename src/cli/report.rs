@@ -204,7 +204,7 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format, json: bool) -> 
     }
     let show_diff = |diff: &str| {
         if json {
-            eprint!("{diff}");
+            super::status::eprint(diff.as_bytes());
         } else if format == Format::Text {
             print_diff(diff);
         }
@@ -301,8 +301,9 @@ pub fn summary(report: &BuildReport, mode: Mode, format: Format, json: bool) -> 
     }
 }
 
-/// An event as one JSON object (`--message-format json`).
-pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
+/// An event as one JSON object (`--message-format json`); output lines
+/// are none (with `-v` they go to stderr).
+pub fn event_json(progress: &Progress<'_>) -> Option<serde_json::Value> {
     let session = |project: &Project, group: usize| {
         let g = &project.groups[group];
         json!({"lpid": g.lpid, "file": g.path.display().to_string(), "line": g.line})
@@ -313,10 +314,25 @@ pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
         }
         base
     };
-    match progress {
+    Some(match progress {
         Progress::TangledWritten(path, _) => {
             json!({"event": "tangled_file_written", "path": path.display().to_string()})
         }
+        Progress::BlockStarted {
+            project,
+            group,
+            block,
+        } => {
+            let (path, line) = progress.block_location()?;
+            json!({
+                "event": "block_started",
+                "lpid": project.groups[*group].lpid,
+                "index": block,
+                "file": path.display().to_string(),
+                "line": line,
+            })
+        }
+        Progress::Output { .. } => return None,
         Progress::SessionStarted(project, group) => with(
             json!({"event": "session_started"}),
             session(project, *group),
@@ -370,7 +386,7 @@ pub fn event_json(progress: &Progress<'_>) -> serde_json::Value {
                 "conflicts": paths(&mut report.conflicts.iter()),
             })
         }
-    }
+    })
 }
 
 /// `3 sessions: 1 ran, 2 from the cache` (and how many were skipped).

@@ -25,7 +25,7 @@ use notify_debouncer_mini::notify::RecursiveMode;
 use notify_debouncer_mini::{DebounceEventResult, new_debouncer};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 
-use super::{BuildArgs, MessageFormat, Status, report, show_progress};
+use super::{BuildArgs, MessageFormat, Reporter, Status, Ui, report};
 use crate::build::{self, Mode, Progress};
 use crate::config::Config;
 use crate::files;
@@ -69,7 +69,7 @@ fn canonical(path: &Path) -> PathBuf {
 }
 
 /// Run `litprog watch`.
-pub fn watch(args: &BuildArgs, paths: &[PathBuf], config: &Config) -> Status {
+pub fn watch(args: &BuildArgs, paths: &[PathBuf], config: &Config, ui: Ui) -> Status {
     let (tx, rx) = mpsc::channel::<Msg>();
     let signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT]);
     match signals {
@@ -130,7 +130,7 @@ pub fn watch(args: &BuildArgs, paths: &[PathBuf], config: &Config) -> Status {
             let cancel = Cancel::new();
             let superseded = Arc::new(AtomicBool::new(false));
             running = Some((cancel.clone(), Arc::clone(&superseded)));
-            let options = super::build_options(
+            let mut options = super::build_options(
                 args,
                 paths.to_vec(),
                 config.clone(),
@@ -141,7 +141,7 @@ pub fn watch(args: &BuildArgs, paths: &[PathBuf], config: &Config) -> Status {
             );
             let (tx, known) = (tx.clone(), Arc::clone(&known));
             std::thread::spawn(move || {
-                let globs = build_once(&options, json, &known, &superseded);
+                let globs = build_once(&mut options, Reporter::new(ui, json), &known, &superseded);
                 let _ = tx.send(Msg::Built { globs });
             });
         }
@@ -189,6 +189,7 @@ pub fn watch(args: &BuildArgs, paths: &[PathBuf], config: &Config) -> Status {
                         match msg {
                             Msg::Built { .. } => break,
                             Msg::Signal(_) => {
+                                super::status::clear();
                                 let _writes = files::hold_writes();
                                 std::process::exit(i32::from(super::INTERRUPTED_STATUS));
                             }
@@ -206,11 +207,13 @@ pub fn watch(args: &BuildArgs, paths: &[PathBuf], config: &Config) -> Status {
 
 /// One build, with its summary; the project's `files:` globs.
 fn build_once(
-    options: &build::BuildOptions,
-    json: bool,
+    options: &mut build::BuildOptions,
+    mut reporter: Reporter,
     known: &Known,
     superseded: &AtomicBool,
 ) -> Option<Vec<String>> {
+    options.run.detail = reporter.detail();
+    let json = reporter.json;
     let result = build::build(options, |progress| {
         let written = match progress {
             Progress::Rewritten(path, text) => Some((path, text.as_bytes())),
@@ -225,8 +228,9 @@ fn build_once(
             let mut known = known.lock().unwrap_or_else(PoisonError::into_inner);
             known.insert(canonical(path), hash);
         }
-        show_progress(&progress, json);
+        reporter.show(&progress);
     });
+    drop(reporter);
     match result {
         Ok(report) => {
             let globs = report

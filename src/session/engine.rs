@@ -476,14 +476,20 @@ fn start_process(
     let cancel = &opts.cancel;
     let registry_id = cancel.register(pgid);
     log::debug!("started {:?} as process group {pgid}", opts.argv);
+    // Block 0 starts with the process, told before any of its output is
+    // read; the readers tell the others as their markers arrive.
+    let started = opts.observer.as_ref().map(|observer| {
+        observer.block_started(0);
+        reader::Started::new(Arc::clone(observer))
+    });
+    let splitter = |stream| Splitter::new(prefix, opts.output_limit).observed(&started, stream);
     let threads = Threads::spawn(
         pid,
         (cancel.clone(), registry_id),
         outputs,
         stdin,
         opts.input_delay,
-        prefix,
-        opts.output_limit,
+        &splitter,
     )
     .map_err(|source| {
         sys::signal_group(pgid, GroupSignal::Kill);
@@ -727,8 +733,7 @@ impl Threads {
         outputs: Vec<Box<dyn Read + Send>>,
         stdin: Option<PipeWriter>,
         input_delay: Option<Duration>,
-        prefix: Option<&str>,
-        limit: usize,
+        splitter: &dyn Fn(Stream) -> Splitter,
     ) -> std::io::Result<Threads> {
         let (events_tx, events) = mpsc::channel();
         let mut streams = Vec::new();
@@ -738,11 +743,10 @@ impl Threads {
             } else {
                 Stream::Stderr
             };
-            let splitter = Splitter::new(prefix, limit);
             streams.push(reader::spawn_reader(
                 source,
                 stream,
-                splitter,
+                splitter(stream),
                 events_tx.clone(),
             )?);
         }

@@ -85,6 +85,14 @@
 //! capture holds one string per block and stream, so it costs about its kept
 //! bytes.
 //!
+//! # Progress
+//!
+//! A caller that wants to hear of a session while it runs sets an
+//! [`Observer`] in [`SessionOptions::observer`]: it is told each block as it
+//! starts (block 0 at the start, each other as the marker before it
+//! arrives) and each kept output line as the reader divides it. Without
+//! one, nothing of this is done.
+//!
 //! Output is decoded lossily with [`SessionOptions::encoding`] (an
 //! ASCII-compatible encoding) and input is encoded with it.
 
@@ -94,6 +102,7 @@ mod driver;
 mod engine;
 mod error;
 mod marker;
+mod observer;
 mod options;
 mod reader;
 mod spawn;
@@ -104,6 +113,7 @@ pub use cancel::{Cancel, TERMINATION_GRACE};
 pub use capture::{BlockCapture, Capture, Line, Outcome, Stream};
 pub use engine::{Session, prepare, run};
 pub use error::SessionError;
+pub use observer::Observer;
 pub use options::{SessionOptions, StderrMode};
 pub use reader::MAX_STREAM_BYTES;
 pub use writer::{Block, BlockSource};

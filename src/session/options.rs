@@ -1,8 +1,10 @@
 //! What to run and how: [`SessionOptions`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::Observer;
 use super::reader::MAX_STREAM_BYTES;
 use super::{Cancel, SessionError};
 
@@ -63,6 +65,9 @@ pub struct SessionOptions {
     /// (`PR_SET_PDEATHSIG`). Only for sessions waited for on the thread that
     /// started them, as the CLI does; off by default.
     pub end_with_parent: bool,
+    /// Told of each block as it starts and each output line as it is read
+    /// (see [`Observer`](super::Observer)); `None` (the default): nobody.
+    pub observer: Option<Arc<dyn Observer>>,
 }
 
 impl SessionOptions {
@@ -83,6 +88,7 @@ impl SessionOptions {
             output_limit: MAX_STREAM_BYTES,
             cancel: Cancel::new(),
             end_with_parent: false,
+            observer: None,
         }
     }
 

@@ -17,6 +17,7 @@
 //! dropped and counted, so the next block's output is unaffected.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -25,6 +26,7 @@ use std::time::Instant;
 use encoding_rs::Encoding;
 use memchr::memmem::Finder;
 
+use super::Observer;
 use super::capture::Stream;
 use super::sys;
 
@@ -73,6 +75,71 @@ pub(crate) struct Splitter {
     work: Vec<u8>,
     /// Inside a line that contains the prefix without being a marker.
     in_noise: bool,
+    /// Who is told each kept line, if anyone.
+    watch: Option<Watch>,
+}
+
+/// A session's [`Observer`] and how many of its blocks it was told of,
+/// shared by the session's streams: with two, both carry every marker, and
+/// the first to see one tells it.
+#[derive(Clone)]
+pub(crate) struct Started {
+    observer: Arc<dyn Observer>,
+    told: Arc<AtomicUsize>,
+}
+
+impl Started {
+    /// `observer`, which was told block 0.
+    pub(crate) fn new(observer: Arc<dyn Observer>) -> Self {
+        Started {
+            observer,
+            told: Arc::new(AtomicUsize::new(1)),
+        }
+    }
+
+    /// Tells that block `index` started, unless another stream did.
+    fn block(&self, index: usize) {
+        if self.told.fetch_max(index + 1, Ordering::Relaxed) <= index {
+            self.observer.block_started(index);
+        }
+    }
+}
+
+/// A [`Started`] told the lines of a stream as they are kept.
+struct Watch {
+    started: Started,
+    stream: Stream,
+    /// Bytes of the current block's kept output already told: always at a
+    /// line boundary, so the lines told are read back from the segment
+    /// itself and nothing is buffered for them.
+    told: usize,
+}
+
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch")
+            .field("stream", &self.stream)
+            .field("told", &self.told)
+            .finish()
+    }
+}
+
+impl Watch {
+    /// Tells the complete lines of `seg` not told yet; with `end` (the
+    /// block is over) its unfinished last line too, unless output was
+    /// dropped, which cut it.
+    fn tell(&mut self, seg: &Segment, end: bool) {
+        let new = &seg.data[self.told..];
+        let upto = if end && seg.dropped == 0 {
+            new.len()
+        } else {
+            memchr::memrchr(b'\n', new).map_or(0, |i| i + 1)
+        };
+        for line in split_lines(&new[..upto]) {
+            self.started.observer.output_line(self.stream, &new[line]);
+        }
+        self.told += upto;
+    }
 }
 
 impl Splitter {
@@ -85,6 +152,30 @@ impl Splitter {
             skipped: None,
             work: Vec::new(),
             in_noise: false,
+            watch: None,
+        }
+    }
+
+    /// The splitter, telling `started`'s observer the lines of `stream` as
+    /// they are kept, and the blocks as their markers arrive.
+    pub(crate) fn observed(mut self, started: &Option<Started>, stream: Stream) -> Self {
+        self.watch = started.as_ref().map(|started| Watch {
+            started: started.clone(),
+            stream,
+            told: 0,
+        });
+        self
+    }
+
+    /// Starts the next block's segment, telling the current one's last line
+    /// and then the new block.
+    fn next_segment(&mut self) {
+        self.segments.push(Segment::default());
+        if let Some(watch) = &mut self.watch {
+            let n = self.segments.len();
+            watch.tell(&self.segments[n - 2], true);
+            watch.told = 0;
+            watch.started.block(n - 1);
         }
     }
 
@@ -103,6 +194,9 @@ impl Splitter {
         let kept = bytes.len().min(room);
         seg.data.extend_from_slice(&bytes[..kept]);
         seg.dropped += (bytes.len() - kept) as u64;
+        if let Some(watch) = &mut self.watch {
+            watch.tell(seg, false);
+        }
     }
 
     /// Removes the current block's unfinished last line (a noise line that
@@ -116,13 +210,17 @@ impl Splitter {
     /// Feeds `bytes`; `end` says the stream is over (nothing is held back).
     /// `on_marker` is called with each marker's index as it is recognised.
     pub(crate) fn push(&mut self, bytes: &[u8], end: bool, on_marker: &mut impl FnMut(usize)) {
-        let (Some(prefix), Some(finder)) = (self.prefix.take(), self.finder.take()) else {
-            self.commit(bytes);
-            return;
-        };
-        self.split(bytes, end, on_marker, &prefix, &finder);
-        self.prefix = Some(prefix);
-        self.finder = Some(finder);
+        match (self.prefix.take(), self.finder.take()) {
+            (Some(prefix), Some(finder)) => {
+                self.split(bytes, end, on_marker, &prefix, &finder);
+                self.prefix = Some(prefix);
+                self.finder = Some(finder);
+            }
+            _ => self.commit(bytes),
+        }
+        if end && let Some(watch) = &mut self.watch {
+            watch.tell(self.segments.last().expect("one segment at least"), true);
+        }
     }
 
     fn split(
@@ -175,7 +273,7 @@ impl Splitter {
                             self.skipped.get_or_insert(current);
                         }
                         for _ in current..=index {
-                            self.segments.push(Segment::default());
+                            self.next_segment();
                         }
                         on_marker(index);
                     } else {
@@ -397,6 +495,59 @@ mod tests {
         let dropped: Vec<_> = s.segments.iter().map(|g| g.dropped).collect();
         assert_eq!(kept, [10, 6, 0, 0]);
         assert_eq!(dropped, [40, 0, 0, 0]);
+    }
+
+    /// What an observer of one stream hears, as `b<index>` and the lines.
+    #[derive(Default)]
+    struct Heard(Mutex<Vec<String>>);
+
+    impl Observer for Heard {
+        fn block_started(&self, index: usize) {
+            self.0.lock().unwrap().push(format!("b{index}"));
+        }
+        fn output_line(&self, _: Stream, line: &[u8]) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(line).into_owned());
+        }
+    }
+
+    fn heard(chunks: &[&[u8]], limit: usize) -> Vec<String> {
+        let heard = Arc::new(Heard::default());
+        let started = Some(Started::new(heard.clone()));
+        let mut s = Splitter::new(Some(P), limit).observed(&started, Stream::Stdout);
+        for c in chunks {
+            s.push(c, false, &mut |_| {});
+        }
+        s.finish();
+        heard.0.lock().unwrap().clone()
+    }
+
+    #[test]
+    fn lines_are_told_whole_and_in_order_in_any_chunking() {
+        let data = format!("a\nbb\n{P}0__\nok2{P}1__\r\nc\n+ printf {P} 1__\nd");
+        let bytes = data.as_bytes();
+        for cut in 0..=bytes.len() {
+            let told = heard(&[&bytes[..cut], &bytes[cut..]], 100);
+            assert_eq!(
+                told,
+                ["a\n", "bb\n", "b1", "ok2", "b2", "c\n", "d"],
+                "{cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn output_beyond_the_limit_is_not_told() {
+        let data = format!("1234\n6789 and more\n{P}0__\nnext\n");
+        assert_eq!(heard(&[data.as_bytes()], 8), ["1234\n", "b1", "next\n"]);
+    }
+
+    #[test]
+    fn a_skipped_marker_tells_each_block() {
+        let data = format!("{P}1__\nx\n");
+        assert_eq!(heard(&[data.as_bytes()], 100), ["b1", "b2", "x\n"]);
     }
 
     #[test]

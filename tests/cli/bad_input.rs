@@ -360,3 +360,38 @@ fn every_bad_input_gets_a_located_error_and_changes_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// The exit status follows from what the problem is, not from where it was
+/// found: a file that cannot be read or written is a failed run (1), a
+/// path that does not exist or a document that is invalid is invalid
+/// usage or input (2).
+#[test]
+fn exit_status_follows_the_kind_of_problem() {
+    let t = TestDir::new();
+    t.write("blocker", "a file where init wants a directory\n");
+    t.litprog(&["--root", "blocker/sub", "init"])
+        .status(1)
+        .stderr_has("cannot write");
+    assert_eq!(t.read("blocker"), "a file where init wants a directory\n");
+
+    t.write("doc.md", "# Doc\n");
+    t.litprog(&["build", "missing.md"])
+        .status(2)
+        .stderr_has("missing.md")
+        .stderr_has("cannot read");
+    t.litprog(&["--root", "nowhere", "build"])
+        .status(2)
+        .stderr_has("cannot use as the project root");
+
+    std::fs::create_dir(t.path().join("litprog.toml")).unwrap();
+    t.litprog(&["build", "doc.md"])
+        .status(1)
+        .stderr_has("litprog.toml")
+        .stderr_has("cannot read");
+    std::fs::remove_dir(t.path().join("litprog.toml")).unwrap();
+
+    t.write("bad.md", "```bash lpid=s\necho\n");
+    t.litprog(&["build", "bad.md"])
+        .status(2)
+        .stderr_has("bad.md:1");
+}

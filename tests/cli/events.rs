@@ -46,14 +46,16 @@ fn json_messages_are_one_object_per_event_in_order() {
         [
             "tangled_file_written out.txt",
             "session_started a",
+            "block_started a",
             "session_finished a",
             "session_started b",
+            "block_started b",
             "session_finished b",
             "document_written doc.md",
             "build_finished",
         ]
     );
-    let finished_a = &values[2];
+    let finished_a = &values[3];
     assert_eq!(finished_a["ok"], true);
     assert_eq!(finished_a["outcome"], "exit 0");
     assert_eq!(finished_a["file"], "doc.md");

@@ -21,6 +21,7 @@ mod outfiles;
 mod parse_errors;
 mod patterns;
 mod processes;
+mod progress;
 mod project;
 mod reliability;
 mod rewrite_props;
