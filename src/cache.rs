@@ -91,6 +91,8 @@ pub struct Cached {
 #[derive(Debug)]
 pub struct Cache {
     root: PathBuf,
+    /// [`dir`] of `root`.
+    dir: PathBuf,
     mode: CacheMode,
     /// Content hash of each out_file group's tangled file.
     tangled: HashMap<usize, blake3::Hash>,
@@ -103,12 +105,31 @@ pub fn dir(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join(CACHE_DIR)
 }
 
-/// Feed one length-prefixed field, so that no two sequences of fields hash
-/// the same.
-fn field(h: &mut blake3::Hasher, tag: &str, bytes: &[u8]) {
-    h.update(tag.as_bytes());
-    h.update(&(bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
+/// What a key is hashed over: length-prefixed fields, so that no two
+/// sequences of fields give the same bytes. Gathered in one buffer and
+/// hashed once: a session's key has a dozen short fields, and each
+/// `blake3::Hasher::update` costs more than its bytes.
+#[derive(Default)]
+struct KeyText(Vec<u8>);
+
+impl KeyText {
+    fn field(&mut self, tag: &str, bytes: &[u8]) {
+        self.0.extend_from_slice(tag.as_bytes());
+        self.0
+            .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// A field of `value`'s `Debug` text, formatted in place.
+    fn debug_field(&mut self, tag: &str, value: &dyn std::fmt::Debug) {
+        self.0.extend_from_slice(tag.as_bytes());
+        let at = self.0.len();
+        self.0.extend_from_slice(&[0; 8]);
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.0, "{value:?}");
+        let len = (self.0.len() - at - 8) as u64;
+        self.0[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    }
 }
 
 impl Cache {
@@ -117,6 +138,7 @@ impl Cache {
     pub fn new(root: &Path, mode: CacheMode, outputs: &[TangledFile]) -> Cache {
         Cache {
             root: root.to_path_buf(),
+            dir: dir(root),
             mode,
             tangled: outputs
                 .iter()
@@ -137,11 +159,11 @@ impl Cache {
         if self.mode == CacheMode::Off || !spec.cache {
             return None;
         }
-        let mut h = blake3::Hasher::new();
-        field(&mut h, "format", &FORMAT.to_le_bytes());
-        field(&mut h, "version", env!("CARGO_PKG_VERSION").as_bytes());
+        let mut h = KeyText::default();
+        h.field("format", &FORMAT.to_le_bytes());
+        h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
         let timeout = spec.timeout.unwrap_or(default_timeout);
-        field(&mut h, "timeout", format!("{timeout:?}").as_bytes());
+        h.debug_field("timeout", &timeout);
         hash_group(&mut h, project, g, self);
         // What it requires, transitively, in a fixed order.
         let mut seen = BTreeSet::new();
@@ -158,37 +180,37 @@ impl Cache {
             }
         }
         for &r in &seen {
-            field(&mut h, "requires", project.groups[r].lpid.as_bytes());
+            h.field("requires", project.groups[r].lpid.as_bytes());
             hash_group(&mut h, project, &project.groups[r], self);
         }
         for pattern in &spec.files {
-            field(&mut h, "files", pattern.as_bytes());
+            h.field("files", pattern.as_bytes());
             self.hash_files(&mut h, pattern);
         }
-        Some(Key(h.finalize()))
+        Some(Key(blake3::hash(&h.0)))
     }
 
     /// Which files `pattern` matches under the root, and their content.
-    fn hash_files(&self, h: &mut blake3::Hasher, pattern: &str) {
+    fn hash_files(&self, h: &mut KeyText, pattern: &str) {
         let full = self.root.join(pattern);
         let Some(text) = full.to_str() else {
-            field(h, "unreadable", b"pattern");
+            h.field("unreadable", b"pattern");
             return;
         };
         let Ok(paths) = glob::glob(text) else {
-            field(h, "unreadable", b"pattern");
+            h.field("unreadable", b"pattern");
             return;
         };
         let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
         matched.sort();
         for path in matched {
             let rel = path.strip_prefix(&self.root).unwrap_or(&path);
-            field(h, "path", rel.as_os_str().as_encoded_bytes());
+            h.field("path", rel.as_os_str().as_encoded_bytes());
             match fs::metadata(&path) {
-                Ok(m) if m.is_dir() => field(h, "dir", b""),
+                Ok(m) if m.is_dir() => h.field("dir", b""),
                 _ => match fs::read(&path) {
-                    Ok(bytes) => field(h, "content", blake3::hash(&bytes).as_bytes()),
-                    Err(e) => field(h, "unreadable", format!("{:?}", e.kind()).as_bytes()),
+                    Ok(bytes) => h.field("content", blake3::hash(&bytes).as_bytes()),
+                    Err(e) => h.field("unreadable", format!("{:?}", e.kind()).as_bytes()),
                 },
             }
         }
@@ -222,10 +244,10 @@ impl Cache {
     }
 
     fn write(&self, key: &Key, cached: &Cached) -> io::Result<()> {
-        let dir = dir(&self.root);
-        if fs::symlink_metadata(&dir).is_err() {
+        let dir = &self.dir;
+        if fs::symlink_metadata(dir).is_err() {
             let state = self.root.join(STATE_DIR);
-            fs::create_dir_all(&dir)?;
+            fs::create_dir_all(dir)?;
             let ignore = state.join(".gitignore");
             if fs::symlink_metadata(&ignore).is_err() {
                 files::write_atomic(&ignore, b"*\n")?;
@@ -238,7 +260,7 @@ impl Cache {
         let mut tmp = tempfile::Builder::new()
             .prefix(".entry-")
             .suffix(".tmp")
-            .tempfile_in(&dir)?;
+            .tempfile_in(dir)?;
         write_entry(tmp.as_file_mut(), key, cached)?;
         tmp.persist(self.entry(key)).map_err(|e| e.error)?;
         Ok(())
@@ -253,21 +275,24 @@ impl Cache {
     }
 
     fn entry(&self, key: &Key) -> PathBuf {
-        dir(&self.root).join(format!("{}.entry", key.hex()))
+        let mut name = String::with_capacity(70);
+        name.push_str(key.0.to_hex().as_str());
+        name.push_str(".entry");
+        self.dir.join(name)
     }
 }
 
 /// A group's options and code (a session, a raw block), or its tangled
 /// content (an out_file).
-fn hash_group(h: &mut blake3::Hasher, project: &Project, g: &Group, cache: &Cache) {
-    field(h, "lptype", g.lptype.as_str().as_bytes());
+fn hash_group(h: &mut KeyText, project: &Project, g: &Group, cache: &Cache) {
+    h.field("lptype", g.lptype.as_str().as_bytes());
     match &g.spec {
-        Spec::Session(spec) => field(h, "options", format!("{spec:?}").as_bytes()),
+        Spec::Session(spec) => h.debug_field("options", spec),
         Spec::OutFile(spec) => {
-            field(h, "filepath", spec.filepath.as_bytes());
+            h.field("filepath", spec.filepath.as_bytes());
             let index = project.group_index(&g.lpid);
             if let Some(content) = index.and_then(|i| cache.tangled.get(&i)) {
-                field(h, "tangled", content.as_bytes());
+                h.field("tangled", content.as_bytes());
             }
             return;
         }
@@ -275,8 +300,8 @@ fn hash_group(h: &mut blake3::Hasher, project: &Project, g: &Group, cache: &Cach
     }
     for &r in &g.blocks {
         let path = &project.documents[r.doc].path;
-        field(h, "block", path.as_os_str().as_encoded_bytes());
-        field(h, "code", project.block(r).code.as_bytes());
+        h.field("block", path.as_os_str().as_encoded_bytes());
+        h.field("code", project.block(r).code.as_bytes());
     }
 }
 
@@ -398,7 +423,8 @@ fn parse_entry(bytes: &[u8], key: &Key, blocks: usize) -> Option<Cached> {
         return None;
     }
     let mut r = Reader { rest: payload };
-    if r.field(MAGIC)?.parse::<u64>().ok()? != FORMAT || r.field("key")? != key.hex() {
+    if r.field(MAGIC)?.parse::<u64>().ok()? != FORMAT || r.field("key")? != key.0.to_hex().as_str()
+    {
         return None;
     }
     let runtime = Duration::from_millis(r.number("runtime_ms")?);
