@@ -24,6 +24,9 @@
 //! `cargo build --release --bin litprog` unless `--no-build`), or the one
 //! named by `LITPROG_BIN`, to compare a patched copy. `--keep` leaves the
 //! workloads in place and prints where, for profiling them by hand.
+//! `LITPROG_2022_BIN`, naming litprog 2022's `lit` command, adds its cached
+//! rebuild of workload 8's documents (in its syntax) to workload 8; without
+//! it that comparison is skipped, saying so.
 //! Nothing here runs under `cargo test`.
 
 use std::ffi::OsString;

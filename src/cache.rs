@@ -496,6 +496,29 @@ mod tests {
     }
 
     #[test]
+    fn empty_blocks_blank_lines_and_any_text_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path(), CacheMode::Use, &[]);
+        let key = Key(blake3::hash(b"k"));
+        let cached = Cached {
+            lines: vec![
+                Some(Lines::new()),
+                Some(
+                    ["", "", "! héllo\r", "lines 3", "-", "blake3 x"]
+                        .iter()
+                        .collect(),
+                ),
+                None,
+            ],
+            outcome: "exit 0\nsecond line".into(),
+            runtime: Duration::from_millis(0),
+        };
+        cache.put(&key, &cached);
+        assert_eq!(cache.take_warning(), None);
+        assert_eq!(cache.get(&key, 3), Some(cached));
+    }
+
+    #[test]
     fn entries_round_trip_and_damaged_ones_are_misses() {
         let root = tempfile::tempdir().unwrap();
         let cache = Cache::new(root.path(), CacheMode::Use, &[]);
