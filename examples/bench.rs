@@ -24,6 +24,9 @@
 //! `cargo build --release --bin litprog` unless `--no-build`), or the one
 //! named by `LITPROG_BIN`, to compare a patched copy. `--keep` leaves the
 //! workloads in place and prints where, for profiling them by hand.
+//! `LITPROG_2022_BIN`, naming litprog 2022's `lit` command, adds its cached
+//! rebuild of workload 8's documents (in its syntax) to workload 8; without
+//! it that comparison is skipped, saying so.
 //! Nothing here runs under `cargo test`.
 
 use std::ffi::OsString;
@@ -95,7 +98,8 @@ impl Config {
                 "-h" | "--help" => {
                     println!(
                         "usage: cargo run --release --example bench -- [--quick] [--runs N] [--only 1,2,..] [--keep] [--no-build]\n\
-                         env: LITPROG_BENCH_RUNS (runs), LITPROG_BIN (binary to measure)"
+                         env: LITPROG_BENCH_RUNS (runs), LITPROG_BIN (binary to measure),\n\
+                         LITPROG_2022_BIN (litprog 2022's `lit`, to compare workload 8 with it)"
                     );
                     std::process::exit(0);
                 }
@@ -645,26 +649,22 @@ impl Bench {
         let mut paths = Vec::new();
         for d in 0..docs {
             let path = dir.join(format!("doc{d:03}.md"));
-            let mut text = format!("# Chapter {d}\n\n");
-            for p in 0..5 {
-                writeln!(
-                    text,
-                    "Paragraph {p} of chapter {d}: some prose around the code, as a literate document has.\n"
-                )?;
-            }
-            writeln!(
-                text,
-                "```bash lpid=s{d} lptype=session\necho s{d} >> runs.log\necho \"chapter {d}: $((6 * 7))\"\n```"
-            )?;
+            let text = rebuild_document(
+                d,
+                &format!(
+                    "```bash lpid=s{d} lptype=session\necho s{d} >> runs.log\necho \"chapter {d}: $((6 * 7))\"\n```\n"
+                ),
+            );
             fs::write(&path, text)?;
             paths.push(path);
         }
         let log = dir.join("runs.log");
         let _ = fs::remove_file(&log);
         let _ = fs::remove_dir_all(dir.join(".litprog"));
-        let cached = || {
-            let mut cmd = Command::new(&self.bin);
-            cmd.current_dir(&dir).args(["build", "-q", "."]);
+        let (bin, at) = (self.bin.clone(), dir.clone());
+        let cached = move || {
+            let mut cmd = Command::new(&bin);
+            cmd.current_dir(&at).args(["build", "-q", "."]);
             cmd
         };
         timed(&mut cached(), None)?;
@@ -674,13 +674,25 @@ impl Bench {
         }
         let refs: Vec<&PathBuf> = paths.iter().collect();
         let names: Vec<String> = (0..docs).map(|d| format!("doc{d:03}.md")).collect();
-        let [figure, cat, read] = interleaved(
+        let cat = || {
+            let mut cmd = Command::new("cat");
+            cmd.args(&names).current_dir(&dir);
+            cmd
+        };
+        // Wall time, the goal's measure, and CPU time (user and system, from
+        // the kernel's rusage), which another process on the machine's
+        // cores moves much less: on 2 shared cores the 3 ms of `cat` vary
+        // by a third from run to run.
+        let [figure, cat_wall, read, figure_cpu, cat_cpu] = interleaved_with_cpu(
             self.config.runs * 4,
             [
                 &mut || timed(&mut cached(), None),
-                &mut || timed(Command::new("cat").args(&names).current_dir(&dir), None),
+                &mut || timed(&mut cat(), None),
                 &mut || read_only(&refs),
             ],
+            [&mut || cpu_timed(&mut cached()), &mut || {
+                cpu_timed(&mut cat())
+            }],
         )?;
         if logged(&log) != docs {
             bail!("cached builds started {} sessions", logged(&log) - docs);
@@ -694,7 +706,7 @@ impl Bench {
             "second build of 100 unchanged documents, 1 session each (cached: no process starts)",
             figure,
             &[
-                ("cat of every document", cat),
+                ("cat of every document", cat_wall),
                 ("read every document in-process", read),
                 (
                     "the same build with --no-cache: 100 bash processes",
@@ -705,6 +717,15 @@ impl Bench {
         );
         self.rows.push(Row {
             id: "",
+            name: "(same, CPU time, against cat's CPU time)".into(),
+            figure: ms(figure_cpu),
+            floor: format!("{} (cat of every document)", ms(cat_cpu)),
+            ratio: Some(figure_cpu / cat_cpu),
+            goal: "(info)".into(),
+            pass: None,
+        });
+        self.rows.push(Row {
+            id: "",
             name: "(same, absolute)".into(),
             figure: ms(figure),
             floor: String::new(),
@@ -712,6 +733,86 @@ impl Bench {
             goal: "≤ 30 ms".into(),
             pass: Some(figure <= 0.030),
         });
+        self.litprog_2022(docs, &cached)
+    }
+
+    /// Workload 8 against litprog 2022's cached rebuild, when
+    /// `LITPROG_2022_BIN` names its `lit` command: the same 100 documents in
+    /// its syntax (an `# exec` block, then an `# out` block for its
+    /// results), its cache in the workload (`XDG_CACHE_HOME`), built once,
+    /// then its second build (`lit build -i .`) timed interleaved with
+    /// litprog's.
+    fn litprog_2022(&mut self, docs: usize, cached: &dyn Fn() -> Command) -> Result<()> {
+        let Some(lit) = std::env::var_os("LITPROG_2022_BIN") else {
+            eprintln!(
+                "bench: workload 8 against litprog 2022 skipped (LITPROG_2022_BIN is not set)"
+            );
+            return Ok(());
+        };
+        let dir = self.dir("w8-2022")?;
+        for d in 0..docs {
+            let text = rebuild_document(
+                d,
+                &format!(
+                    "```bash\n# exec\necho s{d} >> runs.log\necho \"chapter {d}: $((6 * 7))\"\n```\n\n```bash\n# out\n```\n"
+                ),
+            );
+            fs::write(dir.join(format!("doc{d:03}.md")), text)?;
+        }
+        let log = dir.join("runs.log");
+        let _ = fs::remove_file(&log);
+        let _ = fs::remove_dir_all(dir.join("xdg-cache"));
+        let lit_build = || {
+            let mut cmd = Command::new(&lit);
+            cmd.current_dir(&dir)
+                .env("XDG_CACHE_HOME", dir.join("xdg-cache"))
+                .args(["build", "-i", "."]);
+            cmd
+        };
+        timed(&mut lit_build(), None)?;
+        let logged = |log: &Path| fs::read_to_string(log).map_or(0, |t| t.lines().count());
+        if logged(&log) != docs {
+            bail!(
+                "litprog 2022's first build ran {} sessions, not {docs}",
+                logged(&log)
+            );
+        }
+        if !fs::read_to_string(dir.join("doc000.md"))?.contains("chapter 0: 42\n# exit: 0") {
+            bail!("litprog 2022's first build wrote no results");
+        }
+        let [figure, old, figure_cpu, old_cpu] = interleaved_with_cpu(
+            self.config.runs * 2,
+            [&mut || timed(&mut cached(), None), &mut || {
+                timed(&mut lit_build(), None)
+            }],
+            [&mut || cpu_timed(&mut cached()), &mut || {
+                cpu_timed(&mut lit_build())
+            }],
+        )?;
+        if logged(&log) != docs {
+            bail!(
+                "litprog 2022's cached builds started {} sessions",
+                logged(&log) - docs
+            );
+        }
+        for (name, figure, floor) in [
+            ("(same, against litprog 2022's cached rebuild)", figure, old),
+            (
+                "(same, CPU time, against litprog 2022's)",
+                figure_cpu,
+                old_cpu,
+            ),
+        ] {
+            self.rows.push(Row {
+                id: "",
+                name: name.into(),
+                figure: ms(figure),
+                floor: format!("{} (lit build -i, litprog 2022)", ms(floor)),
+                ratio: Some(figure / floor),
+                goal: "(info)".into(),
+                pass: None,
+            });
+        }
         Ok(())
     }
 
@@ -852,6 +953,47 @@ fn parse_only(paths: &[&PathBuf]) -> Result<f64> {
 
 /// Reading `paths` as UTF-8 text and nothing else: what any tool that
 /// looks at every byte pays.
+/// Document `d` of workload 8: a title, five paragraphs, then `session`.
+fn rebuild_document(d: usize, session: &str) -> String {
+    let mut text = format!("# Chapter {d}\n\n");
+    for p in 0..5 {
+        let _ = writeln!(
+            text,
+            "Paragraph {p} of chapter {d}: some prose around the code, as a literate document has.\n"
+        );
+    }
+    text.push_str(session);
+    text
+}
+
+/// The CPU time (user and system) `cmd` took, with its descendants, from
+/// the kernel's rusage of the children this process waited for.
+fn cpu_timed(cmd: &mut Command) -> Result<f64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let cpu = || -> Result<f64> {
+        let u = getrusage(UsageWho::RUSAGE_CHILDREN)?;
+        let secs = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
+        Ok(secs(u.user_time()) + secs(u.system_time()))
+    };
+    let before = cpu()?;
+    timed(cmd, None)?;
+    Ok(cpu()? - before)
+}
+
+/// [`interleaved`] of wall times, then of CPU times, each set interleaved
+/// within itself; the medians in order.
+fn interleaved_with_cpu<const N: usize, const M: usize, const T: usize>(
+    runs: usize,
+    wall: [&mut dyn FnMut() -> Result<f64>; N],
+    cpu: [&mut dyn FnMut() -> Result<f64>; M],
+) -> Result<[f64; T]> {
+    let walls = interleaved(runs, wall)?;
+    let cpus = interleaved(runs, cpu)?;
+    let all: Vec<f64> = walls.into_iter().chain(cpus).collect();
+    all.try_into()
+        .map_err(|_| anyhow::anyhow!("{N} + {M} medians are not {T}"))
+}
+
 fn read_only(paths: &[&PathBuf]) -> Result<f64> {
     let start = Instant::now();
     let mut bytes = 0usize;

@@ -17,34 +17,40 @@
 //! - the content of every file matched by its `files:` globs (relative to
 //!   the project root), and which files they match.
 //!
-//! Entries live in `<root>/.litprog/cache/<key>.json`, one per key, written
-//! atomically (a temporary file, then a rename: two builds at once each
-//! write a whole entry, and a reader sees one whole entry or none), and not
-//! synced to disk: an entry a crash loses or tears is a miss. Each
-//! starts with a BLAKE3 checksum of the rest: an entry that is truncated,
+//! Entries live in `<root>/.litprog/cache/<key>.entry`, one per key,
+//! written atomically (a temporary file, then a rename: two builds at once
+//! each write a whole entry, and a reader sees one whole entry or none),
+//! and not synced to disk: an entry a crash loses or tears is a miss. Each
+//! ends with a BLAKE3 checksum of the rest: an entry that is truncated,
 //! edited, corrupt or unreadable is a miss, never an error. An entry holds
 //! what the write-back needs, the result lines of each code block and the
-//! outcome, not the engine's capture.
+//! outcome, not the engine's capture, in a text format that is written and
+//! read in one pass (described at `write_entry`), so that a hit costs about the
+//! memory of its lines.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::document::{Group, Project};
 use crate::files;
+use crate::lines::Lines;
 use crate::options::Spec;
 use crate::state::STATE_DIR;
 use crate::tangle::TangledFile;
 
 /// The cache's directory inside litprog's state directory (`.litprog/`).
 pub const CACHE_DIR: &str = "cache";
-const FORMAT: u64 = 1;
-const HEADER: &str = "litprog-cache-entry blake3:";
+/// The entry format's version, in each key and each entry: entries of an
+/// older format are misses.
+const FORMAT: u64 = 2;
+/// The first word of every entry.
+const MAGIC: &str = "litprog-cache-entry";
+/// The start of an entry's last line, its checksum.
+const SUM: &str = "blake3 ";
 
 /// How a build uses the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -74,7 +80,7 @@ impl Key {
 pub struct Cached {
     /// For each code block of the session, the lines of its result block
     /// (`None`: no result block), as [`crate::result_block::placements`] made them.
-    pub lines: Vec<Option<crate::lines::Lines>>,
+    pub lines: Vec<Option<Lines>>,
     /// The outcome as [`crate::runner::SessionReport::outcome`] said it.
     pub outcome: String,
     /// How long the run that was stored took.
@@ -85,6 +91,8 @@ pub struct Cached {
 #[derive(Debug)]
 pub struct Cache {
     root: PathBuf,
+    /// [`dir`] of `root`.
+    dir: PathBuf,
     mode: CacheMode,
     /// Content hash of each out_file group's tangled file.
     tangled: HashMap<usize, blake3::Hash>,
@@ -97,12 +105,31 @@ pub fn dir(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join(CACHE_DIR)
 }
 
-/// Feed one length-prefixed field, so that no two sequences of fields hash
-/// the same.
-fn field(h: &mut blake3::Hasher, tag: &str, bytes: &[u8]) {
-    h.update(tag.as_bytes());
-    h.update(&(bytes.len() as u64).to_le_bytes());
-    h.update(bytes);
+/// What a key is hashed over: length-prefixed fields, so that no two
+/// sequences of fields give the same bytes. Gathered in one buffer and
+/// hashed once: a session's key has a dozen short fields, and each
+/// `blake3::Hasher::update` costs more than its bytes.
+#[derive(Default)]
+struct KeyText(Vec<u8>);
+
+impl KeyText {
+    fn field(&mut self, tag: &str, bytes: &[u8]) {
+        self.0.extend_from_slice(tag.as_bytes());
+        self.0
+            .extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// A field of `value`'s `Debug` text, formatted in place.
+    fn debug_field(&mut self, tag: &str, value: &dyn std::fmt::Debug) {
+        self.0.extend_from_slice(tag.as_bytes());
+        let at = self.0.len();
+        self.0.extend_from_slice(&[0; 8]);
+        // Writing to a Vec cannot fail.
+        let _ = write!(self.0, "{value:?}");
+        let len = (self.0.len() - at - 8) as u64;
+        self.0[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    }
 }
 
 impl Cache {
@@ -111,6 +138,7 @@ impl Cache {
     pub fn new(root: &Path, mode: CacheMode, outputs: &[TangledFile]) -> Cache {
         Cache {
             root: root.to_path_buf(),
+            dir: dir(root),
             mode,
             tangled: outputs
                 .iter()
@@ -131,11 +159,11 @@ impl Cache {
         if self.mode == CacheMode::Off || !spec.cache {
             return None;
         }
-        let mut h = blake3::Hasher::new();
-        field(&mut h, "format", &FORMAT.to_le_bytes());
-        field(&mut h, "version", env!("CARGO_PKG_VERSION").as_bytes());
+        let mut h = KeyText::default();
+        h.field("format", &FORMAT.to_le_bytes());
+        h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
         let timeout = spec.timeout.unwrap_or(default_timeout);
-        field(&mut h, "timeout", format!("{timeout:?}").as_bytes());
+        h.debug_field("timeout", &timeout);
         hash_group(&mut h, project, g, self);
         // What it requires, transitively, in a fixed order.
         let mut seen = BTreeSet::new();
@@ -152,37 +180,37 @@ impl Cache {
             }
         }
         for &r in &seen {
-            field(&mut h, "requires", project.groups[r].lpid.as_bytes());
+            h.field("requires", project.groups[r].lpid.as_bytes());
             hash_group(&mut h, project, &project.groups[r], self);
         }
         for pattern in &spec.files {
-            field(&mut h, "files", pattern.as_bytes());
+            h.field("files", pattern.as_bytes());
             self.hash_files(&mut h, pattern);
         }
-        Some(Key(h.finalize()))
+        Some(Key(blake3::hash(&h.0)))
     }
 
     /// Which files `pattern` matches under the root, and their content.
-    fn hash_files(&self, h: &mut blake3::Hasher, pattern: &str) {
+    fn hash_files(&self, h: &mut KeyText, pattern: &str) {
         let full = self.root.join(pattern);
         let Some(text) = full.to_str() else {
-            field(h, "unreadable", b"pattern");
+            h.field("unreadable", b"pattern");
             return;
         };
         let Ok(paths) = glob::glob(text) else {
-            field(h, "unreadable", b"pattern");
+            h.field("unreadable", b"pattern");
             return;
         };
         let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
         matched.sort();
         for path in matched {
             let rel = path.strip_prefix(&self.root).unwrap_or(&path);
-            field(h, "path", rel.as_os_str().as_encoded_bytes());
+            h.field("path", rel.as_os_str().as_encoded_bytes());
             match fs::metadata(&path) {
-                Ok(m) if m.is_dir() => field(h, "dir", b""),
+                Ok(m) if m.is_dir() => h.field("dir", b""),
                 _ => match fs::read(&path) {
-                    Ok(bytes) => field(h, "content", blake3::hash(&bytes).as_bytes()),
-                    Err(e) => field(h, "unreadable", format!("{:?}", e.kind()).as_bytes()),
+                    Ok(bytes) => h.field("content", blake3::hash(&bytes).as_bytes()),
+                    Err(e) => h.field("unreadable", format!("{:?}", e.kind()).as_bytes()),
                 },
             }
         }
@@ -216,10 +244,10 @@ impl Cache {
     }
 
     fn write(&self, key: &Key, cached: &Cached) -> io::Result<()> {
-        let dir = dir(&self.root);
-        if fs::symlink_metadata(&dir).is_err() {
+        let dir = &self.dir;
+        if fs::symlink_metadata(dir).is_err() {
             let state = self.root.join(STATE_DIR);
-            fs::create_dir_all(&dir)?;
+            fs::create_dir_all(dir)?;
             let ignore = state.join(".gitignore");
             if fs::symlink_metadata(&ignore).is_err() {
                 files::write_atomic(&ignore, b"*\n")?;
@@ -232,8 +260,8 @@ impl Cache {
         let mut tmp = tempfile::Builder::new()
             .prefix(".entry-")
             .suffix(".tmp")
-            .tempfile_in(&dir)?;
-        io::Write::write_all(&mut tmp, &render_entry(key, cached))?;
+            .tempfile_in(dir)?;
+        write_entry(tmp.as_file_mut(), key, cached)?;
         tmp.persist(self.entry(key)).map_err(|e| e.error)?;
         Ok(())
     }
@@ -247,21 +275,24 @@ impl Cache {
     }
 
     fn entry(&self, key: &Key) -> PathBuf {
-        dir(&self.root).join(format!("{}.json", key.hex()))
+        let mut name = String::with_capacity(70);
+        name.push_str(key.0.to_hex().as_str());
+        name.push_str(".entry");
+        self.dir.join(name)
     }
 }
 
 /// A group's options and code (a session, a raw block), or its tangled
 /// content (an out_file).
-fn hash_group(h: &mut blake3::Hasher, project: &Project, g: &Group, cache: &Cache) {
-    field(h, "lptype", g.lptype.as_str().as_bytes());
+fn hash_group(h: &mut KeyText, project: &Project, g: &Group, cache: &Cache) {
+    h.field("lptype", g.lptype.as_str().as_bytes());
     match &g.spec {
-        Spec::Session(spec) => field(h, "options", format!("{spec:?}").as_bytes()),
+        Spec::Session(spec) => h.debug_field("options", spec),
         Spec::OutFile(spec) => {
-            field(h, "filepath", spec.filepath.as_bytes());
+            h.field("filepath", spec.filepath.as_bytes());
             let index = project.group_index(&g.lpid);
             if let Some(content) = index.and_then(|i| cache.tangled.get(&i)) {
-                field(h, "tangled", content.as_bytes());
+                h.field("tangled", content.as_bytes());
             }
             return;
         }
@@ -269,79 +300,158 @@ fn hash_group(h: &mut blake3::Hasher, project: &Project, g: &Group, cache: &Cach
     }
     for &r in &g.blocks {
         let path = &project.documents[r.doc].path;
-        field(h, "block", path.as_os_str().as_encoded_bytes());
-        field(h, "code", project.block(r).code.as_bytes());
+        h.field("block", path.as_os_str().as_encoded_bytes());
+        h.field("code", project.block(r).code.as_bytes());
     }
 }
 
-fn render_entry(key: &Key, cached: &Cached) -> Vec<u8> {
-    // Written piece by piece rather than as one JSON value: a session of a
-    // million output lines would otherwise hold a million strings twice.
-    let string = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
-    let mut payload = format!(
-        "{{\"format\":{FORMAT},\"key\":{},\"outcome\":{},\"runtime_ms\":{},\"lines\":[",
-        string(&key.hex()),
-        string(&cached.outcome),
-        cached.runtime.as_millis() as u64
-    );
-    for (b, block) in cached.lines.iter().enumerate() {
-        if b > 0 {
-            payload.push(',');
-        }
+/// Entry format 2, text that reads in one pass, each block's lines
+/// straight into [`Lines`] (no tree of values in between, which for a
+/// million short lines cost twenty times their bytes):
+///
+/// ```text
+/// litprog-cache-entry 2
+/// key <64 hex digits>
+/// runtime_ms <n>
+/// outcome <n bytes>
+/// <the outcome>
+/// blocks <n>
+/// -                            a block without a result block, or:
+/// lines <n bytes>              then the lines, each ended by \n
+/// ...
+/// blake3 <64 hex digits>       of every byte above this line
+/// ```
+///
+/// The lines are [`Lines::as_text`], written and read back as they are.
+/// The checksum comes last so that an entry is written in one pass; a
+/// truncated entry has no valid last line.
+fn write_entry(out: impl io::Write, key: &Key, cached: &Cached) -> io::Result<()> {
+    // Buffered before the hasher, so that it hashes large pieces.
+    let mut w = io::BufWriter::with_capacity(64 << 10, Hashing::new(out));
+    write!(
+        w,
+        "{MAGIC} {FORMAT}\nkey {}\nruntime_ms {}\noutcome {}\n{}\nblocks {}\n",
+        key.hex(),
+        cached.runtime.as_millis() as u64,
+        cached.outcome.len(),
+        cached.outcome,
+        cached.lines.len()
+    )?;
+    for block in &cached.lines {
         match block {
-            None => payload.push_str("null"),
+            None => w.write_all(b"-\n")?,
             Some(lines) => {
-                payload.push('[');
-                for (i, line) in lines.iter().enumerate() {
-                    if i > 0 {
-                        payload.push(',');
-                    }
-                    payload.push_str(&string(line));
-                }
-                payload.push(']');
+                writeln!(w, "lines {}", lines.as_text().len())?;
+                w.write_all(lines.as_text().as_bytes())?;
             }
         }
     }
-    payload.push_str("]}");
-    let mut out = format!("{HEADER}{}\n", blake3::hash(payload.as_bytes()).to_hex()).into_bytes();
-    out.extend_from_slice(payload.as_bytes());
-    out.push(b'\n');
-    out
+    let Hashing { mut inner, hasher } = w.into_inner().map_err(|e| e.into_error())?;
+    writeln!(inner, "{SUM}{}", hasher.finalize().to_hex())?;
+    inner.flush()
+}
+
+/// A writer that hashes what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: blake3::Hasher::new(),
+        }
+    }
+}
+
+impl<W: io::Write> io::Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// An entry's bytes, read from the front.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    /// The next line, without its `\n`.
+    fn line(&mut self) -> Option<&'a str> {
+        let end = memchr::memchr(b'\n', self.rest)?;
+        let line = std::str::from_utf8(&self.rest[..end]).ok()?;
+        self.rest = &self.rest[end + 1..];
+        Some(line)
+    }
+
+    /// The value of the next line, which must be `name value`.
+    fn field(&mut self, name: &str) -> Option<&'a str> {
+        self.line()?.strip_prefix(name)?.strip_prefix(' ')
+    }
+
+    fn number(&mut self, name: &str) -> Option<u64> {
+        self.field(name)?.parse().ok()
+    }
+
+    /// The next `n` bytes.
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.rest.len() {
+            return None;
+        }
+        let (taken, rest) = self.rest.split_at(n);
+        self.rest = rest;
+        Some(taken)
+    }
 }
 
 fn parse_entry(bytes: &[u8], key: &Key, blocks: usize) -> Option<Cached> {
-    let newline = memchr::memchr(b'\n', bytes)?;
-    let header = std::str::from_utf8(&bytes[..newline]).ok()?;
-    let sum = header.strip_prefix(HEADER)?;
-    let payload = bytes[newline + 1..].strip_suffix(b"\n")?;
+    let body = bytes.strip_suffix(b"\n")?;
+    let at = memchr::memrchr(b'\n', body).map_or(0, |i| i + 1);
+    let (payload, trailer) = bytes.split_at(at);
+    let sum = std::str::from_utf8(&trailer[..trailer.len() - 1])
+        .ok()?
+        .strip_prefix(SUM)?;
     if blake3::hash(payload).to_hex().as_str() != sum {
         return None;
     }
-    let value: Value = serde_json::from_slice(payload).ok()?;
-    if value.get("format")?.as_u64()? != FORMAT || value.get("key")?.as_str()? != key.hex() {
+    let mut r = Reader { rest: payload };
+    if r.field(MAGIC)?.parse::<u64>().ok()? != FORMAT || r.field("key")? != key.0.to_hex().as_str()
+    {
         return None;
     }
-    let lines = value
-        .get("lines")?
-        .as_array()?
-        .iter()
-        .map(|v| match v {
-            Value::Null => Some(None),
-            Value::Array(items) => items
-                .iter()
-                .map(|l| l.as_str())
-                .collect::<Option<crate::lines::Lines>>()
-                .map(Some),
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>()?;
-    if lines.len() != blocks {
+    let runtime = Duration::from_millis(r.number("runtime_ms")?);
+    let outcome_len = usize::try_from(r.number("outcome")?).ok()?;
+    let outcome = std::str::from_utf8(r.take(outcome_len)?).ok()?.to_string();
+    if r.take(1)? != b"\n" || r.number("blocks")? != blocks as u64 {
+        return None;
+    }
+    let mut lines = Vec::with_capacity(blocks);
+    for _ in 0..blocks {
+        let head = r.line()?;
+        if head == "-" {
+            lines.push(None);
+            continue;
+        }
+        let len = head.strip_prefix("lines ")?.parse().ok()?;
+        let text = std::str::from_utf8(r.take(len)?).ok()?;
+        let block = Lines::from_text(text.to_string())?;
+        lines.push(Some(block));
+    }
+    if !r.rest.is_empty() {
         return None;
     }
     Some(Cached {
         lines,
-        outcome: value.get("outcome")?.as_str()?.to_string(),
-        runtime: Duration::from_millis(value.get("runtime_ms")?.as_u64()?),
+        outcome,
+        runtime,
     })
 }
 
@@ -360,7 +470,12 @@ pub fn clean(root: &Path) -> io::Result<usize> {
             let entries = fs::read_dir(&dir)?
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                // `.json`: entries of format 1.
+                .filter(|e| {
+                    e.path()
+                        .extension()
+                        .is_some_and(|x| x == "entry" || x == "json")
+                })
                 .count();
             fs::remove_dir_all(&dir)?;
             Ok(entries)
@@ -378,6 +493,29 @@ mod tests {
             outcome: "exit 0".into(),
             runtime: Duration::from_millis(12),
         }
+    }
+
+    #[test]
+    fn empty_blocks_blank_lines_and_any_text_round_trip() {
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path(), CacheMode::Use, &[]);
+        let key = Key(blake3::hash(b"k"));
+        let cached = Cached {
+            lines: vec![
+                Some(Lines::new()),
+                Some(
+                    ["", "", "! héllo\r", "lines 3", "-", "blake3 x"]
+                        .iter()
+                        .collect(),
+                ),
+                None,
+            ],
+            outcome: "exit 0\nsecond line".into(),
+            runtime: Duration::from_millis(0),
+        };
+        cache.put(&key, &cached);
+        assert_eq!(cache.take_warning(), None);
+        assert_eq!(cache.get(&key, 3), Some(cached));
     }
 
     #[test]

@@ -259,12 +259,21 @@ pub fn load_project(paths: &[PathBuf], config: &Config) -> Result<LoadedProject,
         all.dedup();
     }
     let project = load_files(all, paths, &config.defaults)?;
+    // A document found under the very name it was selected by is selected;
+    // only the others (named through a link, `sub/../doc.md`) need their
+    // real paths, two system calls or more each.
+    let named: std::collections::HashSet<&Path> = selected.iter().map(PathBuf::as_path).collect();
     let identity = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
-    let chosen: std::collections::HashSet<PathBuf> = selected.iter().map(|p| identity(p)).collect();
+    let mut chosen: Option<std::collections::HashSet<PathBuf>> = None;
     let selected = project
         .documents
         .iter()
-        .map(|d| chosen.contains(&identity(&d.path)))
+        .map(|d| {
+            named.contains(d.path.as_path())
+                || chosen
+                    .get_or_insert_with(|| selected.iter().map(|p| identity(p)).collect())
+                    .contains(&identity(&d.path))
+        })
         .collect();
     Ok(LoadedProject { project, selected })
 }

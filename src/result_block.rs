@@ -330,7 +330,8 @@ pub(crate) fn written_lines(lines: &Lines) -> Cow<'_, Lines> {
     if !lines.iter().any(needs_work) {
         return Cow::Borrowed(lines);
     }
-    let mut out = Lines::new();
+    // Rarely larger than the lines as they are (a NUL grows by 2 bytes).
+    let mut out = Lines::with_capacity(lines.as_text().len());
     for line in lines.iter() {
         if memchr::memchr3(b'\0', b'\r', b'\n', line.as_bytes()).is_none() {
             out.push(trim_end(line));
@@ -414,7 +415,7 @@ pub(crate) fn render_lines(
     };
     let fence = fence_for(lines, &info);
     let bare = indent.trim_end();
-    let size = lines.iter().map(|l| l.len()).sum::<usize>()
+    let size = lines.as_text().len() - lines.len()
         + (lines.len() + 2) * (indent.len() + eol.len())
         + 2 * fence.len()
         + info.len();

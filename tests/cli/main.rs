@@ -16,6 +16,7 @@ mod events;
 mod faults;
 mod list;
 mod mdbook;
+mod memory;
 mod options;
 mod outfiles;
 mod parse_errors;
