@@ -253,6 +253,10 @@ impl Cache {
                 files::write_atomic(&ignore, b"*\n")?;
             }
         }
+        let entry = self.entry(key);
+        if holds_already(&entry, key, cached) {
+            return Ok(());
+        }
         // A temporary file, then a rename: readers see a whole entry or
         // none. Not synced to disk: an entry lost or torn in a crash is a
         // miss (its checksum), and a sync per session would cost more than
@@ -262,7 +266,7 @@ impl Cache {
             .suffix(".tmp")
             .tempfile_in(dir)?;
         write_entry(tmp.as_file_mut(), key, cached)?;
-        tmp.persist(self.entry(key)).map_err(|e| e.error)?;
+        tmp.persist(entry).map_err(|e| e.error)?;
         Ok(())
     }
 
@@ -280,6 +284,26 @@ impl Cache {
         name.push_str(".entry");
         self.dir.join(name)
     }
+}
+
+/// Entries this size or smaller are read before one is stored under the
+/// same key (a build with `--no-cache`), so that an unchanged one is left
+/// as it is: renaming over an existing file makes ext4 start writing the
+/// new one out at once (`auto_da_alloc`), which costs a small session more
+/// than running it. Larger entries are rewritten unread.
+const COMPARED: u64 = 64 << 10;
+
+/// Does `path` hold a valid entry of `key` with `cached`'s results and
+/// outcome (whatever its run time)?
+fn holds_already(path: &Path, key: &Key, cached: &Cached) -> bool {
+    if !fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= COMPARED) {
+        return false;
+    }
+    let Ok(bytes) = fs::read(path) else {
+        return false;
+    };
+    parse_entry(&bytes, key, cached.lines.len())
+        .is_some_and(|old| old.lines == cached.lines && old.outcome == cached.outcome)
 }
 
 /// A group's options and code (a session, a raw block), or its tangled
@@ -516,6 +540,39 @@ mod tests {
         cache.put(&key, &cached);
         assert_eq!(cache.take_warning(), None);
         assert_eq!(cache.get(&key, 3), Some(cached));
+    }
+
+    #[test]
+    fn an_unchanged_entry_is_left_as_it_is_and_a_changed_or_damaged_one_replaced() {
+        use std::os::unix::fs::MetadataExt;
+        let root = tempfile::tempdir().unwrap();
+        let cache = Cache::new(root.path(), CacheMode::Refresh, &[]);
+        let key = Key(blake3::hash(b"k"));
+        let inode = || fs::metadata(cache.entry(&key)).unwrap().ino();
+        cache.put(&key, &sample());
+        let first = inode();
+        // Another run time, the same results: not rewritten.
+        let slower = Cached {
+            runtime: Duration::from_secs(9),
+            ..sample()
+        };
+        cache.put(&key, &slower);
+        assert_eq!(inode(), first);
+        // Other results: replaced.
+        let mut other = sample();
+        other.outcome = "exit 1".into();
+        cache.put(&key, &other);
+        let second = inode();
+        assert_ne!(second, first);
+        let use_it = Cache::new(root.path(), CacheMode::Use, &[]);
+        assert_eq!(use_it.get(&key, 2), Some(other.clone()));
+        // A damaged entry of the same results: replaced by a whole one.
+        let mut bytes = fs::read(cache.entry(&key)).unwrap();
+        bytes.truncate(bytes.len() - 2);
+        fs::write(cache.entry(&key), &bytes).unwrap();
+        cache.put(&key, &other);
+        assert_eq!(use_it.get(&key, 2), Some(other));
+        assert_eq!(cache.take_warning(), None);
     }
 
     #[test]

@@ -360,6 +360,11 @@ pub fn group(
 /// that cannot be started leaves its share to the others; a panic in `f`
 /// is passed on to the caller.
 fn map_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    // Asked only when there is a choice: reading the CPU quota takes a
+    // dozen system calls.
+    if items.len() <= 1 {
+        return items.iter().map(f).collect();
+    }
     let threads = thread::available_parallelism()
         .map_or(1, NonZero::get)
         .min(items.len());

@@ -369,8 +369,9 @@ const QUEUED: usize = 256;
 
 /// What the sessions' threads tell the scheduling loop.
 enum Msg {
-    /// A session (a step of the plan) ended.
-    Done(usize, Run),
+    /// A session (a step of the plan) ended. Boxed: a `Run` is large, and
+    /// the channel's buffer holds [`QUEUED`] messages from the start.
+    Done(usize, Box<Run>),
     /// A block of a step started.
     Block(usize, usize),
     /// An output line of a step.
@@ -523,7 +524,7 @@ fn run_with(
                         let run = run_guarded(&group.lpid, || {
                             exec(project, group, spec, options, observer)
                         });
-                        let _ = tx.send(Msg::Done(s, run));
+                        let _ = tx.send(Msg::Done(s, Box::new(run)));
                     });
                 }
             }
@@ -535,7 +536,7 @@ fn run_with(
             // while any runs.
             let Ok(msg) = rx.recv() else { break };
             let (s, run) = match msg {
-                Msg::Done(s, run) => (s, run),
+                Msg::Done(s, run) => (s, *run),
                 // A reader of a process that left its group may outlive
                 // its session: nothing is reported of a session after its end.
                 Msg::Block(s, block) if state[s] == State::Running => {

@@ -9,7 +9,6 @@
 //! the middle of writing a file ([`files::hold_writes`]).
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -57,21 +56,10 @@ pub fn install(cancel: Cancel) -> Interrupts {
         log::warn!("cannot install signal handlers; interrupted sessions may outlive litprog");
         return interrupts;
     };
-    let (tx, rx) = mpsc::channel();
+    // One thread until a signal comes: the deadline's thread starts only then.
     let spawned = std::thread::Builder::new()
         .name("litprog-signals".into())
-        .spawn(move || {
-            for signal in signals.forever() {
-                if tx.send(signal).is_err() {
-                    break;
-                }
-            }
-        })
-        .and_then(|_| {
-            std::thread::Builder::new()
-                .name("litprog-interrupt".into())
-                .spawn(move || handle(&rx, &cancel, &rewritten))
-        });
+        .spawn(move || handle(signals.forever(), &cancel, rewritten));
     if let Err(e) = spawned {
         log::warn!(
             "cannot start the signal handler ({e}); interrupted sessions may outlive litprog"
@@ -80,8 +68,12 @@ pub fn install(cancel: Cancel) -> Interrupts {
     interrupts
 }
 
-fn handle(signals: &mpsc::Receiver<i32>, cancel: &Cancel, rewritten: &Mutex<Vec<PathBuf>>) {
-    let Ok(signal) = signals.recv() else { return };
+fn handle(
+    mut signals: impl Iterator<Item = i32>,
+    cancel: &Cancel,
+    rewritten: Arc<Mutex<Vec<PathBuf>>>,
+) {
+    let Some(signal) = signals.next() else { return };
     // Said once the handle is cancelled: from then on no document is written.
     cancel.cancel();
     log::error!(
@@ -90,7 +82,26 @@ fn handle(signals: &mpsc::Receiver<i32>, cancel: &Cancel, rewritten: &Mutex<Vec<
     );
     // The build ends by itself now; a second signal, or a build that does
     // not, ends the process here.
-    let _ = signals.recv_timeout(EXIT_DEADLINE);
+    let late = Arc::clone(&rewritten);
+    let deadline = std::thread::Builder::new()
+        .name("litprog-deadline".into())
+        .spawn(move || {
+            std::thread::sleep(EXIT_DEADLINE);
+            exit_interrupted(&late);
+        });
+    if let Err(e) = deadline {
+        log::warn!("cannot start the exit deadline ({e}); a second signal ends litprog");
+    }
+    signals.next();
+    exit_interrupted(&rewritten);
+}
+
+/// Says which documents were rewritten and exits with status 130, never in
+/// the middle of writing a file; only the first caller gets that far.
+fn exit_interrupted(rewritten: &Mutex<Vec<PathBuf>>) -> ! {
+    static EXITING: Mutex<()> = Mutex::new(());
+    // Held until the process ends: a second caller waits here for it.
+    let _exiting = EXITING.lock().unwrap_or_else(PoisonError::into_inner);
     let _writes = files::hold_writes();
     super::status::clear();
     let rewritten = rewritten.lock().unwrap_or_else(PoisonError::into_inner);
