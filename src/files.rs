@@ -658,22 +658,38 @@ pub fn identity(path: &Path) -> io::Result<PathBuf> {
 
 /// `paths` with every file named more than once (through a symbolic link,
 /// `sub/../doc.md`) kept once, under the name that is not a link where
-/// there is one, else the first; sorted.
+/// there is one, else the first; sorted. Hard links are separate files.
+///
+/// Files are told apart by device and inode, one `stat` a path; real paths
+/// (a `readlink` a component) are compared only for names of one inode.
 pub fn once_each(paths: Vec<PathBuf>) -> Vec<PathBuf> {
-    let mut seen: std::collections::HashMap<PathBuf, usize> = std::collections::HashMap::new();
+    use std::os::unix::fs::MetadataExt;
+    let mut seen: std::collections::HashMap<(u64, u64), Vec<usize>> =
+        std::collections::HashMap::new();
     let mut out: Vec<PathBuf> = Vec::with_capacity(paths.len());
     for path in paths {
-        let Ok(real) = fs::canonicalize(&path) else {
+        let Ok(inode) = fs::metadata(&path).map(|m| (m.dev(), m.ino())) else {
             // Reading it will report the problem.
             out.push(path);
             continue;
         };
-        match seen.get(&real) {
+        let names = seen.entry(inode).or_default();
+        let real = |p: &Path| fs::canonicalize(p).ok();
+        let same = (!names.is_empty())
+            .then(|| real(&path))
+            .flatten()
+            .and_then(|r| {
+                names
+                    .iter()
+                    .copied()
+                    .find(|&i| real(&out[i]) == Some(r.clone()))
+            });
+        match same {
             None => {
-                seen.insert(real, out.len());
+                names.push(out.len());
                 out.push(path);
             }
-            Some(&i) => {
+            Some(i) => {
                 let is_link =
                     |p: &Path| fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink());
                 if is_link(&out[i]) && !is_link(&path) {
@@ -689,6 +705,33 @@ pub fn once_each(paths: Vec<PathBuf>) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_named_several_ways_is_kept_once_and_a_hard_link_is_another_file() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        fs::write(d.join("doc.md"), "# a\n").unwrap();
+        fs::create_dir(d.join("sub")).unwrap();
+        std::os::unix::fs::symlink("doc.md", d.join("link.md")).unwrap();
+        fs::hard_link(d.join("doc.md"), d.join("hard.md")).unwrap();
+        let named = vec![
+            d.join("link.md"),
+            d.join("sub/../doc.md"),
+            d.join("hard.md"),
+            d.join("doc.md"),
+            d.join("missing.md"),
+        ];
+        // The link's name gives way to one that is not a link; of two
+        // plain names, the first is kept.
+        assert_eq!(
+            once_each(named),
+            [
+                d.join("hard.md"),
+                d.join("missing.md"),
+                d.join("sub/../doc.md"),
+            ]
+        );
+    }
 
     #[test]
     fn map_parallel_keeps_the_order_and_calls_once_per_item() {
