@@ -244,7 +244,6 @@ pub enum Status {
 
 /// Parse the arguments, run the command, and return the exit status.
 pub fn main() -> ExitCode {
-    one_malloc_arena();
     let cli = Cli::parse();
     init_logger(&cli);
     let status = match run(cli) {
@@ -259,24 +258,6 @@ pub fn main() -> ExitCode {
         other => other as u8,
     })
 }
-
-/// glibc gives each thread that allocates an arena of its own (a 64 MiB
-/// reservation, trimmed and protected: four system calls and the page
-/// faults of its first use). litprog's threads are few and mostly wait on
-/// processes, and a build of one session starts four of them, so they
-/// share the main arena. The library leaves its user's allocator alone.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn one_malloc_arena() {
-    // SAFETY: mallopt only sets a parameter of glibc's allocator, which
-    // it reads under its own lock; any value is valid for M_ARENA_MAX.
-    unsafe {
-        nix::libc::mallopt(nix::libc::M_ARENA_MAX, 1);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn one_malloc_arena() {}
 
 fn init_logger(cli: &Cli) {
     let level = match (cli.quiet, cli.verbose) {
