@@ -652,8 +652,9 @@ fn check_targets(
         .map_err(|e| Diagnostic::io(Path::new("."), 0, "cannot resolve", e))?;
     let mut errors = Vec::new();
     let mut documents: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut real_paths = files::RealPaths::new(cwd.clone());
     for doc in &project.documents {
-        let Ok(real) = fs::canonicalize(&doc.path) else {
+        let Ok(real) = real_paths.of(&doc.path) else {
             continue;
         };
         if !allow_outside && !real.starts_with(&cwd) && lexically_inside(&cwd, &doc.path) {

@@ -622,6 +622,63 @@ pub fn kind_of(meta: &fs::Metadata) -> &'static str {
     }
 }
 
+/// Real paths (`fs::canonicalize`) of many paths relative to one real
+/// directory, found with one `lstat` for each file and for each directory
+/// met once, where `realpath` takes a `readlink` for every component of
+/// every path, and a `getcwd`. A path through a symbolic link, or with
+/// `..` or `.`, is left to `fs::canonicalize`.
+pub struct RealPaths {
+    base: PathBuf,
+    /// Real path of each relative directory met; `None` where it or one
+    /// above it is not a plain directory.
+    dirs: std::collections::HashMap<PathBuf, Option<PathBuf>>,
+}
+
+impl RealPaths {
+    /// Resolves relative paths against `base`, a real path (the current
+    /// directory's, for paths as the process names them).
+    pub fn new(base: PathBuf) -> Self {
+        let mut dirs = std::collections::HashMap::new();
+        dirs.insert(PathBuf::new(), Some(base.clone()));
+        RealPaths { base, dirs }
+    }
+
+    /// The real path of `path`, which must exist.
+    pub fn of(&mut self, path: &Path) -> io::Result<PathBuf> {
+        use std::path::Component;
+        let full = self.base.join(path);
+        let plain = path.components().all(|c| matches!(c, Component::Normal(_)));
+        let (true, Some(parent), Some(name)) = (plain, path.parent(), path.file_name()) else {
+            return fs::canonicalize(full);
+        };
+        let Some(dir) = self.dir(parent) else {
+            return fs::canonicalize(full);
+        };
+        if fs::symlink_metadata(&full)?.file_type().is_symlink() {
+            return fs::canonicalize(full);
+        }
+        Ok(dir.join(name))
+    }
+
+    /// The real path of the relative directory `dir` (of plain names).
+    fn dir(&mut self, dir: &Path) -> Option<PathBuf> {
+        if let Some(known) = self.dirs.get(dir) {
+            return known.clone();
+        }
+        let real = match (dir.parent(), dir.file_name()) {
+            (Some(parent), Some(name)) => self
+                .dir(parent)
+                .filter(|_| {
+                    fs::symlink_metadata(self.base.join(dir)).is_ok_and(|m| m.file_type().is_dir())
+                })
+                .map(|up| up.join(name)),
+            _ => None,
+        };
+        self.dirs.insert(dir.to_path_buf(), real.clone());
+        real
+    }
+}
+
 /// The absolute path `path` leads to, through symbolic links, whether or
 /// not it exists: its deepest existing ancestor resolved, the rest added
 /// lexically. Two paths naming one file get the same identity.
@@ -731,6 +788,46 @@ mod tests {
                 d.join("sub/../doc.md"),
             ]
         );
+    }
+
+    #[test]
+    fn real_paths_are_those_of_canonicalize() {
+        let t = tempfile::tempdir().unwrap();
+        let base = fs::canonicalize(t.path()).unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("far.md"), "").unwrap();
+        for dir in ["sub/deeper", "other"] {
+            fs::create_dir_all(base.join(dir)).unwrap();
+        }
+        for file in ["doc.md", "sub/a.md", "sub/deeper/b.md", "other/c.md"] {
+            fs::write(base.join(file), "").unwrap();
+        }
+        let link = |target: &Path, at: &str| std::os::unix::fs::symlink(target, base.join(at));
+        link(Path::new("doc.md"), "link.md").unwrap();
+        link(Path::new("../other"), "sub/up").unwrap();
+        link(&outside.path().join("far.md"), "far.md").unwrap();
+        link(outside.path(), "away").unwrap();
+        let mut real = RealPaths::new(base.clone());
+        for path in [
+            "doc.md",
+            "sub/a.md",
+            "sub/deeper/b.md",
+            "sub/a.md",
+            "link.md",
+            "sub/up/c.md",
+            "far.md",
+            "away/far.md",
+            "sub/../doc.md",
+            "./doc.md",
+        ] {
+            assert_eq!(
+                real.of(Path::new(path)).unwrap(),
+                fs::canonicalize(base.join(path)).unwrap(),
+                "{path}"
+            );
+        }
+        assert!(real.of(Path::new("sub/missing.md")).is_err());
+        assert!(real.of(Path::new("missing/x.md")).is_err());
     }
 
     #[test]
