@@ -571,6 +571,12 @@ mod tests {
         bytes.truncate(bytes.len() - 2);
         fs::write(cache.entry(&key), &bytes).unwrap();
         cache.put(&key, &other);
+        assert_eq!(use_it.get(&key, 2), Some(other.clone()));
+        // A FIFO where the entry should be is not opened (it would block):
+        // a new entry takes its place.
+        fs::remove_file(cache.entry(&key)).unwrap();
+        nix::unistd::mkfifo(&cache.entry(&key), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        cache.put(&key, &other);
         assert_eq!(use_it.get(&key, 2), Some(other));
         assert_eq!(cache.take_warning(), None);
     }

@@ -362,12 +362,12 @@ pub fn group(
 fn map_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     // Asked only when there is a choice: reading the CPU quota takes a
     // dozen system calls.
-    if items.len() <= 1 {
-        return items.iter().map(f).collect();
-    }
-    let threads = thread::available_parallelism()
-        .map_or(1, NonZero::get)
-        .min(items.len());
+    let threads = match items.len() {
+        0 | 1 => 1,
+        n => thread::available_parallelism()
+            .map_or(1, NonZero::get)
+            .min(n),
+    };
     if threads <= 1 {
         return items.iter().map(f).collect();
     }
