@@ -24,11 +24,18 @@
 //! `cargo build --release --bin litprog` unless `--no-build`), or the one
 //! named by `LITPROG_BIN`, to compare a patched copy. `--keep` leaves the
 //! workloads in place and prints where, for profiling them by hand.
+//! `--against BIN` (or `LITPROG_AGAINST_BIN`) measures a second binary,
+//! the previous commit's say, beside every workload's figure: each
+//! workload is copied for it and built once by it (so that each binary
+//! refreshes results in its own format), the two are run in turn, which
+//! one goes first alternating, and a row under each figure gives the ratio,
+//! with a goal of at most 5% slower.
 //! `LITPROG_2022_BIN`, naming litprog 2022's `lit` command, adds its cached
 //! rebuild of workload 8's documents (in its syntax) to workload 8; without
 //! it that comparison is skipped, saying so.
 //! Nothing here runs under `cargo test`.
 
+use std::cell::RefCell;
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
@@ -60,6 +67,8 @@ struct Config {
     keep: bool,
     build: bool,
     only: Option<Vec<u32>>,
+    /// `--against`: a second binary measured beside each figure.
+    against: Option<PathBuf>,
 }
 
 impl Config {
@@ -73,6 +82,7 @@ impl Config {
             keep: false,
             build: true,
             only: None,
+            against: std::env::var_os("LITPROG_AGAINST_BIN").map(PathBuf::from),
         };
         let mut args = std::env::args().skip(1);
         let mut runs_given = false;
@@ -86,6 +96,10 @@ impl Config {
                     config.runs = n.parse().with_context(|| format!("--runs {n}"))?;
                     runs_given = true;
                 }
+                "--against" => {
+                    let bin = args.next().context("--against needs a binary")?;
+                    config.against = Some(PathBuf::from(bin));
+                }
                 "--only" => {
                     let list = args.next().context("--only needs a list such as 1,4")?;
                     let ids = list
@@ -97,14 +111,20 @@ impl Config {
                 }
                 "-h" | "--help" => {
                     println!(
-                        "usage: cargo run --release --example bench -- [--quick] [--runs N] [--only 1,2,..] [--keep] [--no-build]\n\
+                        "usage: cargo run --release --example bench -- [--quick] [--runs N] [--only 1,2,..] [--keep] [--no-build] [--against BIN]\n\
                          env: LITPROG_BENCH_RUNS (runs), LITPROG_BIN (binary to measure),\n\
+                         LITPROG_AGAINST_BIN (a second binary measured beside it, as --against),\n\
                          LITPROG_2022_BIN (litprog 2022's `lit`, to compare workload 8 with it)"
                     );
                     std::process::exit(0);
                 }
                 other => bail!("unknown argument '{other}' (try --help)"),
             }
+        }
+        if let Some(bin) = &config.against
+            && !bin.is_file()
+        {
+            bail!("--against {}: no such file", bin.display());
         }
         if config.quick && !runs_given {
             config.runs = 1;
@@ -152,10 +172,14 @@ fn run() -> Result<bool> {
         tmp.path().to_path_buf()
     };
     eprintln!(
-        "bench: {} run(s) per workload{}, binary {}, workloads in {}",
+        "bench: {} run(s) per workload{}, binary {}{}, workloads in {}",
         config.runs,
         if config.quick { " (quick)" } else { "" },
         bin.display(),
+        config
+            .against
+            .as_ref()
+            .map_or(String::new(), |a| format!(" against {}", a.display())),
         root.display()
     );
     let mut bench = Bench {
@@ -278,6 +302,42 @@ fn interleaved<const N: usize>(
     Ok(samples.map(median))
 }
 
+/// `litprog build -q --no-cache <args>` of `bin` in `dir`.
+fn litprog_of(bin: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir)
+        .args(["build", "-q", "--no-cache"])
+        .args(args);
+    cmd
+}
+
+/// `litprog build -q .` of `bin` in `dir`: a build that uses the cache.
+fn cached_of(bin: &Path, dir: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir).args(["build", "-q", "."]);
+    cmd
+}
+
+/// Copies the files under `from` to `to`, leaving out litprog's state
+/// directory (`.litprog/`, the cache).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let (path, name) = (entry.path(), entry.file_name());
+        if name == ".litprog" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            copy_tree(&path, &to.join(&name))?;
+        } else {
+            fs::copy(&path, to.join(&name))
+                .with_context(|| format!("copying {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 fn ms(seconds: f64) -> String {
     format!("{:.1} ms", seconds * 1e3)
 }
@@ -291,11 +351,88 @@ impl Bench {
 
     /// `litprog build -q --no-cache <args>` in `dir`.
     fn litprog(&self, dir: &Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.current_dir(dir)
-            .args(["build", "-q", "--no-cache"])
-            .args(args);
-        cmd
+        litprog_of(&self.bin, dir, args)
+    }
+
+    /// With `--against`, a copy of workload `dir` for the other binary
+    /// (`.litprog/` left out), built once by it with `first`.
+    fn twin(
+        &self,
+        dir: &Path,
+        first: &mut dyn FnMut(&Path, &Path) -> Command,
+    ) -> Result<Option<PathBuf>> {
+        let Some(other) = &self.config.against else {
+            return Ok(None);
+        };
+        let mut name = dir
+            .file_name()
+            .context("workload without a name")?
+            .to_os_string();
+        name.push("-against");
+        let copy = dir.with_file_name(name);
+        if copy.exists() {
+            fs::remove_dir_all(&copy)?;
+        }
+        copy_tree(dir, &copy)?;
+        timed(&mut first(other, &copy), None)
+            .with_context(|| format!("the first build by {}", other.display()))?;
+        Ok(Some(copy))
+    }
+
+    /// The measurement `measure(bin, dir)` of this binary in `dir`; with a
+    /// `twin`, each call also measures the `--against` binary in it, in
+    /// turn second and first, and keeps its samples in `previous`.
+    fn paired<'a>(
+        &'a self,
+        dir: &'a Path,
+        twin: Option<&'a Path>,
+        previous: &'a RefCell<Vec<f64>>,
+        measure: impl Fn(&Path, &Path) -> Result<f64> + 'a,
+    ) -> impl FnMut() -> Result<f64> + 'a {
+        let mut calls = 0usize;
+        move || {
+            calls += 1;
+            let (Some(other), Some(twin)) = (&self.config.against, twin) else {
+                return measure(&self.bin, dir);
+            };
+            if calls.is_multiple_of(2) {
+                previous.borrow_mut().push(measure(other, twin)?);
+                measure(&self.bin, dir)
+            } else {
+                let figure = measure(&self.bin, dir)?;
+                previous.borrow_mut().push(measure(other, twin)?);
+                Ok(figure)
+            }
+        }
+    }
+
+    /// With `--against`, the row comparing `figure` with the other
+    /// binary's median of `previous`: at most 5% slower (or larger).
+    fn against_row(
+        &mut self,
+        what: &str,
+        figure: f64,
+        previous: RefCell<Vec<f64>>,
+        show: fn(f64) -> String,
+    ) {
+        let Some(other) = &self.config.against else {
+            return;
+        };
+        let previous = previous.into_inner();
+        if previous.is_empty() {
+            return;
+        }
+        let before = median(previous);
+        let ratio = figure / before;
+        self.rows.push(Row {
+            id: "",
+            name: format!("({what}, against {})", other.display()),
+            figure: show(figure),
+            floor: format!("{} (--against)", show(before)),
+            ratio: Some(ratio),
+            goal: "≤ 1.05x".into(),
+            pass: Some(ratio <= 1.05),
+        });
     }
 
     /// A first build, which writes the result blocks: the measured builds
@@ -360,10 +497,14 @@ impl Bench {
     /// 1. One bash block of 10,000 `echo` lines.
     fn session_throughput(&mut self) -> Result<()> {
         let (dir, script) = self.echo_workload()?;
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let previous = RefCell::new(Vec::new());
         let [figure, file, pipe] = interleaved(
             self.config.runs,
             [
-                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
+                }),
                 &mut || {
                     timed(
                         Command::new("bash").arg("script.sh").current_dir(&dir),
@@ -385,6 +526,7 @@ impl Bench {
             &[("bash script.sh", file), ("bash < pipe", pipe)],
             1.2,
         );
+        self.against_row("same", figure, previous, ms);
         Ok(())
     }
 
@@ -400,10 +542,14 @@ impl Bench {
         let (marked_argv, marked) = prepared("bash", &blocks)?;
         fs::write(dir.join("marked.sh"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let previous = RefCell::new(Vec::new());
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
             [
-                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
+                }),
                 &mut || {
                     timed(
                         Command::new("bash").arg("script.sh").current_dir(&dir),
@@ -430,6 +576,7 @@ impl Bench {
             ],
             1.5,
         );
+        self.against_row("same", figure, previous, ms);
         Ok(())
     }
 
@@ -445,10 +592,14 @@ impl Bench {
         }
         fs::write(dir.join("doc.md"), doc)?;
         self.first_build(&dir, "doc.md", 8)?;
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["-j", "8", "doc.md"]))?;
+        let previous = RefCell::new(Vec::new());
         let [figure, floor] = interleaved(
             self.config.runs,
             [
-                &mut || timed(&mut self.litprog(&dir, &["-j", "8", "doc.md"]), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut litprog_of(b, d, &["-j", "8", "doc.md"]), None)
+                }),
                 &mut || timed(Command::new("bash").args(["-c", "sleep 0.5"]), None),
             ],
         )?;
@@ -461,6 +612,7 @@ impl Bench {
             goal: "≤ 0.8 s".into(),
             pass: Some(figure <= 0.8),
         });
+        self.against_row("same", figure, previous, |s| format!("{s:.3} s"));
         Ok(())
     }
 
@@ -481,10 +633,14 @@ impl Bench {
         let (marked_argv, marked) = prepared("python3", &blocks)?;
         fs::write(dir.join("marked.py"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let previous = RefCell::new(Vec::new());
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
             [
-                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
+                }),
                 &mut || {
                     timed(
                         Command::new("python3").arg("script.py").current_dir(&dir),
@@ -515,6 +671,7 @@ impl Bench {
             ],
             1.5,
         );
+        self.against_row("same", figure, previous, ms);
         Ok(())
     }
 
@@ -542,10 +699,14 @@ impl Bench {
             }
         }
         let paths: Vec<&PathBuf> = originals.iter().map(|(p, _)| p).collect();
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["."]))?;
+        let previous = RefCell::new(Vec::new());
         let [figure, floor, read] = interleaved(
             self.config.runs,
             [
-                &mut || timed(&mut self.litprog(&dir, &["."]), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut litprog_of(b, d, &["."]), None)
+                }),
                 &mut || parse_only(&paths),
                 &mut || read_only(&paths),
             ],
@@ -574,24 +735,33 @@ impl Bench {
             "read as UTF-8 in-process, one thread",
             None,
         ));
+        self.against_row("same", figure, previous, ms);
         Ok(())
     }
 
     /// 6. Peak RSS of workload 1's build.
     fn peak_memory(&mut self) -> Result<()> {
         let (dir, _) = self.echo_workload()?;
-        let litprog: Vec<OsString> = [self.bin.as_os_str(), "build".as_ref()]
-            .into_iter()
-            .chain(["-q", "--no-cache", "doc.md"].map(|s| s.as_ref()))
-            .map(OsString::from)
-            .collect();
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let argv = |bin: &Path| -> Vec<OsString> {
+            [bin.as_os_str(), "build".as_ref()]
+                .into_iter()
+                .chain(["-q", "--no-cache", "doc.md"].map(|s| s.as_ref()))
+                .map(OsString::from)
+                .collect()
+        };
         let bash: Vec<OsString> = vec!["bash".into(), "script.sh".into()];
         let (mut figure, mut floor) = (Vec::new(), Vec::new());
+        let previous = RefCell::new(Vec::new());
+        let mut rss = self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+            Ok(max_rss_kib(d, &argv(b))? / 1024.0)
+        });
         for _ in 0..self.config.runs {
-            figure.push(max_rss_kib(&dir, &litprog)?);
-            floor.push(max_rss_kib(&dir, &bash)?);
+            figure.push(rss()?);
+            floor.push(max_rss_kib(&dir, &bash)? / 1024.0);
         }
-        let (figure, floor) = (median(figure) / 1024.0, median(floor) / 1024.0);
+        drop(rss);
+        let (figure, floor) = (median(figure), median(floor));
         self.rows.push(Row {
             id: "6",
             name: "peak RSS of workload 1 (max of litprog and its bash)".into(),
@@ -601,6 +771,7 @@ impl Bench {
             goal: "≤ 20 MB".into(),
             pass: Some(figure * 1024.0 * 1024.0 <= 20.0 * MB),
         });
+        self.against_row("same", figure, previous, |m| format!("{m:.1} MiB"));
         Ok(())
     }
 
@@ -609,14 +780,20 @@ impl Bench {
         let dir = self.dir("w7")?;
         write_session_doc(&dir.join("doc.md"), "bash", &["echo hi\n".to_string()])?;
         self.first_build(&dir, "doc.md", 1)?;
+        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let (previous, previous_version) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
         // Short runs: more samples for a stable median.
         let runs = self.config.runs * 4;
         let [figure, floor, version] = interleaved(
             runs,
             [
-                &mut || timed(&mut self.litprog(&dir, &["doc.md"]), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
+                }),
                 &mut || timed(Command::new("bash").args(["-c", "echo hi"]), None),
-                &mut || timed(Command::new(&self.bin).arg("--version"), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous_version, |b, _| {
+                    timed(Command::new(b).arg("--version"), None)
+                }),
             ],
         )?;
         self.rows.push(Row {
@@ -628,6 +805,7 @@ impl Bench {
             goal: "≤ 10 ms".into(),
             pass: Some(figure <= 0.010),
         });
+        self.against_row("same", figure, previous, ms);
         self.rows.push(Row {
             id: "",
             name: "(litprog --version: exec and exit, no work)".into(),
@@ -637,6 +815,7 @@ impl Bench {
             goal: "(info)".into(),
             pass: None,
         });
+        self.against_row("--version", version, previous_version, ms);
         Ok(())
     }
 
@@ -662,16 +841,15 @@ impl Bench {
         let _ = fs::remove_file(&log);
         let _ = fs::remove_dir_all(dir.join(".litprog"));
         let (bin, at) = (self.bin.clone(), dir.clone());
-        let cached = move || {
-            let mut cmd = Command::new(&bin);
-            cmd.current_dir(&at).args(["build", "-q", "."]);
-            cmd
-        };
+        let cached = move || cached_of(&bin, &at);
         timed(&mut cached(), None)?;
         let logged = |log: &Path| fs::read_to_string(log).map_or(0, |t| t.lines().count());
         if logged(&log) != docs {
             bail!("the first build ran {} sessions, not {docs}", logged(&log));
         }
+        // The copy gets its own cache from its own first build.
+        let twin = self.twin(&dir, &mut |b, d| cached_of(b, d))?;
+        let (previous, previous_cpu) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
         let refs: Vec<&PathBuf> = paths.iter().collect();
         let names: Vec<String> = (0..docs).map(|d| format!("doc{d:03}.md")).collect();
         let cat = || {
@@ -686,13 +864,18 @@ impl Bench {
         let [figure, cat_wall, read, figure_cpu, cat_cpu] = interleaved_with_cpu(
             self.config.runs * 4,
             [
-                &mut || timed(&mut cached(), None),
+                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
+                    timed(&mut cached_of(b, d), None)
+                }),
                 &mut || timed(&mut cat(), None),
                 &mut || read_only(&refs),
             ],
-            [&mut || cpu_timed(&mut cached()), &mut || {
-                cpu_timed(&mut cat())
-            }],
+            [
+                &mut self.paired(&dir, twin.as_deref(), &previous_cpu, |b, d| {
+                    cpu_timed(&mut cached_of(b, d))
+                }),
+                &mut || cpu_timed(&mut cat()),
+            ],
         )?;
         if logged(&log) != docs {
             bail!("cached builds started {} sessions", logged(&log) - docs);
@@ -733,6 +916,8 @@ impl Bench {
             goal: "≤ 30 ms".into(),
             pass: Some(figure <= 0.030),
         });
+        self.against_row("same", figure, previous, ms);
+        self.against_row("same, CPU time", figure_cpu, previous_cpu, ms);
         self.litprog_2022(docs, &cached)
     }
 
