@@ -58,8 +58,9 @@ fn main() {
 /// A position-independent Rust binary holds one relative relocation per
 /// pointer in its read-only data (vtables, tables of string slices): about
 /// 15,000 in litprog, which the dynamic linker applies at every start. Packed,
-/// their table is 4 KiB instead of 360 KiB, and start-up is 0.25 to 0.4 ms
-/// faster (about 5% of a one-session build; `docs/performance.md`). Where
+/// their table is 4.4 KB instead of 357 KB, and start-up was up to 0.4 ms
+/// faster (up to 6% of a one-session build; on another virtual machine
+/// 0.04 ms: `docs/performance.md`). Where
 /// glibc is older the flag must not be given: the linker would mark the
 /// binary as needing `GLIBC_ABI_DT_RELR`, and it would not start at all. So
 /// it is given only when building for the machine it runs on (host and

@@ -406,6 +406,24 @@ impl Bench {
         }
     }
 
+    /// [`Bench::twin`] built with `litprog build -q --no-cache <args>`.
+    fn twin_built(&self, dir: &Path, args: &[&str]) -> Result<Option<PathBuf>> {
+        self.twin(dir, &mut |b, d| litprog_of(b, d, args))
+    }
+
+    /// [`Bench::paired`] timing of `litprog build -q --no-cache <args>`.
+    fn paired_build<'a>(
+        &'a self,
+        dir: &'a Path,
+        twin: Option<&'a Path>,
+        previous: &'a RefCell<Vec<f64>>,
+        args: &'a [&'a str],
+    ) -> impl FnMut() -> Result<f64> + 'a {
+        self.paired(dir, twin, previous, move |b, d| {
+            timed(&mut litprog_of(b, d, args), None)
+        })
+    }
+
     /// With `--against`, the row comparing `figure` with the other
     /// binary's median of `previous`: at most 5% slower (or larger).
     fn against_row(
@@ -497,14 +515,12 @@ impl Bench {
     /// 1. One bash block of 10,000 `echo` lines.
     fn session_throughput(&mut self) -> Result<()> {
         let (dir, script) = self.echo_workload()?;
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let twin = self.twin_built(&dir, &["doc.md"])?;
         let previous = RefCell::new(Vec::new());
         let [figure, file, pipe] = interleaved(
             self.config.runs,
             [
-                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
-                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
-                }),
+                &mut self.paired_build(&dir, twin.as_deref(), &previous, &["doc.md"]),
                 &mut || {
                     timed(
                         Command::new("bash").arg("script.sh").current_dir(&dir),
@@ -542,14 +558,12 @@ impl Bench {
         let (marked_argv, marked) = prepared("bash", &blocks)?;
         fs::write(dir.join("marked.sh"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let twin = self.twin_built(&dir, &["doc.md"])?;
         let previous = RefCell::new(Vec::new());
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
             [
-                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
-                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
-                }),
+                &mut self.paired_build(&dir, twin.as_deref(), &previous, &["doc.md"]),
                 &mut || {
                     timed(
                         Command::new("bash").arg("script.sh").current_dir(&dir),
@@ -592,14 +606,12 @@ impl Bench {
         }
         fs::write(dir.join("doc.md"), doc)?;
         self.first_build(&dir, "doc.md", 8)?;
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["-j", "8", "doc.md"]))?;
+        let twin = self.twin_built(&dir, &["-j", "8", "doc.md"])?;
         let previous = RefCell::new(Vec::new());
         let [figure, floor] = interleaved(
             self.config.runs,
             [
-                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
-                    timed(&mut litprog_of(b, d, &["-j", "8", "doc.md"]), None)
-                }),
+                &mut self.paired_build(&dir, twin.as_deref(), &previous, &["-j", "8", "doc.md"]),
                 &mut || timed(Command::new("bash").args(["-c", "sleep 0.5"]), None),
             ],
         )?;
@@ -633,14 +645,12 @@ impl Bench {
         let (marked_argv, marked) = prepared("python3", &blocks)?;
         fs::write(dir.join("marked.py"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let twin = self.twin_built(&dir, &["doc.md"])?;
         let previous = RefCell::new(Vec::new());
         let [figure, file, pipe, marked] = interleaved(
             self.config.runs,
             [
-                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
-                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
-                }),
+                &mut self.paired_build(&dir, twin.as_deref(), &previous, &["doc.md"]),
                 &mut || {
                     timed(
                         Command::new("python3").arg("script.py").current_dir(&dir),
@@ -699,14 +709,12 @@ impl Bench {
             }
         }
         let paths: Vec<&PathBuf> = originals.iter().map(|(p, _)| p).collect();
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["."]))?;
+        let twin = self.twin_built(&dir, &["."])?;
         let previous = RefCell::new(Vec::new());
         let [figure, floor, read] = interleaved(
             self.config.runs,
             [
-                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
-                    timed(&mut litprog_of(b, d, &["."]), None)
-                }),
+                &mut self.paired_build(&dir, twin.as_deref(), &previous, &["."]),
                 &mut || parse_only(&paths),
                 &mut || read_only(&paths),
             ],
@@ -742,7 +750,7 @@ impl Bench {
     /// 6. Peak RSS of workload 1's build.
     fn peak_memory(&mut self) -> Result<()> {
         let (dir, _) = self.echo_workload()?;
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let twin = self.twin_built(&dir, &["doc.md"])?;
         let argv = |bin: &Path| -> Vec<OsString> {
             [bin.as_os_str(), "build".as_ref()]
                 .into_iter()
@@ -780,16 +788,14 @@ impl Bench {
         let dir = self.dir("w7")?;
         write_session_doc(&dir.join("doc.md"), "bash", &["echo hi\n".to_string()])?;
         self.first_build(&dir, "doc.md", 1)?;
-        let twin = self.twin(&dir, &mut |b, d| litprog_of(b, d, &["doc.md"]))?;
+        let twin = self.twin_built(&dir, &["doc.md"])?;
         let (previous, previous_version) = (RefCell::new(Vec::new()), RefCell::new(Vec::new()));
         // Short runs: more samples for a stable median.
         let runs = self.config.runs * 4;
         let [figure, floor, version] = interleaved(
             runs,
             [
-                &mut self.paired(&dir, twin.as_deref(), &previous, |b, d| {
-                    timed(&mut litprog_of(b, d, &["doc.md"]), None)
-                }),
+                &mut self.paired_build(&dir, twin.as_deref(), &previous, &["doc.md"]),
                 &mut || timed(Command::new("bash").args(["-c", "echo hi"]), None),
                 &mut self.paired(&dir, twin.as_deref(), &previous_version, |b, _| {
                     timed(Command::new(b).arg("--version"), None)
