@@ -12,8 +12,7 @@
 //! is seen after `touch build.rs`; one removed since fails its tests
 //! (`util::require` says why) rather than passing them.
 //!
-//! It also asks the linker for packed relative relocations where the C
-//! library can apply them (see [`relr`]).
+//! It also chooses how the binary is linked on Linux (see [`link`]).
 
 use std::env;
 use std::os::unix::fs::PermissionsExt;
@@ -48,33 +47,50 @@ fn main() {
         }
     }
     seed(ci);
-    relr();
+    link();
 }
 
-/// Packed relative relocations (`-z pack-relative-relocs`, DT_RELR) for the
-/// `litprog` binary, on Linux with glibc 2.36 or later, the first that
-/// applies them.
+/// How the `litprog` binary is linked on Linux with glibc, building for
+/// the machine it runs on: as a position-dependent executable (`-no-pie`),
+/// or with `LITPROG_PIE` set, position-independent with packed relative
+/// relocations where glibc applies them. Any other target (macOS, musl, a
+/// cross build) links as rustc's default.
 ///
 /// A position-independent Rust binary holds one relative relocation per
 /// pointer in its read-only data (vtables, tables of string slices): about
-/// 15,000 in litprog, which the dynamic linker applies at every start. Packed,
-/// their table is 4.4 KB instead of 357 KB, and start-up was up to 0.4 ms
-/// faster (up to 6% of a one-session build; on another virtual machine
-/// 0.04 ms: `docs/performance.md`). Where
-/// glibc is older the flag must not be given: the linker would mark the
-/// binary as needing `GLIBC_ABI_DT_RELR`, and it would not start at all. So
-/// it is given only when building for the machine it runs on (host and
-/// target alike) and that machine's glibc, as `getconf GNU_LIBC_VERSION`
-/// names it, is 2.36 or later; anything else (another libc, a cross build,
-/// no `getconf`) links as before. `LITPROG_NO_RELR` set turns it off.
-fn relr() {
+/// 15,000 in litprog, which the dynamic linker applies at every start,
+/// writing, and so copying, each of the 68 pages they are on. A
+/// position-dependent one has none: those pages stay shared with the page
+/// cache, and a start costs about 60 page faults and 0.15-0.3 ms less (a
+/// one-session build takes 5 ms; `docs/performance.md`, workload 7). The
+/// price is that the executable's own code and data sit at a fixed address;
+/// its libraries, heap, stack and mappings are still placed at random.
+/// litprog runs the code of the documents it builds by design, so that
+/// address protects little; a distribution that requires PIE everywhere
+/// sets `LITPROG_PIE=1`.
+///
+/// Packed relocations (`-z pack-relative-relocs`, DT_RELR) make the PIE's
+/// table 4.4 KB instead of 357 KB. Where glibc is older than 2.36 the flag
+/// must not be given: the linker would mark the binary as needing
+/// `GLIBC_ABI_DT_RELR`, and it would not start at all. So it is given only
+/// when that machine's glibc, as `getconf GNU_LIBC_VERSION` names it, is
+/// 2.36 or later (no `getconf`: not given). `LITPROG_NO_RELR` set turns it
+/// off.
+fn link() {
+    println!("cargo:rerun-if-env-changed=LITPROG_PIE");
     println!("cargo:rerun-if-env-changed=LITPROG_NO_RELR");
     let var = |name: &str| env::var(name).unwrap_or_default();
-    if env::var_os("LITPROG_NO_RELR").is_some()
-        || var("CARGO_CFG_TARGET_OS") != "linux"
+    if var("CARGO_CFG_TARGET_OS") != "linux"
         || var("CARGO_CFG_TARGET_ENV") != "gnu"
         || var("HOST") != var("TARGET")
     {
+        return;
+    }
+    if env::var_os("LITPROG_PIE").is_none() {
+        println!("cargo:rustc-link-arg-bins=-no-pie");
+        return;
+    }
+    if env::var_os("LITPROG_NO_RELR").is_some() {
         return;
     }
     let Some(version) = Command::new("getconf")
