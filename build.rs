@@ -61,8 +61,9 @@ fn main() {
 /// 15,000 in litprog, which the dynamic linker applies at every start,
 /// writing, and so copying, each of the 68 pages they are on. A
 /// position-dependent one has none: those pages stay shared with the page
-/// cache, and a start costs about 60 page faults and 0.15-0.3 ms less (a
-/// one-session build takes 5 ms; `docs/performance.md`, workload 7). The
+/// cache: a one-session build takes 45 page faults fewer (401 to 356),
+/// `--version` 1.74 ms instead of 1.91, the build itself (5 ms) 0.02 to
+/// 0.07 ms less (`docs/performance.md`, workload 7). The
 /// price is that the executable's own code and data sit at a fixed address;
 /// its libraries, heap, stack and mappings are still placed at random.
 /// litprog runs the code of the documents it builds by design, so that

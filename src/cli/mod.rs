@@ -82,7 +82,11 @@ pub(crate) fn color_stdout() -> bool {
     COLOR_STDOUT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+// Each subcommand's arguments are built only when it is the one invoked
+// (clap's `Command::defer`): a build does not pay for the others' (about
+// 100 K instructions of the start of every run).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Print the project root, then the groups (lpid, lptype, blocks,
     /// location) of the documents.
@@ -143,7 +147,8 @@ enum Command {
     },
 }
 
-/// mdBook's questions to its preprocessor.
+// mdBook's questions to its preprocessor. (Not a doc comment: with the
+// subcommands deferred, it would replace `mdbook`'s own description.)
 #[derive(Debug, Subcommand)]
 enum MdbookCommand {
     /// Exit 0 if the preprocessor works with RENDERER (it works with all).

@@ -316,6 +316,20 @@ fn completions_are_printed_for_every_shell() {
             run.stdout.contains("check"),
             "{shell} lacks the subcommands"
         );
+        // A subcommand's own options are built only when it runs (clap's
+        // `defer`); the script has them all the same.
+        for option in ["skip-unavailable", "message-format", "force", "json"] {
+            assert!(run.stdout.contains(option), "{shell} lacks --{option}");
+        }
+    }
+    // Each subcommand's help keeps its own description.
+    for (command, about) in [
+        ("mdbook", "The mdBook preprocessor"),
+        ("build", "Tangle out_files, run sessions"),
+        ("watch", "Build, then build again"),
+    ] {
+        let help = t.litprog(&[command, "--help"]).success().stdout;
+        assert!(help.starts_with(about), "{command} --help: {help}");
     }
     t.litprog(&["completions", "tcsh"])
         .status(2)
