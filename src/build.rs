@@ -18,6 +18,7 @@ use crate::error::{Diagnostic, Diagnostics, Kind, location};
 use crate::files::{self, Replaced};
 use crate::options::Spec;
 use crate::plan::Plan;
+use crate::redact::Redactor;
 use crate::result_block;
 use crate::runner::{self, RunEvent, RunOptions, SessionReport};
 use crate::state;
@@ -431,6 +432,7 @@ fn build_project(
         progress(Progress::Warnings(&project.warnings));
     }
     let cache = Cache::new(&options.root, options.cache, &outputs);
+    let mut redactors = Redactors::default();
     // Sessions would run a file the documents do not hold, and write what
     // it prints into them: stop until the edit is resolved.
     let sessions = if tangled.edited.is_empty() && tangled.errors.is_empty() && !options.tangle_only
@@ -454,7 +456,7 @@ fn build_project(
             }),
             RunEvent::Done(r) if r.cached() => progress(Progress::SessionCached(&project, r)),
             RunEvent::Done(r) => {
-                store(&cache, &project, r);
+                store(&cache, &project, r, &mut redactors);
                 progress(Progress::SessionFinished(&project, r))
             }
         })
@@ -513,22 +515,55 @@ fn build_project(
         &built.sessions,
         &stale,
         &chosen.documents,
-        &project_root(),
+        &mut redactors,
     );
     Ok(built)
 }
 
 pub use crate::redact::project_root;
 
+/// The redactor of each session of one build, made when first needed: the
+/// project root's, the home directory's and the temporary directory's real
+/// paths are looked up once per session, not once per document written
+/// and again for the cache.
+#[derive(Default)]
+struct Redactors {
+    root: Option<PathBuf>,
+    made: HashMap<usize, Redactor>,
+}
+
+impl Redactors {
+    /// Session `group`'s placements, redacted.
+    fn placements(
+        &mut self,
+        project: &Project,
+        group: usize,
+        report: &SessionReport,
+    ) -> Vec<(crate::document::BlockRef, Option<result_block::Lines>)> {
+        let g = &project.groups[group];
+        let Spec::Session(spec) = &g.spec else {
+            return Vec::new();
+        };
+        result_block::placements_redacted(g, spec, &report.run, || {
+            let root = self.root.get_or_insert_with(project_root);
+            &*self
+                .made
+                .entry(group)
+                .or_insert_with(|| result_block::redactor(spec, root))
+        })
+    }
+}
+
 /// Store the results of a session that ran with the expected outcome (the
 /// runner says so by giving its key).
-fn store(cache: &Cache, project: &Project, report: &SessionReport) {
+fn store(cache: &Cache, project: &Project, report: &SessionReport, redactors: &mut Redactors) {
     let group = &project.groups[report.group];
-    let (Some(key), Spec::Session(spec)) = (&report.cache_key, &group.spec) else {
+    let (Some(key), Spec::Session(_)) = (&report.cache_key, &group.spec) else {
         return;
     };
     // Stored as written (redacted), so that a hit is the same on any machine.
-    let lines = result_block::placements(group, spec, &report.run, &project_root())
+    let lines = redactors
+        .placements(project, report.group, report)
         .into_iter()
         .map(|(_, lines)| lines)
         .collect();
@@ -578,7 +613,7 @@ fn new_texts(
     sessions: &[SessionReport],
     stale: &BTreeMap<usize, Vec<usize>>,
     written: &[bool],
-    root: &Path,
+    redactors: &mut Redactors,
 ) -> Vec<(usize, String)> {
     // A session that did not run (skipped, or could not start) keeps
     // whatever results it had.
@@ -595,13 +630,10 @@ fn new_texts(
             let mut wanted = Wanted::new();
             for report in sessions.iter().filter(ran) {
                 let group = &project.groups[report.group];
-                let Spec::Session(spec) = &group.spec else {
-                    continue;
-                };
                 if !group.blocks.iter().any(|b| b.doc == d) {
                     continue;
                 }
-                for (r, lines) in result_block::placements(group, spec, &report.run, root) {
+                for (r, lines) in redactors.placements(project, report.group, report) {
                     if r.doc == d {
                         wanted.insert(r.block, lines);
                     }

@@ -63,11 +63,10 @@ pub fn is_placeholder(name: &str) -> bool {
 }
 
 /// The project's root directory, which `[ROOT]` stands for: the current
-/// directory (the CLI enters the root first), canonical.
+/// directory (the CLI enters the root first). It is canonical as it is:
+/// `getcwd` names no symbolic link, `.` or `..` (POSIX).
 pub fn project_root() -> PathBuf {
-    std::env::current_dir()
-        .and_then(std::fs::canonicalize)
-        .unwrap_or_else(|_| PathBuf::from("."))
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// Largest compiled `redact` expression: a hostile one cannot take the

@@ -184,12 +184,26 @@ pub fn placements(
     run: &Run,
     root: &Path,
 ) -> Vec<(BlockRef, Option<Lines>)> {
+    placements_redacted(group, spec, run, || redactor(spec, root))
+}
+
+/// [`placements`], redacted by what `redactor` makes (called only where
+/// there is output to redact). Making a redactor reads the file system (the
+/// real paths of the places), so a build makes each session's once and
+/// hands it to every call.
+pub fn placements_redacted<R: std::borrow::Borrow<Redactor>>(
+    group: &Group,
+    spec: &SessionSpec,
+    run: &Run,
+    redactor: impl FnOnce() -> R,
+) -> Vec<(BlockRef, Option<Lines>)> {
     let mut placed = placements_unredacted(group, spec, run);
     if let Run::Cached(_) = run {
         // Stored already redacted.
         return placed;
     }
-    let redactor = redactor(spec, root);
+    let redactor = redactor();
+    let redactor = redactor.borrow();
     if !redactor.is_empty() {
         for lines in placed.iter_mut().filter_map(|(_, l)| l.as_mut()) {
             if lines
