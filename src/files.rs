@@ -125,30 +125,6 @@ pub fn discover_with(paths: &[PathBuf], filter: &Filter) -> Result<Vec<PathBuf>,
     Ok(found)
 }
 
-/// Do the ignore files of `dir`'s parents count? Only where `dir` lies in a
-/// git repository below its top (a book in `repo/docs/`, the repository's
-/// `.gitignore` leaving out `docs/vendor/`), as git has it. At a
-/// repository's top, and outside any repository, only the ignore files
-/// under `dir` count: a file outside the checkout (a home directory's
-/// `.ignore`, a stray `/tmp/.gitignore`) must not change which documents a
-/// project has from one machine to the next. (The ignore crate still reads
-/// the parents' files, to find repository boundaries; it no longer applies
-/// them.)
-fn below_a_repository_top(dir: &Path) -> bool {
-    let real = if dir == Path::new(".") {
-        // Already real (`getcwd` names no link, `.` or `..`).
-        std::env::current_dir()
-    } else {
-        fs::canonicalize(dir)
-    };
-    let Ok(real) = real else {
-        // Where it cannot tell, as the ignore crate does by default.
-        return true;
-    };
-    let repository = |d: &Path| d.join(".git").exists();
-    !repository(&real) && real.ancestors().skip(1).any(repository)
-}
-
 fn walk(dir: &Path, filter: &Filter, found: &mut Vec<PathBuf>) -> io::Result<()> {
     let walker = ignore::WalkBuilder::new(dir)
         .hidden(true)
@@ -159,7 +135,7 @@ fn walk(dir: &Path, filter: &Filter, found: &mut Vec<PathBuf>) -> io::Result<()>
         // checkout must find the same documents everywhere.
         .git_global(false)
         .require_git(false)
-        .parents(below_a_repository_top(dir))
+        .parents(true)
         .follow_links(false)
         .filter_entry({
             let filter = filter.clone();

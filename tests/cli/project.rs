@@ -298,46 +298,6 @@ fn discovery_honours_gitignore_ignore_and_hidden_files_and_exclude() {
         .stdout_has("vendored");
 }
 
-/// The lpids `litprog list` prints, in order.
-fn listed(run: &Run) -> Vec<&str> {
-    run.stdout
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect()
-}
-
-#[test]
-fn ignore_files_above_the_project_count_only_inside_its_repository() {
-    let block = |lpid: &str| format!("```sh lpid={lpid}\nx\n```\n");
-    // At a repository's top: what lies outside the checkout does not count.
-    let t = TestDir::new();
-    t.write(".ignore", "hidden.md\n")
-        .write(".gitignore", "shown.md\n")
-        .write("proj/.git/HEAD", "ref: refs/heads/main\n")
-        .write("proj/a.md", block("a"))
-        .write("proj/hidden.md", block("hidden"))
-        .write("proj/shown.md", block("shown"));
-    let run = t.litprog(&["list", "proj"]).success();
-    assert_eq!(listed(&run), ["a", "hidden", "shown"], "{}", run.stdout);
-    // Outside any repository neither.
-    let t = TestDir::new();
-    t.write(".ignore", "hidden.md\n")
-        .write("proj/a.md", block("a"))
-        .write("proj/hidden.md", block("hidden"));
-    let run = t.litprog(&["--root", "proj", "list"]).success();
-    assert_eq!(listed(&run), ["a", "hidden"], "{}", run.stdout);
-    // A project below a repository's top keeps the repository's rules.
-    let t = TestDir::new();
-    t.write(".git/HEAD", "ref: refs/heads/main\n")
-        .write(".gitignore", "proj/vendor/\n")
-        .write("proj/litprog.toml", "")
-        .write("proj/a.md", block("a"))
-        .write("proj/vendor/v.md", block("vendored"));
-    let run = t.litprog(&["list", "proj"]).success();
-    assert_eq!(listed(&run), ["a"], "{}", run.stdout);
-}
-
 #[test]
 fn include_restricts_the_documents_to_its_globs() {
     let t = TestDir::new();
