@@ -3,10 +3,11 @@
 //! The first signal cancels the build's [`Cancel`] handle: every running
 //! session's process group is terminated, no new session starts, and no
 //! further document is written, so the build winds up on its own and says
-//! what it wrote. If it has not ended [`EXIT_DEADLINE`] later (it may be busy
-//! in a phase that does not look at the handle, such as parsing), or on a
-//! second signal, the process exits at once with status 130 — but never in
-//! the middle of writing a file ([`files::hold_writes`]).
+//! what it wrote. If it has not ended [`EXIT_DEADLINE`] after its sessions
+//! did (it may be busy in a phase that does not look at the handle, such
+//! as parsing), or on a second signal, even while sessions are still being
+//! ended, the process exits at once with status 130 — but never in the
+//! middle of writing a file ([`files::hold_writes`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -74,25 +75,32 @@ fn handle(
     rewritten: Arc<Mutex<Vec<PathBuf>>>,
 ) {
     let Some(signal) = signals.next() else { return };
-    // Said once the handle is cancelled: from then on no document is written.
-    cancel.cancel();
-    log::error!(
-        "interrupted ({}): running sessions terminated",
-        signal_hook::low_level::signal_name(signal).unwrap_or("signal")
-    );
-    // The build ends by itself now; a second signal, or a build that does
-    // not, ends the process here.
-    let late = Arc::clone(&rewritten);
-    let deadline = std::thread::Builder::new()
-        .name("litprog-deadline".into())
-        .spawn(move || {
-            std::thread::sleep(EXIT_DEADLINE);
-            exit_interrupted(&late);
-        });
-    if let Err(e) = deadline {
+    let name = signal_hook::low_level::signal_name(signal).unwrap_or("signal");
+    // Ending the sessions can take their whole grace period (a session
+    // that ignores SIGTERM is killed a second later), and a second signal
+    // must not wait for it: the sessions are ended on a thread of their
+    // own, which then gives the build its deadline, while this one waits
+    // for the second signal. `cancel` marks the handle first, so from then
+    // on no document is written.
+    let ender = {
+        let (cancel, late) = (cancel.clone(), Arc::clone(&rewritten));
+        std::thread::Builder::new()
+            .name("litprog-deadline".into())
+            .spawn(move || {
+                cancel.cancel();
+                log::error!("interrupted ({name}): running sessions terminated");
+                std::thread::sleep(EXIT_DEADLINE);
+                exit_interrupted(&late);
+            })
+    };
+    if let Err(e) = ender {
         log::warn!("cannot start the exit deadline ({e}); a second signal ends litprog");
+        cancel.cancel();
+        log::error!("interrupted ({name}): running sessions terminated");
     }
     signals.next();
+    // Sessions still in their grace are killed now, not orphaned.
+    cancel.kill();
     exit_interrupted(&rewritten);
 }
 

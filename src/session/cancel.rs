@@ -119,6 +119,20 @@ impl Cancel {
         self.0.exited.notify_all();
     }
 
+    /// Kills the process group of every session registered with this
+    /// handle at once (SIGKILL), without [`TERMINATION_GRACE`]: for a second
+    /// interrupt, which must not wait. Final for the handle, as
+    /// [`Cancel::cancel`] is, and safe beside a `cancel` still waiting out
+    /// its grace (that one then finds the leaders gone).
+    pub fn kill(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        let groups = self.groups();
+        // Registered groups are still ours (see `cancel`).
+        for e in &groups.entries {
+            sys::signal_group(e.pgid, GroupSignal::Kill);
+        }
+    }
+
     /// Terminates the process group of every session registered with this
     /// handle: SIGTERM, up to [`TERMINATION_GRACE`] for the leaders to exit,
     /// then SIGKILL. Returns when they are gone or killed.

@@ -273,6 +273,42 @@ fn two_interrupts_in_the_write_back_exit_at_once_and_say_what_was_written() {
 }
 
 #[test]
+fn a_second_signal_ends_litprog_at_once_while_sessions_are_still_being_ended() {
+    // The session and its child ignore SIGTERM: ending them takes the
+    // whole grace (1 s) before SIGKILL. A second signal must not wait for
+    // it, and must leave no process behind.
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```bash lpid=s lptype=session\ntrap '' TERM\nsleep 30 &\necho $! > sleep.txt\necho $$ > pid.txt\nwait\n```\n",
+    );
+    let before = t.read("doc.md");
+    let child = t.spawn_litprog(&["build"]);
+    t.wait_until("the session to start", |d| {
+        fs::read_to_string(d.join("pid.txt")).is_ok_and(|s| s.ends_with('\n'))
+    });
+    let pid = Pid::from_raw(child.id() as i32);
+    let signalled = Instant::now();
+    kill(pid, Signal::SIGINT).unwrap();
+    kill(pid, Signal::SIGTERM).unwrap();
+    let run = finish(child);
+    let took = signalled.elapsed();
+    assert_eq!(run.status, 130, "{run:?}");
+    assert!(took < Duration::from_millis(900), "{took:?}: {run:?}");
+    // It did not wait for the sessions to end.
+    assert!(
+        !run.stderr.contains("running sessions terminated"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(t.read("doc.md"), before);
+    for file in ["pid.txt", "sleep.txt"] {
+        let pid: i32 = t.read(file).trim().parse().unwrap();
+        t.wait_until(&format!("{file}'s process to end"), |_| process_gone(pid));
+    }
+}
+
+#[test]
 fn an_interrupt_while_tangling_records_every_file_written() {
     // 600 out_files, each written with an fsync: the signal comes while
     // litprog is still tangling. Whatever it wrote must be in the state
