@@ -191,7 +191,7 @@ pub fn placements(
 /// there is output to redact). Making a redactor reads the file system (the
 /// real paths of the places), so a build makes each session's once and
 /// hands it to every call.
-pub fn placements_redacted<R: std::borrow::Borrow<Redactor>>(
+pub(crate) fn placements_redacted<R: std::borrow::Borrow<Redactor>>(
     group: &Group,
     spec: &SessionSpec,
     run: &Run,

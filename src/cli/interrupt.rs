@@ -82,21 +82,23 @@ fn handle(
     // own, which then gives the build its deadline, while this one waits
     // for the second signal. `cancel` marks the handle first, so from then
     // on no document is written.
+    let end_sessions = move |cancel: &Cancel| {
+        cancel.cancel();
+        log::error!("interrupted ({name}): running sessions terminated");
+    };
     let ender = {
         let (cancel, late) = (cancel.clone(), Arc::clone(&rewritten));
         std::thread::Builder::new()
             .name("litprog-deadline".into())
             .spawn(move || {
-                cancel.cancel();
-                log::error!("interrupted ({name}): running sessions terminated");
+                end_sessions(&cancel);
                 std::thread::sleep(EXIT_DEADLINE);
                 exit_interrupted(&late);
             })
     };
     if let Err(e) = ender {
         log::warn!("cannot start the exit deadline ({e}); a second signal ends litprog");
-        cancel.cancel();
-        log::error!("interrupted ({name}): running sessions terminated");
+        end_sessions(cancel);
     }
     signals.next();
     // Sessions still in their grace are killed now, not orphaned.

@@ -208,6 +208,27 @@ mod tests {
     }
 
     #[test]
+    fn kill_ends_a_session_that_ignores_sigterm_without_the_grace() {
+        let cancel = Cancel::new();
+        // Nothing registered yet: nothing to kill, but the handle is final.
+        cancel.kill();
+        assert!(cancel.is_cancelled());
+        let mut opts = SessionOptions::new(vec!["bash".into()]);
+        let live = Cancel::new();
+        opts.cancel = live.clone();
+        let mut session = Session::start(opts).unwrap();
+        session.send("trap '' TERM\nwhile :; do :; done\n");
+        live.kill();
+        let capture = session.wait(Duration::from_secs(60));
+        assert!(
+            matches!(&capture.outcome, Outcome::Signaled { name, .. } if name == "SIGKILL"),
+            "{:?}",
+            capture.outcome
+        );
+        assert!(live.is_cancelled());
+    }
+
+    #[test]
     fn cancelling_one_handle_leaves_sessions_of_another_running() {
         let first = Cancel::new();
         let second = Cancel::new();
