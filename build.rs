@@ -54,7 +54,8 @@ fn main() {
 /// the machine it runs on: as a position-dependent executable (`-no-pie`),
 /// or with `LITPROG_PIE` set, position-independent with packed relative
 /// relocations where glibc applies them. Any other target (macOS, musl, a
-/// cross build) links as rustc's default.
+/// cross build) links as rustc's default, and so does a static build
+/// (`crt-static`, README "Install").
 ///
 /// A position-independent Rust binary holds one relative relocation per
 /// pointer in its read-only data (vtables, tables of string slices): about
@@ -84,6 +85,16 @@ fn link() {
     if var("CARGO_CFG_TARGET_OS") != "linux"
         || var("CARGO_CFG_TARGET_ENV") != "gnu"
         || var("HOST") != var("TARGET")
+    {
+        return;
+    }
+    // A static build (`-C target-feature=+crt-static`) chooses its own
+    // link: `-no-pie` on top of rustc's static PIE gives an executable that
+    // names a dynamic linker it does not use, and crashes at its first
+    // instruction.
+    if var("CARGO_CFG_TARGET_FEATURE")
+        .split(',')
+        .any(|f| f == "crt-static")
     {
         return;
     }

@@ -7,6 +7,7 @@ mod util;
 
 mod attribution;
 mod bad_input;
+mod binary;
 mod build;
 mod cache;
 mod check;
