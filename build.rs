@@ -82,10 +82,11 @@ fn link() {
     println!("cargo:rerun-if-env-changed=LITPROG_PIE");
     println!("cargo:rerun-if-env-changed=LITPROG_NO_RELR");
     let var = |name: &str| env::var(name).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_OS") != "linux"
-        || var("CARGO_CFG_TARGET_ENV") != "gnu"
-        || var("HOST") != var("TARGET")
-    {
+    if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
+        return;
+    }
+    local_pow(&var("OUT_DIR"));
+    if var("HOST") != var("TARGET") {
         return;
     }
     // A static build (`-C target-feature=+crt-static`) chooses its own
@@ -116,6 +117,24 @@ fn link() {
     };
     if glibc_at_least(&version, (2, 36)) {
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Keeps the binary's own `pow` (`src/main.rs`) out of its dynamic symbol
+/// table. The linker would export it, since libm, still on the link line,
+/// defines a `pow` of its own; exported, it would be what a library loaded
+/// later (an NSS module, an `LD_PRELOAD`) gets for its `pow` calls, in
+/// place of libm's, which also sets `errno`.
+fn local_pow(out_dir: &str) {
+    if out_dir.is_empty() {
+        return;
+    }
+    let script = Path::new(out_dir).join("local-pow.ver");
+    if std::fs::write(&script, "{ local: pow; };\n").is_ok() {
+        println!(
+            "cargo:rustc-link-arg-bins=-Wl,--version-script={}",
+            script.display()
+        );
     }
 }
 
