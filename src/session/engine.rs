@@ -167,16 +167,25 @@ impl Session {
         let _ = self.feed.blocks(blocks, &mut |b| queue(input, b));
     }
 
+    /// Takes in the last marker the readers read; true if a block started
+    /// since the last look.
+    fn look_at_markers(&mut self) -> bool {
+        let mut moved = false;
+        for stream in &self.streams {
+            if let Some((index, at)) = reader::lock(stream).last_marker()
+                && index + 1 > self.running
+            {
+                self.running = index + 1;
+                self.running_since = at;
+                moved = true;
+            }
+        }
+        moved
+    }
+
     /// Handles one event; true when it was the leader's exit.
     fn on_event(&mut self, event: Event) -> bool {
         match event {
-            Event::Marker(index, at) => {
-                if index + 1 > self.running {
-                    self.running = index + 1;
-                    self.running_since = at;
-                }
-                false
-            }
             Event::Done => {
                 self.readers_left = self.readers_left.saturating_sub(1);
                 false
@@ -189,6 +198,8 @@ impl Session {
     }
 
     /// Receives events until the leader's exit or `until`; true on exit.
+    /// `until` is asked again when the time runs out and a block started
+    /// meanwhile (a block's timeout counts from its start).
     fn wait_exit(&mut self, until: impl Fn(&Session) -> Instant) -> bool {
         while self.exit.is_none() {
             let left = until(self).saturating_duration_since(Instant::now());
@@ -196,6 +207,7 @@ impl Session {
                 Ok(event) => {
                     self.on_event(event);
                 }
+                Err(RecvTimeoutError::Timeout) if self.look_at_markers() => {}
                 Err(RecvTimeoutError::Timeout) => return false,
                 Err(RecvTimeoutError::Disconnected) => return true,
             }

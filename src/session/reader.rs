@@ -48,11 +48,12 @@ pub(crate) struct Segment {
     pub(crate) dropped: u64,
 }
 
-/// What a session's threads report to it as they go.
+/// What a session's threads report to it as they go. Markers are not
+/// among them: a reader notes the last one in its [`Splitter`]
+/// ([`Splitter::last_marker`]), where the session looks when its wait for
+/// a block times out, so a block's end costs no message and no wake-up.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// Marker `index` arrived: block `index + 1` has started.
-    Marker(usize, Instant),
     /// A stream reached its end.
     Done,
     /// The leader exited (reaped at that time).
@@ -77,6 +78,8 @@ pub(crate) struct Splitter {
     in_noise: bool,
     /// Who is told each kept line, if anyone.
     watch: Option<Watch>,
+    /// The last marker read, and when the reader read it.
+    last_marker: Option<(usize, Instant)>,
 }
 
 /// A session's [`Observer`] and how many of its blocks it was told of,
@@ -153,7 +156,13 @@ impl Splitter {
             work: Vec::new(),
             in_noise: false,
             watch: None,
+            last_marker: None,
         }
+    }
+
+    /// The last marker read (block `index + 1` has started) and when.
+    pub(crate) fn last_marker(&self) -> Option<(usize, Instant)> {
+        self.last_marker
     }
 
     /// The splitter, telling `started`'s observer the lines of `stream` as
@@ -400,7 +409,7 @@ pub(crate) fn lock(buf: &Mutex<Splitter>) -> MutexGuard<'_, Splitter> {
 }
 
 /// Starts a thread that reads `source` to its end into a shared splitter,
-/// reporting markers and the end on `events`.
+/// noting the last marker there, and reporting the end on `events`.
 ///
 /// The splitter is shared rather than returned from the thread so that the
 /// session can take what was read even when the thread never ends: a process
@@ -418,13 +427,18 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
         .name(format!("litprog-{stream:?}").to_lowercase())
         .spawn(move || {
             let mut chunk = vec![0u8; CHUNK_SIZE];
-            let mut on_marker = |i| {
-                let _ = events.send(Event::Marker(i, Instant::now()));
+            let push = |bytes: &[u8], end: bool| {
+                let mut splitter = lock(&shared);
+                let mut seen = None;
+                splitter.push(bytes, end, &mut |i| seen = Some(i));
+                if let Some(i) = seen {
+                    splitter.last_marker = Some((i, Instant::now()));
+                }
             };
             loop {
                 match source.read(&mut chunk) {
                     Ok(0) => break,
-                    Ok(n) => lock(&shared).push(&chunk[..n], false, &mut on_marker),
+                    Ok(n) => push(&chunk[..n], false),
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                     Err(err) if sys::is_end_of_output(&err) => break,
                     Err(err) => {
@@ -433,7 +447,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
                     }
                 }
             }
-            lock(&shared).push(&[], true, &mut on_marker);
+            push(&[], true);
             // The receiver may be gone if the session gave up on us.
             let _ = events.send(Event::Done);
         })?;
