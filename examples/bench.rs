@@ -629,8 +629,12 @@ impl Bench {
     }
 
     /// 4. One python3 session of 1,000 blocks.
+    ///
+    /// The document and the floors run the interpreter that `python3`
+    /// names ([`real_python3`]).
     fn python(&mut self) -> Result<()> {
         let dir = self.dir("w4")?;
+        let python3 = real_python3();
         let blocks: Vec<String> = (0..1000)
             .map(|i| {
                 format!(
@@ -639,10 +643,10 @@ impl Bench {
                 )
             })
             .collect();
-        write_session_doc(&dir.join("doc.md"), "python3", &blocks)?;
+        write_session_doc(&dir.join("doc.md"), &python3, &blocks)?;
         let script = blocks.concat();
         fs::write(dir.join("script.py"), &script)?;
-        let (marked_argv, marked) = prepared("python3", &blocks)?;
+        let (marked_argv, marked) = prepared(&python3, &blocks)?;
         fs::write(dir.join("marked.py"), marked)?;
         self.first_build(&dir, "doc.md", 1000)?;
         let twin = self.twin_built(&dir, &["doc.md"])?;
@@ -653,13 +657,13 @@ impl Bench {
                 &mut self.paired_build(&dir, twin.as_deref(), &previous, &["doc.md"]),
                 &mut || {
                     timed(
-                        Command::new("python3").arg("script.py").current_dir(&dir),
+                        Command::new(&python3).arg("script.py").current_dir(&dir),
                         None,
                     )
                 },
                 &mut || {
                     timed(
-                        Command::new("python3")
+                        Command::new(&python3)
                             .env("PYTHONUNBUFFERED", "1")
                             .current_dir(&dir),
                         Some(script.as_bytes()),
@@ -1094,6 +1098,30 @@ fn machine() -> String {
 fn prepared(command: &str, blocks: &[String]) -> Result<(Vec<String>, Vec<u8>)> {
     let opts = litprog::session::SessionOptions::from_command(command)?;
     Ok(litprog::session::prepare(&opts, blocks))
+}
+
+/// The interpreter `python3` runs, by its own account (`sys.executable`),
+/// or `python3` if it cannot tell (or names a path that an info string
+/// would have to quote). A version manager's shim is a program of its own
+/// before python starts: pyenv's is a chain of bash scripts, about 55 ms a
+/// start on the benchmark's machine, 21% of workload 4's CPU time, and
+/// varying between runs by more than litprog's whole share, so measured
+/// in, it made workload 4's ratio against another binary swing from 0.99x
+/// to 1.21x. Both binaries and the floors run the one found here.
+fn real_python3() -> String {
+    Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|path| path.trim().to_string())
+        .filter(|path| {
+            !path.is_empty()
+                && Path::new(path).is_file()
+                && !path.contains(|c: char| c.is_whitespace() || "'\"\\".contains(c))
+        })
+        .unwrap_or_else(|| "python3".into())
 }
 
 /// Runs a prepared session's command in `dir` with `input` as stdin from a
