@@ -4,13 +4,15 @@
 //! - one reader per output stream (one when stdout and stderr are merged,
 //!   two when separate), started with the process, so the child never
 //!   blocks on a full pipe; they divide the output among the blocks as it
-//!   arrives and report each marker at once;
+//!   arrives and note each marker, with its time, in the session's
+//!   [`reader::LastMarker`];
 //! - one input writer, so the caller never blocks on the child's input
 //!   (none when [`run`] gives the child its input as a file);
 //! - one waiter, blocked in `waitpid`.
 //!
-//! All of them report on one channel, which [`Session::wait`] receives from
-//! with a deadline: the per-block timeout counts from the latest marker.
+//! All of them report their ends on one channel, which [`Session::wait`]
+//! receives from with a deadline: the per-block timeout counts from the
+//! latest marker, looked up when the deadline comes.
 
 use std::convert::Infallible;
 use std::io::{PipeWriter, Read};
@@ -28,7 +30,7 @@ use super::cancel::{Cancel, TERMINATION_GRACE};
 use super::capture::{Capture, Outcome, Parts, Stream};
 use super::driver;
 use super::marker::{self, Interpreter, Markers};
-use super::reader::{self, Event, Splitter};
+use super::reader::{self, Event, LastMarker, Splitter};
 use super::spawn::{self, Launch, Spawned, Stdin};
 use super::sys::{self, GroupSignal};
 use super::writer::{self, BlockSource, Feed, Layout, Protocol};
@@ -64,6 +66,8 @@ pub struct Session {
     input: Option<Sender<Vec<u8>>>,
     events: Receiver<Event>,
     streams: Vec<Arc<Mutex<Splitter>>>,
+    /// The highest marker the readers found, and when.
+    last_marker: Arc<LastMarker>,
     readers_left: usize,
     feed: Feed,
     encoding: &'static Encoding,
@@ -127,6 +131,7 @@ impl Session {
             events: threads.events,
             readers_left: threads.streams.len(),
             streams: threads.streams,
+            last_marker: threads.last_marker,
             feed,
             encoding,
             fed_on_stdin: delivery == Delivery::Stdin,
@@ -170,17 +175,14 @@ impl Session {
     /// Takes in the last marker the readers read; true if a block started
     /// since the last look.
     fn look_at_markers(&mut self) -> bool {
-        let mut moved = false;
-        for stream in &self.streams {
-            if let Some((index, at)) = reader::lock(stream).last_marker()
-                && index + 1 > self.running
-            {
+        match self.last_marker.get() {
+            Some((index, at)) if index + 1 > self.running => {
                 self.running = index + 1;
                 self.running_since = at;
-                moved = true;
+                true
             }
+            _ => false,
         }
-        moved
     }
 
     /// Handles one event; true when it was the leader's exit.
@@ -732,6 +734,7 @@ fn command(
 /// The ends of a session's threads that the session keeps.
 struct Threads {
     streams: Vec<Arc<Mutex<Splitter>>>,
+    last_marker: Arc<LastMarker>,
     events: Receiver<Event>,
     input: Option<Sender<Vec<u8>>>,
 }
@@ -748,6 +751,7 @@ impl Threads {
         splitter: &dyn Fn(Stream) -> Splitter,
     ) -> std::io::Result<Threads> {
         let (events_tx, events) = mpsc::channel();
+        let last_marker = Arc::new(LastMarker::default());
         let mut streams = Vec::new();
         for (i, source) in outputs.into_iter().enumerate() {
             let stream = if i == 0 {
@@ -760,6 +764,7 @@ impl Threads {
                 stream,
                 splitter(stream),
                 events_tx.clone(),
+                Arc::clone(&last_marker),
             )?);
         }
         let input = match stdin {
@@ -788,6 +793,7 @@ impl Threads {
             })?;
         Ok(Threads {
             streams,
+            last_marker,
             events,
             input,
         })

@@ -52,7 +52,8 @@
 //!
 //! The readers divide each stream at the markers as it arrives (searched as
 //! substrings: a block printing `ok2` without newline has output `ok2`; the
-//! newline after a marker goes with it) and report each marker at once.
+//! newline after a marker goes with it) and note each marker with its time,
+//! for the per-block timeout.
 //! Block 0 and every block whose preceding marker arrived ran; what follows
 //! the last marker belongs to the block that was running; blocks that never
 //! ran have `ran: false` and no output. A stream that shows no marker while

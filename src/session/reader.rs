@@ -7,8 +7,9 @@
 //! example writing its input). The thread reads big chunks and hands them to
 //! a [`Splitter`], which searches them for the session's marker prefix
 //! (memmem, no work per byte outside it), cuts the stream into one
-//! [`Segment`] per block, reports each marker the moment it arrives (so the
-//! session knows when each block started, for per-block timeouts), and drops
+//! [`Segment`] per block, notes each marker the moment it arrives in the
+//! session's [`LastMarker`] (so the session knows when each block started,
+//! for per-block timeouts), and drops
 //! lines that contain the prefix without being a marker (an interpreter
 //! tracing or echoing the marker statement).
 //!
@@ -49,9 +50,9 @@ pub(crate) struct Segment {
 }
 
 /// What a session's threads report to it as they go. Markers are not
-/// among them: a reader notes the last one in its [`Splitter`]
-/// ([`Splitter::last_marker`]), where the session looks when its wait for
-/// a block times out, so a block's end costs no message and no wake-up.
+/// among them: the readers note the last one in the session's
+/// [`LastMarker`], where the session looks when its wait for a block times
+/// out, so a block's end costs no message and no wake-up.
 #[derive(Debug)]
 pub(crate) enum Event {
     /// A stream reached its end.
@@ -78,8 +79,32 @@ pub(crate) struct Splitter {
     in_noise: bool,
     /// Who is told each kept line, if anyone.
     watch: Option<Watch>,
-    /// The last marker read, and when the reader read it.
-    last_marker: Option<(usize, Instant)>,
+}
+
+/// The highest marker a session's readers have found, and when the first
+/// of them found it: block `index + 1` has been running since then.
+///
+/// A lock of its own, never held while taking another: the session looks
+/// here while a reader may hold its splitter's lock for as long as an
+/// [`Observer`] takes (a progress display that waits on a slow terminal),
+/// and that must not hold up a block's timeout.
+#[derive(Debug, Default)]
+pub(crate) struct LastMarker(Mutex<Option<(usize, Instant)>>);
+
+impl LastMarker {
+    /// Marker `index` was found now; an index already noted (the other
+    /// stream's copy of it) or a lower one changes nothing.
+    fn note(&self, index: usize) {
+        let mut last = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if last.is_none_or(|(noted, _)| index > noted) {
+            *last = Some((index, Instant::now()));
+        }
+    }
+
+    /// The highest marker found and when, if any.
+    pub(crate) fn get(&self) -> Option<(usize, Instant)> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// A session's [`Observer`] and how many of its blocks it was told of,
@@ -156,13 +181,7 @@ impl Splitter {
             work: Vec::new(),
             in_noise: false,
             watch: None,
-            last_marker: None,
         }
-    }
-
-    /// The last marker read (block `index + 1` has started) and when.
-    pub(crate) fn last_marker(&self) -> Option<(usize, Instant)> {
-        self.last_marker
     }
 
     /// The splitter, telling `started`'s observer the lines of `stream` as
@@ -409,7 +428,8 @@ pub(crate) fn lock(buf: &Mutex<Splitter>) -> MutexGuard<'_, Splitter> {
 }
 
 /// Starts a thread that reads `source` to its end into a shared splitter,
-/// noting the last marker there, and reporting the end on `events`.
+/// noting each marker in `last` as it finds it, and reporting the end on
+/// `events`.
 ///
 /// The splitter is shared rather than returned from the thread so that the
 /// session can take what was read even when the thread never ends: a process
@@ -420,6 +440,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
     stream: Stream,
     splitter: Splitter,
     events: Sender<Event>,
+    last: Arc<LastMarker>,
 ) -> io::Result<Arc<Mutex<Splitter>>> {
     let buf = Arc::new(Mutex::new(splitter));
     let shared = Arc::clone(&buf);
@@ -428,12 +449,7 @@ pub(crate) fn spawn_reader<R: Read + Send + 'static>(
         .spawn(move || {
             let mut chunk = vec![0u8; CHUNK_SIZE];
             let push = |bytes: &[u8], end: bool| {
-                let mut splitter = lock(&shared);
-                let mut seen = None;
-                splitter.push(bytes, end, &mut |i| seen = Some(i));
-                if let Some(i) = seen {
-                    splitter.last_marker = Some((i, Instant::now()));
-                }
+                lock(&shared).push(bytes, end, &mut |i| last.note(i));
             };
             loop {
                 match source.read(&mut chunk) {

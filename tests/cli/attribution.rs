@@ -278,3 +278,26 @@ fn shell_errors_name_document_lines() {
         t.read("doc.md")
     );
 }
+
+#[test]
+fn with_two_streams_a_block_starts_when_the_first_copy_of_its_marker_arrives() {
+    // The marker reaches stderr 0.4 s before stdout. Block 1 takes 1.85 s
+    // from the first copy, 1.45 s from the second: over its 1.5 s from
+    // when it started, though under them from the later copy.
+    let t = TestDir::new();
+    t.write(
+        "doc.md",
+        "```yaml\nlpid: s\nlptype: session\ncommand: bash\nstderr: separate\ntimeout: 1.5\n\
+         marker: \"echo {marker} >&2; sleep 0.4; echo {marker}\"\n```\n\n\
+         ```bash\n# lpid = s\nsleep 1.0\n```\n\n\
+         ```bash\n# lpid = s\nsleep 1.45; echo late\n```\n",
+    );
+    t.litprog(&["build"])
+        .status(1)
+        .stderr_has("timed out after 1.5 s");
+    let text = t.read("doc.md");
+    assert!(
+        text.ends_with("echo late\n```\n\n```text lpout=s\n# timed out after 1.5 s\n```\n"),
+        "{text}"
+    );
+}
