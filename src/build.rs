@@ -533,13 +533,13 @@ struct Redactors {
 }
 
 impl Redactors {
-    /// Session `group`'s placements, redacted.
+    /// The placements of `report`'s session, redacted.
     fn placements(
         &mut self,
         project: &Project,
-        group: usize,
         report: &SessionReport,
     ) -> Vec<(crate::document::BlockRef, Option<result_block::Lines>)> {
+        let group = report.group;
         let g = &project.groups[group];
         let Spec::Session(spec) = &g.spec else {
             return Vec::new();
@@ -563,7 +563,7 @@ fn store(cache: &Cache, project: &Project, report: &SessionReport, redactors: &m
     };
     // Stored as written (redacted), so that a hit is the same on any machine.
     let lines = redactors
-        .placements(project, report.group, report)
+        .placements(project, report)
         .into_iter()
         .map(|(_, lines)| lines)
         .collect();
@@ -633,7 +633,7 @@ fn new_texts(
                 if !group.blocks.iter().any(|b| b.doc == d) {
                     continue;
                 }
-                for (r, lines) in redactors.placements(project, report.group, report) {
+                for (r, lines) in redactors.placements(project, report) {
                     if r.doc == d {
                         wanted.insert(r.block, lines);
                     }

@@ -73,9 +73,6 @@ pub struct Session {
     encoding: &'static Encoding,
     fed_on_stdin: bool,
     session_timeout: Option<Duration>,
-    /// The block running as far as the markers tell, and since when.
-    running: usize,
-    running_since: Instant,
     exit: Option<(ExitStatus, Instant)>,
     finished: bool,
 }
@@ -136,8 +133,6 @@ impl Session {
             encoding,
             fed_on_stdin: delivery == Delivery::Stdin,
             session_timeout: opts.session_timeout,
-            running: 0,
-            running_since: start,
             exit: None,
             finished: false,
         };
@@ -172,17 +167,10 @@ impl Session {
         let _ = self.feed.blocks(blocks, &mut |b| queue(input, b));
     }
 
-    /// Takes in the last marker the readers read; true if a block started
-    /// since the last look.
-    fn look_at_markers(&mut self) -> bool {
-        match self.last_marker.get() {
-            Some((index, at)) if index + 1 > self.running => {
-                self.running = index + 1;
-                self.running_since = at;
-                true
-            }
-            _ => false,
-        }
+    /// When the block running now started, as far as the markers tell:
+    /// the latest marker's time, or the session's start before the first.
+    fn block_started(&self) -> Instant {
+        self.last_marker.get().map_or(self.start, |(_, at)| at)
     }
 
     /// Handles one event; true when it was the leader's exit.
@@ -200,8 +188,8 @@ impl Session {
     }
 
     /// Receives events until the leader's exit or `until`; true on exit.
-    /// `until` is asked again when the time runs out and a block started
-    /// meanwhile (a block's timeout counts from its start).
+    /// `until` is asked again when the time runs out: a block's deadline
+    /// moves when the next block starts, which sends no event.
     fn wait_exit(&mut self, until: impl Fn(&Session) -> Instant) -> bool {
         while self.exit.is_none() {
             let left = until(self).saturating_duration_since(Instant::now());
@@ -209,7 +197,7 @@ impl Session {
                 Ok(event) => {
                     self.on_event(event);
                 }
-                Err(RecvTimeoutError::Timeout) if self.look_at_markers() => {}
+                Err(RecvTimeoutError::Timeout) if until(self) > Instant::now() => {}
                 Err(RecvTimeoutError::Timeout) => return false,
                 Err(RecvTimeoutError::Disconnected) => return true,
             }
@@ -227,16 +215,14 @@ impl Session {
         self.input = None;
         let session_deadline = self.session_timeout.map(|t| self.start + t);
         let deadline = |s: &Session| {
-            let block = s.running_since + timeout;
+            let block = s.block_started() + timeout;
             session_deadline.map_or(block, |d| d.min(block))
         };
         let mut timed_out = None;
         if !self.wait_exit(deadline) {
-            let at = Instant::now();
+            let (at, block_deadline) = (Instant::now(), self.block_started() + timeout);
             timed_out = Some(match (session_deadline, self.session_timeout) {
-                (Some(d), Some(t)) if d <= at && d < self.running_since + timeout => {
-                    Outcome::SessionTimedOut(t)
-                }
+                (Some(d), Some(t)) if d <= at && d < block_deadline => Outcome::SessionTimedOut(t),
                 _ => Outcome::TimedOut(timeout),
             });
             log::debug!("process group {} {:?}", self.pgid, timed_out);
