@@ -227,6 +227,17 @@ pub struct InfoAttributes {
 /// `{` is a YAML flow list or mapping (`requires=[setup, data]`); any other
 /// value is a YAML plain scalar.
 pub fn info_attributes(info: &str) -> InfoAttributes {
+    // Nearly every info string is one word, the language: without a space
+    // (of any kind, as the fallback split takes them) or an `=` it is at
+    // most one word that is not an attribute, whatever its quotes.
+    if !info.contains(|c: char| c == '=' || c.is_whitespace()) {
+        return InfoAttributes::default();
+    }
+    attributes_of_words(info)
+}
+
+/// [`info_attributes`] the long way: split into words, then read them.
+fn attributes_of_words(info: &str) -> InfoAttributes {
     let words = join_flow_values(split_info(info));
     let mut attrs = InfoAttributes::default();
     // The first word is the language, unless it is already an attribute.
@@ -372,6 +383,27 @@ mod tests {
                 .starts_with("option 'requires' is not a valid YAML flow list"),
             "{a:?}"
         );
+    }
+
+    #[test]
+    fn one_word_info_strings_have_no_attributes_either_way() {
+        for info in [
+            "rust",
+            "lpignore",
+            "\"quoted\"",
+            "'a",
+            "#comment",
+            "a\\b",
+            "{.numberLines}",
+            "",
+        ] {
+            let fast = format!("{:?}", info_attributes(info));
+            assert_eq!(fast, format!("{:?}", attributes_of_words(info)), "{info:?}");
+            assert_eq!(fast, format!("{:?}", InfoAttributes::default()), "{info:?}");
+        }
+        // Any space or `=` takes the long way.
+        assert_eq!(info_attributes("a\u{a0}\"b").flags, vec!["\"b"]);
+        assert_eq!(info_attributes("lpid=x").options[0].key, "lpid");
     }
 
     #[test]
