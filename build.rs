@@ -12,11 +12,14 @@
 //! is seen after `touch build.rs`; one removed since fails its tests
 //! (`util::require` says why) rather than passing them.
 //!
-//! It also chooses how the binary is linked on Linux (see [`link`]).
+//! It also chooses how the binary is linked on Linux (see [`link`]) and
+//! names the source it is built from (see [`build_id`]).
 
 use std::env;
+use std::fs;
+use std::hash::{DefaultHasher, Hasher};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The interpreters the tests use beyond `bash`, `sh` and `cat`, which
@@ -48,6 +51,52 @@ fn main() {
     }
     seed(ci);
     link();
+    build_id();
+}
+
+/// `LITPROG_BUILD_ID`, which the cache puts in every key: a hash of the
+/// source the library is built from (`src/`, `build.rs`, `Cargo.toml`, and
+/// `Cargo.lock` where there is one, so the dependencies' versions too).
+/// Two builds of different code under one version number (a checkout
+/// between releases, `cargo install --git`) may write different results
+/// for the same session, so they must not reuse each other's.
+///
+/// std's `DefaultHasher` is enough here: the id only has to differ when
+/// the source does. A toolchain that hashes differently gives cache misses
+/// once, never a wrong hit.
+fn build_id() {
+    let root = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join("src")];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => dirs.push(path),
+                Ok(t) if t.is_file() => files.push(path),
+                _ => {}
+            }
+        }
+    }
+    files.sort();
+    files.extend(["build.rs", "Cargo.toml", "Cargo.lock"].map(|f| root.join(f)));
+    let mut h = DefaultHasher::new();
+    for path in &files {
+        let Ok(bytes) = fs::read(path) else {
+            continue;
+        };
+        let name = path.strip_prefix(&root).unwrap_or(path);
+        h.write(name.as_os_str().as_encoded_bytes());
+        h.write_usize(bytes.len());
+        h.write(&bytes);
+    }
+    println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=Cargo.toml");
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    println!("cargo:rustc-env=LITPROG_BUILD_ID={:016x}", h.finish());
 }
 
 /// How the `litprog` binary is linked on Linux with glibc, building for

@@ -98,7 +98,15 @@ pub struct Cache {
     tangled: HashMap<usize, blake3::Hash>,
     /// The first problem storing an entry, for the build's warnings.
     warning: Mutex<Option<String>>,
+    /// [`BUILD_ID`], which the tests vary.
+    build: &'static str,
 }
+
+/// The source this litprog is built from, by a hash of it (`build.rs`):
+/// part of every key, so that a build of other code under the same
+/// version number runs sessions again instead of showing what the other
+/// code produced.
+pub const BUILD_ID: &str = env!("LITPROG_BUILD_ID");
 
 /// The cache's directory under `root`.
 pub fn dir(root: &Path) -> PathBuf {
@@ -145,6 +153,7 @@ impl Cache {
                 .map(|o| (o.group, blake3::hash(&o.contents)))
                 .collect(),
             warning: Mutex::new(None),
+            build: BUILD_ID,
         }
     }
 
@@ -162,6 +171,7 @@ impl Cache {
         let mut h = KeyText::default();
         h.field("format", &FORMAT.to_le_bytes());
         h.field("version", env!("CARGO_PKG_VERSION").as_bytes());
+        h.field("build", self.build.as_bytes());
         let timeout = spec.timeout.unwrap_or(default_timeout);
         h.debug_field("timeout", &timeout);
         hash_group(&mut h, project, g, self);
@@ -517,6 +527,24 @@ mod tests {
             outcome: "exit 0".into(),
             runtime: Duration::from_millis(12),
         }
+    }
+
+    #[test]
+    fn a_build_of_other_source_has_other_keys() {
+        let doc = crate::document::Document::parse(
+            Path::new("t.md"),
+            "```bash lpid=s lptype=session\necho hi\n```\n".into(),
+        )
+        .unwrap();
+        let project = Project::new(vec![doc]).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let mut cache = Cache::new(root.path(), CacheMode::Use, &[]);
+        let key = |c: &Cache| c.key(&project, 0, Duration::from_secs(30)).unwrap();
+        let ours = key(&cache);
+        assert_eq!(key(&cache), ours, "a key is the same every time");
+        assert_eq!(BUILD_ID.len(), 16, "{BUILD_ID}");
+        cache.build = "0000000000000000";
+        assert_ne!(key(&cache), ours);
     }
 
     #[test]
