@@ -76,7 +76,9 @@ fn build_id() {
             let path = entry.path();
             match entry.file_type() {
                 Ok(t) if t.is_dir() => dirs.push(path),
-                Ok(t) if t.is_file() => files.push(path),
+                // A link to a file counts as the file; links to
+                // directories are not followed (no loops).
+                Ok(t) if t.is_file() || (t.is_symlink() && path.is_file()) => files.push(path),
                 _ => {}
             }
         }
