@@ -181,7 +181,7 @@ fn local_pow(out_dir: &str) {
         return;
     }
     let script = Path::new(out_dir).join("local-pow.ver");
-    if std::fs::write(&script, "{ local: pow; };\n").is_ok() {
+    if fs::write(&script, "{ local: pow; };\n").is_ok() {
         println!(
             "cargo:rustc-link-arg-bins=-Wl,--version-script={}",
             script.display()

@@ -397,9 +397,9 @@ mod tests {
             "{.numberLines}",
             "",
         ] {
-            let fast = format!("{:?}", info_attributes(info));
-            assert_eq!(fast, format!("{:?}", attributes_of_words(info)), "{info:?}");
-            assert_eq!(fast, format!("{:?}", InfoAttributes::default()), "{info:?}");
+            let fast = info_attributes(info);
+            assert_eq!(fast, attributes_of_words(info), "{info:?}");
+            assert_eq!(fast, InfoAttributes::default(), "{info:?}");
         }
         // Any space or `=` takes the long way.
         assert_eq!(info_attributes("a\u{a0}\"b").flags, vec!["\"b"]);
